@@ -1,0 +1,1 @@
+"""Backends: discovered through entry points, created by name from mlrelease.yaml."""

@@ -1,0 +1,92 @@
+"""The headless face: parse arguments, call the services, print tables or JSON.
+
+Each command lives in ``mlrelease/cli/commands/<module>.py`` and exposes ``add_arguments``
+and ``run``; :data:`COMMANDS` maps command names to those modules. Command modules import
+their heavy dependencies inside ``run`` so that ``--help`` and quick commands stay fast,
+and nothing here imports Textual except the ``tui``/``demo`` commands when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+from mlrelease import __version__
+from mlrelease.errors import ExitCode, MlreleaseError
+
+# command name → (module under mlrelease/cli/commands, one-line help), in `--help` order.
+COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--repo", type=Path, metavar="PATH", default=default, help="registry folder (default: found upward from the current folder)"
+    )
+    parser.add_argument(
+        "--ref", metavar="REF", default=default, help="read the registry at a git ref (branch, tag, commit) instead of the work tree"
+    )
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False, help="show a traceback on errors")
+
+
+def _load(module: str) -> ModuleType:
+    return importlib.import_module(f"mlrelease.cli.commands.{module}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlrelease",
+        description="Release manager for machine-learning models, with a git repository as the system of record. "
+        "Run without a command in a terminal to open the dashboard.",
+        epilog="Exit codes: 0 ok, 1 registry or input problem, 2 usage, 3 gate refused, 4 stale state, "
+        "5 backend failed, 6 retries exhausted, 7 read-only, 8 retraining due (see README).",
+    )
+    parser.add_argument("--version", action="version", version=f"mlrelease {__version__}")
+    _common(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _common(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, summary) in COMMANDS.items():
+        mod = _load(module)
+        p = sub.add_parser(
+            name,
+            help=summary,
+            description=(mod.__doc__ or summary).strip(),
+            parents=[common],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        if sys.stdin.isatty() and sys.stdout.isatty() and "tui" in COMMANDS:
+            args = parser.parse_args([*args_list, "tui"])
+        else:
+            parser.print_help(sys.stderr)
+            return ExitCode.USAGE
+    try:
+        return int(args._module.run(args) or 0)
+    except MlreleaseError as exc:
+        if args.debug:
+            raise
+        from mlrelease.cli.output import report_error
+
+        report_error(str(exc), int(exc.exit_code), json_mode=getattr(args, "json", False))
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("mlrelease: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -1,0 +1,129 @@
+"""Running git: argv lists only, a fixed environment, errors as one line.
+
+Every git call in mlrelease goes through :func:`git` so that it never inherits settings
+that hang or change behaviour in CI (signing, pagers, editors, prompts, ``ext::``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from mlrelease.errors import MlreleaseError
+
+_SAFE_CONFIG = (
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "tag.gpgsign=false",
+    "-c",
+    "core.quotepath=false",
+    "-c",
+    "protocol.ext.allow=never",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "advice.detachedHead=false",
+    "-c",
+    "gc.auto=0",
+)
+
+
+class GitError(MlreleaseError):
+    """A git command failed; ``stderr`` keeps git's words for callers that parse them."""
+
+    def __init__(self, message: str, stderr: str = "", returncode: int = 1) -> None:
+        super().__init__(message)
+        self.stderr = stderr
+        self.returncode = returncode
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GIT_")
+        or k in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_SSH_COMMAND")
+    }
+    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "PAGER": "cat", "GIT_EDITOR": "true", "LC_ALL": "C", "LANG": "C"})
+    if extra:
+        env.update(extra)
+    return env
+
+
+def git(
+    cwd: Path | str,
+    *args: str,
+    input: bytes | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float | None = 120,
+) -> subprocess.CompletedProcess[bytes]:
+    argv = ["git", *_SAFE_CONFIG, *args]
+    try:
+        proc = subprocess.run(argv, cwd=cwd, input=input, capture_output=True, env=git_env(env), timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise MlreleaseError("git is not installed or not on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0]} timed out after {timeout:g} s", returncode=-1) from None
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        first = next((line for line in err.splitlines() if line.strip()), f"exit code {proc.returncode}")
+        raise GitError(f"git {args[0]} failed: {first}", stderr=err, returncode=proc.returncode)
+    return proc
+
+
+def git_text(cwd: Path | str, *args: str, **kw: object) -> str:
+    return git(cwd, *args, **kw).stdout.decode("utf-8", "replace")  # type: ignore[arg-type]
+
+
+def git_toplevel(path: Path) -> Path | None:
+    proc = git(path, "rev-parse", "--show-toplevel", check=False)
+    if proc.returncode != 0:
+        return None
+    return Path(proc.stdout.decode().strip())
+
+
+def blob_id(data: bytes) -> str:
+    """Git's object id for a blob with these bytes: the parse cache's key."""
+    import hashlib
+
+    h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    h.update(data)
+    return h.hexdigest()
+
+
+class CatFile:
+    """One long-lived ``git cat-file --batch`` process: thousands of blobs in one pipe."""
+
+    def __init__(self, cwd: Path) -> None:
+        self._cwd = cwd
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def read(self, oid: str) -> bytes:
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                ["git", *_SAFE_CONFIG, "cat-file", "--batch"],
+                cwd=self._cwd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=git_env(),
+            )
+        assert self._proc.stdin and self._proc.stdout
+        self._proc.stdin.write(oid.encode() + b"\n")
+        self._proc.stdin.flush()
+        header = self._proc.stdout.readline().split()
+        if len(header) < 3 or header[1] == b"missing":
+            raise MlreleaseError(f"git object {oid} is missing")
+        size = int(header[2])
+        data = self._proc.stdout.read(size)
+        self._proc.stdout.read(1)  # the newline after each object
+        return data
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.stdin:
+                self._proc.stdin.close()
+            self._proc.wait()
+            self._proc = None

@@ -1,0 +1,298 @@
+"""The registry as typed objects, read lazily: each command pays only for what it shows.
+
+Version lists come from file names, ``list`` reads release state and the manifests of
+what is live, ``show MODEL`` reads one model's manifests. Every parse goes through a
+cache keyed by git blob id, and where a command needs everything (lint, the TUI) the
+uncached manifests are parsed on all cores.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem
+from mlrelease.registry import yamlsafe
+from mlrelease.registry.cache import ParseCache
+from mlrelease.registry.gitio import git, git_toplevel
+from mlrelease.registry.names import sort_versions, unsafe_reason
+from mlrelease.registry.parse import PARSERS
+from mlrelease.registry.source import GitRefSource, Source, WorkTreeSource
+from mlrelease.registry.types import (
+    Config,
+    Dataset,
+    Model,
+    Rejection,
+    ReleaseState,
+    RetrainRequest,
+    Telemetry,
+    Version,
+)
+
+T = TypeVar("T")
+CONFIG = "mlrelease.yaml"
+PARALLEL_AT = 400  # below this many uncached files, a process pool costs more than it saves
+
+
+def find_root(start: Path) -> Path:
+    """The folder holding mlrelease.yaml, searched upward from ``start`` like git does."""
+    here = start.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG).is_file():
+            return candidate
+    raise MlreleaseError(f"no {CONFIG} found in {start} or any parent folder (use --repo PATH, or `mlrelease init`)")
+
+
+def _parse_bytes(kind: str, path: str, data: bytes) -> tuple[str, Any]:
+    try:
+        tree = yamlsafe.load(data, path)
+        return "ok", PARSERS[kind](tree, path)
+    except ManifestError as exc:
+        return "err", exc.problems
+
+
+def _parse_job(job: tuple[str, str, bytes]) -> tuple[str, Any]:
+    return _parse_bytes(*job)
+
+
+class Registry:
+    """A registry at ``root`` (work tree) or at ``ref`` (any commit, branch or tag)."""
+
+    def __init__(self, root: Path, ref: str | None = None, *, use_cache: bool = True) -> None:
+        self.root = root.resolve()
+        self.ref = ref
+        self.git_root = git_toplevel(self.root)
+        if ref is not None:
+            if self.git_root is None:
+                raise MlreleaseError(f"--ref needs a git repository, and {self.root} is not in one")
+            prefix = os.path.relpath(self.root, self.git_root)
+            self.source: Source = GitRefSource(self.git_root, ref, "" if prefix == "." else prefix)
+        else:
+            self.source = WorkTreeSource(self.root)
+        self._cache = ParseCache(self._cache_path() if use_cache else None)
+        self._memo: dict[tuple[str, str], Any] = {}
+        self._config: Config | None = None
+
+    def _cache_path(self) -> Path | None:
+        if self.git_root is None:
+            return None
+        proc = git(self.git_root, "rev-parse", "--git-common-dir", check=False)
+        if proc.returncode != 0:
+            return None
+        gitdir = Path(proc.stdout.decode().strip())
+        if not gitdir.is_absolute():
+            gitdir = self.git_root / gitdir
+        return gitdir / "mlrelease" / "parse-cache.sqlite"
+
+    def close(self) -> None:
+        self._cache.close()
+        self.source.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def label(self) -> str:
+        return self.source.label
+
+    # ---- generic parse path -------------------------------------------------------------
+
+    def _result(self, kind: str, path: str) -> tuple[str, Any]:
+        memo = self._memo.get((kind, path))
+        if memo is not None:
+            return memo
+        oid, data = self.source.blob(path)
+        key = ParseCache.key(kind, path, oid)
+        hit = self._cache.get_many([key]).get(key)
+        if hit is None:
+            hit = _parse_bytes(kind, path, data if data is not None else self.source.read(path))
+            self._cache.put(key, hit)
+        self._memo[(kind, path)] = hit
+        return hit
+
+    def parse(self, kind: str, path: str) -> Any:
+        """Parse one file of a kind; raise :class:`ManifestError` with all its problems."""
+        status, value = self._result(kind, path)
+        if status == "err":
+            raise ManifestError(value)
+        return value
+
+    def parse_many(self, items: Iterable[tuple[str, str]], *, parallel: bool = False) -> dict[tuple[str, str], tuple[str, Any]]:
+        """Parse many files at once: one cache query, and a process pool for the misses."""
+        items = list(items)
+        wanted = [it for it in dict.fromkeys(items) if it not in self._memo]
+        keyed: dict[str, tuple[str, str]] = {}
+        data_of: dict[tuple[str, str], bytes | None] = {}
+        for kind, path in wanted:
+            oid, data = self.source.blob(path)
+            keyed[ParseCache.key(kind, path, oid)] = (kind, path)
+            data_of[(kind, path)] = data
+        hits = self._cache.get_many(list(keyed))
+        misses: list[tuple[str, tuple[str, str]]] = []
+        for key, item in keyed.items():
+            if key in hits:
+                self._memo[item] = hits[key]
+            else:
+                misses.append((key, item))
+        jobs = [(kind, path, data_of[(kind, path)] or self.source.read(path)) for _, (kind, path) in misses]
+        if parallel and len(jobs) >= PARALLEL_AT and (os.cpu_count() or 1) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=ctx) as pool:
+                results = list(pool.map(_parse_job, jobs, chunksize=64))
+        else:
+            results = [_parse_job(job) for job in jobs]
+        for (key, item), result in zip(misses, results, strict=True):
+            self._memo[item] = result
+            self._cache.put(key, result)
+        self._cache.flush()
+        return {item: self._memo[item] for item in items}
+
+    # ---- config ---------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            if not self.source.exists(CONFIG):
+                raise MlreleaseError(f"{CONFIG}: not found in {self.label}")
+            self._config = self.parse("config", CONFIG)
+        return self._config
+
+    # ---- models and versions --------------------------------------------------------------
+
+    def model_names(self) -> list[str]:
+        names = {p.split("/")[1] for p in self.source.files("models") if p.count("/") >= 2}
+        return sorted(n for n in names if self.source.exists(f"models/{n}/model.yaml"))
+
+    def _check_name(self, what: str, name: str) -> None:
+        reason = unsafe_reason(name)
+        if reason:
+            raise NotFound(f"{what} name {name!r} {reason}")
+
+    def model(self, name: str) -> Model:
+        self._check_name("model", name)
+        path = f"models/{name}/model.yaml"
+        if not self.source.exists(path):
+            known = ", ".join(self.model_names()[:8]) or "none"
+            raise NotFound(f"no model {name!r} in {self.label} (models: {known})")
+        return self.parse("model", path)
+
+    def version_names(self, model: str) -> list[str]:
+        """Every version of a model, oldest first, from file names alone (no parsing)."""
+        self._check_name("model", model)
+        prefix = f"models/{model}/versions"
+        names = [p[len(prefix) + 1 : -5] for p in self.source.files(prefix) if p.endswith(".yaml") and p.count("/") == 3]
+        return sort_versions(names)
+
+    def version_path(self, model: str, version: str) -> str:
+        return f"models/{model}/versions/{version}.yaml"
+
+    def version(self, model: str, version: str) -> Version:
+        self._check_name("model", model)
+        self._check_name("version", version)
+        path = self.version_path(model, version)
+        if not self.source.exists(path):
+            self.model(model)
+            raise NotFound(f"model {model!r} has no version {version!r}")
+        return self.parse("version", path)
+
+    def versions(self, model: str, *, parallel: bool = False) -> list[Version]:
+        """All versions of one model, oldest first; the first broken manifest raises."""
+        items = [("version", self.version_path(model, v)) for v in self.version_names(model)]
+        results = self.parse_many(items, parallel=parallel)
+        out = []
+        for item in items:
+            status, value = results[item]
+            if status == "err":
+                raise ManifestError(value)
+            out.append(value)
+        return out
+
+    def latest_version(self, model: str) -> str | None:
+        names = self.version_names(model)
+        return names[-1] if names else None
+
+    # ---- release state -------------------------------------------------------------------
+
+    def release_path(self, env: str, model: str) -> str:
+        return f"releases/{env}/{model}.yaml"
+
+    def release(self, env: str, model: str) -> ReleaseState | None:
+        path = self.release_path(env, model)
+        if not self.source.exists(path):
+            return None
+        return self.parse("release", path)
+
+    def releases(self) -> dict[tuple[str, str], ReleaseState]:
+        """Every release state, keyed by (environment, model)."""
+        items = [("release", p) for p in self.source.files("releases") if p.endswith(".yaml") and p.count("/") == 2]
+        results = self.parse_many(items)
+        out: dict[tuple[str, str], ReleaseState] = {}
+        for (_kind, path), (status, value) in results.items():
+            if status == "err":
+                raise ManifestError(value)
+            _, env, fname = path.split("/")
+            out[(env, fname[:-5])] = value
+        return out
+
+    def live_versions(self, model: str) -> dict[str, ReleaseState]:
+        """Environment → release state for a model, in the configured environment order."""
+        out: dict[str, ReleaseState] = {}
+        for env in self.config.environment_names:
+            state = self.release(env, model)
+            if state is not None:
+                out[env] = state
+        return out
+
+    # ---- datasets, rejections, retrain requests, telemetry -------------------------------
+
+    def dataset_names(self) -> list[str]:
+        return sorted({p.split("/")[1] for p in self.source.files("datasets") if p.count("/") == 2})
+
+    def dataset_versions(self, name: str) -> list[str]:
+        self._check_name("dataset", name)
+        prefix = f"datasets/{name}"
+        return sort_versions(p[len(prefix) + 1 : -5] for p in self.source.files(prefix) if p.endswith(".yaml") and p.count("/") == 2)
+
+    def dataset(self, name: str, version: str) -> Dataset | None:
+        self._check_name("dataset", name)
+        self._check_name("dataset version", version)
+        path = f"datasets/{name}/{version}.yaml"
+        return self.parse("dataset", path) if self.source.exists(path) else None
+
+    def rejections(self, model: str) -> tuple[Rejection, ...]:
+        path = f"models/{model}/rejections.yaml"
+        return self.parse("rejections", path) if self.source.exists(path) else ()
+
+    def retrain_requests(self, model: str) -> tuple[RetrainRequest, ...]:
+        path = f"retrain/{model}.yaml"
+        return self.parse("retrain", path) if self.source.exists(path) else ()
+
+    def telemetry(self, env: str, model: str) -> Telemetry | None:
+        path = f"telemetry/{env}/{model}.yaml"
+        return self.parse("telemetry", path) if self.source.exists(path) else None
+
+    # ---- helpers for faces ----------------------------------------------------------------
+
+    def collect(self, fn: Callable[[], T], problems: list[Problem]) -> T | None:
+        """Run ``fn``; a broken file becomes problems instead of an exception."""
+        try:
+            return fn()
+        except ManifestError as exc:
+            problems.extend(exc.problems)
+            return None
+
+
+def open_registry(repo: Path | None, ref: str | None = None, *, use_cache: bool = True) -> Registry:
+    """The registry a command means: ``--repo`` or found upward from the current folder."""
+    root = find_root(repo if repo is not None else Path.cwd())
+    if repo is not None and root != repo.resolve():
+        root = repo.resolve() if (repo / CONFIG).is_file() else root
+    return Registry(root, ref, use_cache=use_cache)

@@ -1,0 +1,141 @@
+"""Where registry files come from: the work tree, or any git ref without a checkout.
+
+Both sources answer the same two questions — which files are under a folder, and what
+bytes a file holds — plus each file's git blob id, which keys the parse cache. Listing a
+ref costs one ``git ls-tree``; reading costs one pipe to ``git cat-file --batch``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mlrelease.errors import MlreleaseError
+from mlrelease.registry.gitio import CatFile, GitError, blob_id, git
+
+
+class Source:
+    """Files of a registry, by path relative to the registry root (``models/x/model.yaml``)."""
+
+    label: str
+
+    def files(self, prefix: str) -> list[str]:
+        raise NotImplementedError
+
+    def read(self, path: str) -> bytes:
+        raise NotImplementedError
+
+    def blob(self, path: str) -> tuple[str, bytes | None]:
+        """(blob id, bytes if they had to be read to know the id)."""
+        raise NotImplementedError
+
+    def exists(self, path: str) -> bool:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class WorkTreeSource(Source):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.label = str(root)
+
+    def _full(self, path: str) -> Path:
+        full = self.root / path
+        if full.is_symlink():
+            raise MlreleaseError(f"{path}: symbolic links are not followed in a registry")
+        return full
+
+    def files(self, prefix: str) -> list[str]:
+        base = self.root / prefix
+        out: list[str] = []
+        if not base.is_dir() or base.is_symlink():
+            return out
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not os.path.islink(os.path.join(dirpath, d)))
+            rel = os.path.relpath(dirpath, self.root)
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                full = os.path.join(dirpath, name)
+                if os.path.islink(full):
+                    continue
+                out.append(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/"))
+        return out
+
+    def read(self, path: str) -> bytes:
+        try:
+            with open(self._full(path), "rb") as fh:
+                data = fh.read(4 * 1024 * 1024 + 1)
+        except FileNotFoundError:
+            raise MlreleaseError(f"{path}: no such file") from None
+        except OSError as exc:
+            raise MlreleaseError(f"{path}: cannot read: {exc.strerror}") from None
+        return data
+
+    def blob(self, path: str) -> tuple[str, bytes | None]:
+        data = self.read(path)
+        return blob_id(data), data
+
+    def exists(self, path: str) -> bool:
+        full = self.root / path
+        return full.is_file() and not full.is_symlink()
+
+
+class GitRefSource(Source):
+    """A registry as committed at ``ref``; ``prefix`` is the registry's folder in the repo."""
+
+    def __init__(self, git_root: Path, ref: str, prefix: str = "") -> None:
+        self.git_root = git_root
+        self.ref = ref
+        self.prefix = prefix.strip("/")
+        self.label = f"{git_root}@{ref}"
+        try:
+            self.commit = git(git_root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").stdout.decode().strip()
+        except GitError:
+            raise MlreleaseError(f"--ref {ref!r}: no such commit, branch or tag in {git_root}") from None
+        self._tree: dict[str, str] | None = None
+        self._cat = CatFile(git_root)
+
+    @property
+    def tree(self) -> dict[str, str]:
+        if self._tree is None:
+            args = ["ls-tree", "-r", "-z", "--full-tree", self.commit]
+            if self.prefix:
+                args += ["--", self.prefix]
+            out = git(self.git_root, *args).stdout
+            tree: dict[str, str] = {}
+            cut = len(self.prefix) + 1 if self.prefix else 0
+            for entry in out.split(b"\0"):
+                if not entry:
+                    continue
+                meta, _, path = entry.partition(b"\t")
+                mode, kind, oid = meta.split()
+                if kind != b"blob" or mode == b"120000":  # skip submodules and symlinks
+                    continue
+                tree[path.decode("utf-8", "surrogateescape")[cut:]] = oid.decode()
+            self._tree = tree
+        return self._tree
+
+    def files(self, prefix: str) -> list[str]:
+        p = prefix.rstrip("/") + "/" if prefix else ""
+        return sorted(path for path in self.tree if path.startswith(p) and not path.rsplit("/", 1)[-1].startswith("."))
+
+    def read(self, path: str) -> bytes:
+        oid = self.tree.get(path)
+        if oid is None:
+            raise MlreleaseError(f"{path}: no such file at {self.ref}")
+        return self._cat.read(oid)
+
+    def blob(self, path: str) -> tuple[str, bytes | None]:
+        oid = self.tree.get(path)
+        if oid is None:
+            raise MlreleaseError(f"{path}: no such file at {self.ref}")
+        return oid, None
+
+    def exists(self, path: str) -> bool:
+        return path in self.tree
+
+    def close(self) -> None:
+        self._cat.close()

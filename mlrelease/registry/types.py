@@ -1,0 +1,428 @@
+"""Typed objects for every file kind of a registry (format v1, see docs/format.md).
+
+Immutable dataclasses: parsed once, cached by git blob id, shared by the CLI, the TUI
+and the release service. ``lines`` maps top-level keys to their line, for lint.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time
+
+GOALS = ("max", "min")
+METRIC_KINDS = ("model", "business", "data", "operational")
+PHASES = ("Pending", "Succeeded", "Failed")
+
+
+# ---- mlrelease.yaml ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    name: str
+    goal: str  # max | min: which direction is better
+    kind: str = "model"
+    unit: str | None = None
+    format: str | None = None  # a Python format spec, e.g. ".3f" or ".1%"
+    description: str | None = None
+
+    def better(self, new: float, old: float) -> bool:
+        return new > old if self.goal == "max" else new < old
+
+    def render(self, value: float | None) -> str:
+        if value is None:
+            return "—"
+        try:
+            return format(value, self.format) if self.format else _plain(value)
+        except ValueError:
+            return _plain(value)
+
+
+def _plain(value: float) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@dataclass(frozen=True)
+class Conventions:
+    model_name: re.Pattern[str]
+    dataset_name: re.Pattern[str]
+    version_scheme: str = "semver"
+    version_pattern: re.Pattern[str] | None = None  # when version_scheme is regex
+    dataset_version: re.Pattern[str] | None = None
+    artifact_uri: str | None = None  # template: {model} {version}
+    image: str | None = None  # template: {model} {version}
+    required: tuple[str, ...] = ()  # dotted paths that every version manifest must have
+
+
+@dataclass(frozen=True)
+class Threshold:
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How much worse than what is live a metric may be: absolute and/or relative (0.02 = 2%)."""
+
+    absolute: float = 0.0
+    relative: float = 0.0
+
+
+@dataclass(frozen=True)
+class Window:
+    days: tuple[str, ...]  # mon..sun; empty = every day
+    start: time | None = None
+    end: time | None = None  # exclusive; None = end of day
+
+
+@dataclass(frozen=True)
+class Windows:
+    timezone: str = "UTC"
+    allow: tuple[Window, ...] = ()  # empty = always allowed
+    deny: tuple[Window, ...] = ()  # deny wins over allow
+
+
+@dataclass(frozen=True)
+class Gates:
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    no_regression: dict[str, Tolerance] = field(default_factory=dict)
+    approvals: int = 0
+    windows: Windows = field(default_factory=Windows)
+
+
+@dataclass(frozen=True)
+class PluginConfig:
+    """A backend instance or telemetry source: its type plus settings the plugin checks."""
+
+    name: str
+    type: str
+    settings: dict[str, object]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    requires: tuple[str, ...] = ()  # must have been live in these first
+    backend: str | None = None
+    read_only: bool = False
+    gates: Gates = field(default_factory=Gates)
+    telemetry: PluginConfig | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class RetrainPolicy:
+    max_age_days: float | None = None
+    psi_threshold: float | None = None
+    metric_drop: dict[str, float] = field(default_factory=dict)  # metric → allowed drop vs validation
+    cadence_days: float | None = None  # at most one trigger per reason within this period
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    backend: str | None = None
+    policy: RetrainPolicy = field(default_factory=RetrainPolicy)
+    models: dict[str, RetrainPolicy] = field(default_factory=dict)
+
+    def policy_for(self, model: str) -> RetrainPolicy:
+        own = self.models.get(model)
+        if own is None:
+            return self.policy
+        base = self.policy
+        return RetrainPolicy(
+            max_age_days=own.max_age_days if own.max_age_days is not None else base.max_age_days,
+            psi_threshold=own.psi_threshold if own.psi_threshold is not None else base.psi_threshold,
+            metric_drop={**base.metric_drop, **own.metric_drop},
+            cadence_days=own.cadence_days if own.cadence_days is not None else base.cadence_days,
+        )
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    name: str = "origin"
+    branch: str = "main"
+
+
+@dataclass(frozen=True)
+class Config:
+    conventions: Conventions
+    metrics: dict[str, MetricDef]
+    environments: tuple[Environment, ...]
+    backends: dict[str, PluginConfig]
+    retrain: RetrainConfig
+    headline: tuple[str, ...] = ()
+    remote: RemoteConfig | None = None
+    name: str | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def environment(self, name: str) -> Environment | None:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        return None
+
+    @property
+    def environment_names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.environments)
+
+
+# ---- models/<model>/model.yaml ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    environments: tuple[str, ...] = ()
+    contact: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    owner: str
+    description: str | None = None
+    task: str | None = None
+    tags: tuple[str, ...] = ()
+    consumers: tuple[Consumer, ...] = ()
+    headline: tuple[str, ...] = ()
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+# ---- profiles, shared by versions, datasets and telemetry ------------------------
+
+
+@dataclass(frozen=True)
+class FeatureProfile:
+    """One feature's distribution as bin fractions; numeric bins come from ``edges``.
+
+    ``edges`` [e1..en] define n+1 bins: (-inf, e1), [e1, e2) ... [en, inf); categorical
+    features name their bins. Drift is only computed between profiles with the same bins.
+    """
+
+    kind: str  # numeric | categorical
+    bins: dict[str, float]
+    edges: tuple[float, ...] = ()
+    dtype: str | None = None
+    missing: float | None = None
+    mean: float | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    features: dict[str, FeatureProfile]
+    rows: int | None = None
+
+
+# ---- models/<model>/versions/<version>.yaml ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Artifact:
+    uri: str
+    sha256: str | None = None
+    format: str | None = None
+    bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Image:
+    ref: str
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Code:
+    repo: str | None = None
+    commit: str | None = None
+    entrypoint: str | None = None
+
+
+@dataclass(frozen=True)
+class DataRef:
+    dataset: str
+    version: str
+    rows: int | None = None
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Version:
+    model: str
+    version: str
+    created: datetime
+    author: str
+    artifact: Artifact
+    description: str | None = None
+    parent: str | None = None
+    image: Image | None = None
+    code: Code | None = None
+    data: dict[str, DataRef] = field(default_factory=dict)  # role (train/validation/test) → data set
+    params: dict[str, str | float | bool | None] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    profile: Profile | None = None
+    tags: tuple[str, ...] = ()
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+# ---- datasets/<dataset>/<version>.yaml ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    version: str
+    created: datetime | None = None
+    uri: str | None = None
+    digest: str | None = None
+    rows: int | None = None
+    update_frequency: str | None = None
+    description: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # column → type
+    profile: Profile | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+# ---- releases/<env>/<model>.yaml ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Canary:
+    version: str
+    weight: float  # percent of traffic, 0 < weight < 100
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the latest action asked for."""
+
+    version: str
+    promotion_id: str
+    action: str  # promote | rollback
+    actor: str
+    at: datetime
+    canary: Canary | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the backend did for ``promotion_id`` (the desired state's)."""
+
+    phase: str  # Pending | Succeeded | Failed
+    promotion_id: str
+    at: datetime
+    backend: str | None = None
+    backend_ref: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Live:
+    """The last state known to be deployed: only a Succeeded outcome moves it."""
+
+    version: str
+    promotion_id: str
+    since: datetime
+    canary: Canary | None = None
+
+
+@dataclass(frozen=True)
+class Pin:
+    by: str
+    at: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Approval:
+    version: str
+    by: str
+    at: datetime
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseState:
+    model: str
+    environment: str
+    desired: Desired | None = None
+    observed: Observed | None = None
+    live: Live | None = None
+    pin: Pin | None = None
+    approvals: tuple[Approval, ...] = ()
+    lines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> bool:
+        return self.observed is not None and self.observed.phase == "Pending"
+
+    @property
+    def failed(self) -> bool:
+        return self.observed is not None and self.observed.phase == "Failed"
+
+    def approvers(self, version: str) -> tuple[str, ...]:
+        """Distinct identities that approved ``version`` here."""
+        seen: dict[str, None] = {}
+        for a in self.approvals:
+            if a.version == version:
+                seen.setdefault(a.by.strip().lower(), None)
+        return tuple(seen)
+
+
+# ---- models/<model>/rejections.yaml --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rejection:
+    version: str
+    by: str
+    at: datetime
+    reason: str
+
+
+# ---- retrain/<model>.yaml ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetrainRequest:
+    id: str
+    at: datetime
+    actor: str
+    reason: str
+    trigger: str = "manual"  # manual | policy:<rule>
+    backend: str | None = None
+    backend_ref: str | None = None
+    phase: str = "Pending"
+    message: str | None = None
+
+
+# ---- telemetry/<env>/<model>.yaml ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: datetime
+    version: str | None = None
+    calls: int | None = None
+    errors: int | None = None
+    latency_ms: dict[str, float] = field(default_factory=dict)  # p50 / p95 / p99
+    memory_mb: float | None = None
+    cpu: float | None = None  # cores in use
+    metrics: dict[str, float] = field(default_factory=dict)
+    callers: dict[str, float] = field(default_factory=dict)  # application → calls
+    profile: Profile | None = None
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    model: str
+    environment: str
+    snapshots: tuple[Snapshot, ...]
+    lines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def latest(self) -> Snapshot | None:
+        return max(self.snapshots, key=lambda s: s.at) if self.snapshots else None

@@ -1,0 +1,33 @@
+"""Secrets come only from environment variables, and their values never leave the process.
+
+Every secret is read through :func:`secret`, which remembers the value, so
+:func:`redact` can scrub it from any text (backend output, exception messages, logs,
+commit messages) before that text is printed or recorded.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mlrelease.errors import MlreleaseError
+
+_KNOWN: set[str] = set()
+
+
+def secret(variable: str, *, what: str, required: bool = True) -> str | None:
+    """The value of environment variable ``variable``; ``what`` names its user in errors."""
+    value = os.environ.get(variable)
+    if not value:
+        if required:
+            raise MlreleaseError(f"{what}: environment variable {variable} is not set")
+        return None
+    if len(value) >= 4:
+        _KNOWN.add(value)
+    return value
+
+
+def redact(text: str) -> str:
+    for value in sorted(_KNOWN, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, "***")
+    return text

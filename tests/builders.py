@@ -1,0 +1,159 @@
+"""Build small, valid registries in temporary git repositories for tests.
+
+Every test that needs a registry starts from :func:`make_registry` and changes what it
+is about; the files are written with :func:`mlrelease.registry.yamlsafe.dump`, as the tool
+itself writes them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from mlrelease.registry.yamlsafe import dump
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+}
+
+
+def git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    full_env = {**os.environ, **GIT_ENV, **(env or {})}
+    proc = subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=root, env=full_env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+def write(root: Path, rel: str, data: Any) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data if isinstance(data, str) else dump(data), encoding="utf-8")
+    return path
+
+
+def commit_all(root: Path, message: str, *, env: dict[str, str] | None = None) -> str:
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message, env=env)
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def config(**overrides: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "version": 1,
+        "name": "test-registry",
+        "conventions": {
+            "model_name": "[a-z][a-z0-9-]{1,40}",
+            "dataset_name": "[a-z][a-z0-9-]{1,40}",
+            "version_scheme": "semver",
+            "artifact_uri": "s3://ml-models/{model}/{version}/",
+        },
+        "metrics": {
+            "precision": {"goal": "max", "kind": "model", "format": ".3f"},
+            "recall": {"goal": "max", "kind": "model", "format": ".3f"},
+            "f1": {"goal": "max", "kind": "model", "format": ".3f"},
+            "auc": {"goal": "max", "kind": "model", "format": ".3f"},
+            "value_detection_rate": {"goal": "max", "kind": "business", "format": ".1%"},
+            "false_positive_ratio": {"goal": "min", "kind": "business", "format": ".2%"},
+        },
+        "headline": ["f1", "value_detection_rate"],
+        "environments": [
+            {"name": "dev", "backend": "record"},
+            {"name": "staging", "requires": ["dev"], "backend": "record"},
+            {"name": "production", "requires": ["staging"], "backend": "record"},
+        ],
+        "backends": {"record": {"type": "record"}},
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def model(name: str, **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": name,
+        "owner": "team-fraud",
+        "description": f"{name} model",
+        "task": "binary-classification",
+        "consumers": [{"name": "card-gateway", "environments": ["production"]}],
+    }
+    data.update(overrides)
+    return data
+
+
+def version(model_name: str, ver: str, *, f1: float = 0.8, parent: str | None = None, **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "model": model_name,
+        "version": ver,
+        "created": "2026-03-01T10:00:00Z",
+        "author": "Alice <alice@example.com>",
+        "artifact": {"uri": f"s3://ml-models/{model_name}/{ver}/", "sha256": "a" * 64, "format": "onnx"},
+        "data": {"train": {"dataset": "transactions", "version": "2026.01"}},
+        "params": {"max_depth": 6},
+        "metrics": {
+            "precision": round(f1 + 0.05, 4),
+            "recall": round(f1 - 0.05, 4),
+            "f1": f1,
+            "auc": 0.9,
+            "value_detection_rate": 0.7,
+            "false_positive_ratio": 0.02,
+        },
+    }
+    if parent:
+        data["parent"] = parent
+    data.update(overrides)
+    return data
+
+
+def release(
+    model_name: str, env: str, ver: str, *, promotion_id: str = "p-1", phase: str = "Succeeded", **overrides: Any
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "model": model_name,
+        "environment": env,
+        "desired": {
+            "version": ver,
+            "promotion_id": promotion_id,
+            "action": "promote",
+            "actor": "Alice <alice@example.com>",
+            "at": "2026-03-02T10:00:00Z",
+            "reason": "initial",
+        },
+        "observed": {"phase": phase, "promotion_id": promotion_id, "at": "2026-03-02T10:00:05Z", "backend": "record"},
+    }
+    if phase == "Succeeded":
+        data["live"] = {"version": ver, "promotion_id": promotion_id, "since": "2026-03-02T10:00:05Z"}
+    data.update(overrides)
+    return data
+
+
+def make_registry(root: Path, *, commit: bool = True) -> Path:
+    """Two models (fraud-card 1.0.0..1.2.0, churn 0.1.0..0.2.0), live in dev/staging/production."""
+    root.mkdir(parents=True, exist_ok=True)
+    if not (root / ".git").exists():
+        git(root, "init", "-q", "-b", "main")
+    write(root, "mlrelease.yaml", config())
+    write(root, "models/fraud-card/model.yaml", model("fraud-card"))
+    write(root, "models/churn/model.yaml", model("churn", owner="team-crm", consumers=[{"name": "crm-app"}]))
+    for ver, f1, parent in (("1.0.0", 0.80, None), ("1.1.0", 0.83, "1.0.0"), ("1.2.0", 0.85, "1.1.0")):
+        write(root, f"models/fraud-card/versions/{ver}.yaml", version("fraud-card", ver, f1=f1, parent=parent))
+    for ver, f1 in (("0.1.0", 0.6), ("0.2.0", 0.65)):
+        write(root, f"models/churn/versions/{ver}.yaml", version("churn", ver, f1=f1))
+    write(
+        root,
+        "datasets/transactions/2026.01.yaml",
+        {"name": "transactions", "version": "2026.01", "rows": 1000, "uri": "s3://data/transactions/2026.01/"},
+    )
+    if commit:
+        commit_all(root, "Register models")
+    write(root, "releases/dev/fraud-card.yaml", release("fraud-card", "dev", "1.2.0"))
+    write(root, "releases/staging/fraud-card.yaml", release("fraud-card", "staging", "1.1.0"))
+    write(root, "releases/production/fraud-card.yaml", release("fraud-card", "production", "1.0.0"))
+    write(root, "releases/production/churn.yaml", release("churn", "production", "0.2.0"))
+    if commit:
+        commit_all(root, "Initial releases")
+    return root
