@@ -131,10 +131,13 @@ def release(
     return data
 
 
-def make_registry(root: Path, *, commit: bool = True) -> Path:
-    """Two models (fraud-card 1.0.0..1.2.0, churn 0.1.0..0.2.0), live in dev/staging/production."""
+def make_registry(root: Path, *, commit: bool = True, init: bool = True) -> Path:
+    """Two models (fraud-card 1.0.0..1.2.0, churn 0.1.0..0.2.0), live in dev/staging/production.
+
+    ``init=False`` writes into an existing repository (e.g. a registry in a subfolder).
+    """
     root.mkdir(parents=True, exist_ok=True)
-    if not (root / ".git").exists():
+    if init and not (root / ".git").exists():
         git(root, "init", "-q", "-b", "main")
     write(root, "mlrelease.yaml", config())
     write(root, "models/fraud-card/model.yaml", model("fraud-card"))

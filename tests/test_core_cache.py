@@ -1,0 +1,51 @@
+"""The parse cache is keyed by content: never stale, and harmless when broken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlrelease.registry.loader import Registry
+from tests.builders import commit_all, version, write
+
+
+def _cache_file(repo: Path) -> Path:
+    return repo / ".git" / "mlrelease" / "parse-cache.sqlite"
+
+
+def test_cache_is_filled_and_reused(repo: Path) -> None:
+    with Registry(repo) as reg:
+        first = reg.versions("fraud-card")
+    assert _cache_file(repo).is_file()
+    with Registry(repo) as reg:
+        assert reg.versions("fraud-card") == first
+
+
+def test_edited_file_is_never_served_stale(repo: Path) -> None:
+    with Registry(repo) as reg:
+        assert reg.version("fraud-card", "1.2.0").metrics["f1"] == 0.85
+    write(repo, "models/fraud-card/versions/1.2.0.yaml", version("fraud-card", "1.2.0", f1=0.5))
+    with Registry(repo) as reg:
+        assert reg.version("fraud-card", "1.2.0").metrics["f1"] == 0.5
+    commit_all(repo, "edit")
+    with Registry(repo, "HEAD~1") as reg:
+        assert reg.version("fraud-card", "1.2.0").metrics["f1"] == 0.85
+
+
+def test_corrupt_cache_falls_back_to_parsing(repo: Path) -> None:
+    with Registry(repo) as reg:
+        reg.versions("fraud-card")
+    _cache_file(repo).write_bytes(b"this is not sqlite")
+    for extra in ("-wal", "-shm"):
+        Path(str(_cache_file(repo)) + extra).unlink(missing_ok=True)
+    with Registry(repo) as reg:
+        assert [v.version for v in reg.versions("fraud-card")] == ["1.0.0", "1.1.0", "1.2.0"]
+
+
+def test_broken_manifest_errors_are_cached_too(repo: Path) -> None:
+    write(repo, "models/churn/versions/0.3.0.yaml", "model: churn\nversion: 0.3.0\nbogus: 1\n")
+    for _ in range(2):
+        with Registry(repo) as reg:
+            results = reg.parse_many([("version", "models/churn/versions/0.3.0.yaml")])
+            status, problems = results[("version", "models/churn/versions/0.3.0.yaml")]
+            assert status == "err"
+            assert any("unknown key 'bogus'" in p.message for p in problems)
