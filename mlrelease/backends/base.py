@@ -51,6 +51,7 @@ class Action:
     artifact: str | None = None  # artifact URI
     artifact_sha256: str | None = None
     image: str | None = None  # container image reference
+    image_digest: str | None = None  # the image's content digest (sha256:...), when the manifest has one
     metrics: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
@@ -64,6 +65,7 @@ class Action:
             "artifact": self.artifact,
             "artifact_sha256": self.artifact_sha256,
             "image": self.image,
+            "image_digest": self.image_digest,
             "metrics": dict(self.metrics),
             "promotion_id": self.promotion_id,
             "actor": self.actor,

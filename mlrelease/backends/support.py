@@ -1,0 +1,108 @@
+"""What the built-in backends share: safe one-line messages, bounded logs, and a journal.
+
+Far-side text (a command's output, an HTTP reply) is untrusted and may be huge or hold
+a secret the far side echoed back; it reaches an :class:`~mlrelease.backends.base.Outcome`
+only through :func:`one_line` or :func:`bounded_log`, which redact by value and escape
+control characters.
+
+The :class:`Journal` remembers, per backend instance, which promotion ids already
+succeeded on this machine (under the registry's ``.git/mlrelease/backends/``, never
+committed). It makes ``execute`` idempotent per promotion id for backends whose far side
+cannot be asked (a local command), and lets ``status`` answer reconcile after a crash
+between the backend's success and the outcome commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from mlrelease.backends.base import Outcome
+from mlrelease.errors import MlreleaseError
+from mlrelease.registry.gitio import git_toplevel
+from mlrelease.release.gitwrite import git_dir
+from mlrelease.secrets import redact
+from mlrelease.textsafe import visible
+
+MESSAGE_LIMIT = 300
+LOG_LIMIT = 64 * 1024
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}")
+
+
+def one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """Redacted, escaped, single-line and at most ``limit`` characters."""
+    line = visible(redact(text), single_line=True).strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def bounded_log(text: str, limit: int = LOG_LIMIT) -> str:
+    """Redacted and escaped multi-line text, keeping the start and the end when too long."""
+    text = visible(redact(text))
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    tail = limit - head
+    return f"{text[:head]}\n[... {len(text) - limit:,} characters omitted ...]\n{text[-tail:]}"
+
+
+class Journal:
+    """Successful outcomes by promotion id for one backend instance, on this machine."""
+
+    def __init__(self, registry_root: Path, backend: str) -> None:
+        self._root = registry_root
+        self._backend = backend
+        self._dir: Path | None = None
+
+    def _folder(self) -> Path | None:
+        if self._dir is None:
+            try:
+                top = git_toplevel(self._root) if self._root.is_dir() else None
+                if top is None:
+                    return None  # not a git repository: nothing to remember with
+                self._dir = git_dir(top) / "mlrelease" / "backends" / file_name(self._backend)
+            except MlreleaseError:
+                return None
+        return self._dir
+
+    def _path(self, promotion_id: str) -> Path | None:
+        folder = self._folder()
+        return folder / f"{file_name(promotion_id)}.json" if folder else None
+
+    def get(self, promotion_id: str) -> Outcome | None:
+        path = self._path(promotion_id)
+        if path is None or not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("promotion_id") != promotion_id:
+                return None
+            return Outcome(ok=True, reference=data.get("reference"), message=data.get("message"), log=data.get("log", ""))
+        except (OSError, ValueError, AttributeError):
+            return None  # an unreadable entry is treated as unknown, never as success
+
+    def put(self, promotion_id: str, outcome: Outcome) -> None:
+        """Record a success atomically (write to a temporary file, then rename)."""
+        path = self._path(promotion_id)
+        if path is None or not outcome.ok:
+            return
+        data = {"promotion_id": promotion_id, "reference": outcome.reference, "message": outcome.message, "log": outcome.log}
+        # Losing an entry costs only the shortcut on a repeated call, so a full disk or a
+        # read-only .git must not turn a success into an exception.
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+            os.replace(tmp, path)
+
+
+def file_name(text: str) -> str:
+    """``text`` when it is a safe file name, else a digest of it (ids come from outside)."""
+    if _SAFE_ID.fullmatch(text) and ".." not in text:
+        return text
+    return "h-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
