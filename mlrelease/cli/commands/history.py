@@ -1,0 +1,136 @@
+"""Release events from the git history of releases/, rejections and retrain requests.
+
+  mlrelease history [MODEL] [--env ENV] [--limit N]
+
+Newest first: when, who, what, from → to, and why. The table shows the newest 200
+events unless --limit says otherwise; --json gives every event (or --limit of them). Events come from the structured
+trailers mlrelease writes on every commit; a commit without them (a hand edit of a
+release file) still shows, as an "edit" derived from the change itself. With --ref, the
+history is that of the given ref.
+
+Exit codes: 0 ok; 1 unknown model or environment, or no git repository; 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.text import Text
+
+from mlrelease.cli.args import add_json, registry
+from mlrelease.cli.output import plain, print_json
+from mlrelease.cli.readout import folded, show, to_data
+from mlrelease.registry.history import EDIT, Event, history
+
+TABLE_LIMIT = 200
+STYLES = {"promote": "green", "rollback": "yellow", "outcome": "blue", "reject": "red", EDIT: "magenta"}
+MOVES = {"promote", "rollback", "import", EDIT}  # actions that move a version in or out
+PHASE_STYLES = {"Succeeded": "green", "Failed": "red", "Pending": "yellow"}
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", nargs="?", metavar="MODEL", help="only this model's events")
+    parser.add_argument("--env", metavar="ENV", help="only events in this environment")
+    parser.add_argument("--limit", type=_positive, metavar="N", help="at most N events (newest)")
+    add_json(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.json:
+        with registry(args) as reg:
+            events = history(reg, args.model, args.env, args.limit)
+        print_json({"events": [event_json(e) for e in events]})
+        return 0
+    # A table of thousands of rows helps no one and takes seconds to lay out: without
+    # --limit, people see the newest TABLE_LIMIT events and are told there are more.
+    limit = args.limit or TABLE_LIMIT + 1
+    with registry(args) as reg:
+        events = history(reg, args.model, args.env, limit)
+    more = args.limit is None and len(events) > TABLE_LIMIT
+    render(events[:TABLE_LIMIT] if more else events)
+    if more:
+        show(Text("… older events not shown: use --limit N for more, or --json for all", style="dim"))
+    return 0
+
+
+def event_json(e: Event) -> dict[str, Any]:
+    data = to_data(e)
+    data["who"] = e.who
+    return data
+
+
+def why(e: Event) -> Text:
+    text = Text(plain(e.reason) if e.reason else "")
+    if e.note:
+        text.append(("\n" if e.reason else "") + plain(e.note), style="dim" if e.structured else "magenta")
+    if not e.reason and not e.note:
+        text.append(plain(e.subject), style="dim")
+    if e.forced:
+        text.append(f"\nforced gates: {plain(e.forced)}", style="bold red")
+    return text
+
+
+def action_cell(e: Event) -> Text:
+    text = Text(plain(e.action), style=STYLES.get(e.action, ""))
+    if not e.structured:
+        text.append("\n(hand edit)" if e.action == EDIT else "\n(no trailers)", style="dim")
+    if e.phase:
+        text.append(f"\n{plain(e.phase)}", style=PHASE_STYLES.get(e.phase, ""))
+    return text
+
+
+def move_cell(e: Event) -> Text:
+    """``previous → version`` for moves; the version alone for an outcome, approval, rejection."""
+    if e.previous is None and e.version is None:
+        return Text("—", style="dim")
+    text = Text()
+    if e.previous != e.version and (e.previous is not None or e.action in MOVES):
+        text.append(f"{plain(e.previous) if e.previous else ''} → ")
+    text.append(plain(e.version) if e.version else "nothing", style="bold")
+    if e.canary_weight:
+        text.append(f"\ncanary {plain(e.canary_weight)}%", style="magenta")
+    return text
+
+
+def who_cell(e: Event) -> Text:
+    text = Text(plain(e.who))
+    if e.actor and e.actor != e.author:
+        text.append(f"\nvia {plain(e.author)}", style="dim")
+    return text
+
+
+def details(e: Event) -> Text:
+    bits = [("id", e.promotion_id), ("backend", e.backend), ("ref", e.backend_ref), ("source", e.source)]
+    return Text("\n".join(f"{k} {plain(v)}" for k, v in bits if v), style="dim")
+
+
+def render(events: list[Event]) -> None:
+    if not events:
+        show(Text("No release events found."))
+        return
+    rows = [
+        [
+            plain(e.at),
+            who_cell(e),
+            action_cell(e),
+            plain(e.model),
+            plain(e.environment),
+            move_cell(e),
+            why(e),
+            details(e),
+            e.commit[:10],
+        ]
+        for e in events
+    ]
+    show(folded(["When", "Who", "Action", "Model", "Env", "From → To", "Why", "Details", "Commit"], rows))

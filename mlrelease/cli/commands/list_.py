@@ -1,0 +1,143 @@
+"""List every model: owner, versions, what is live in each environment, headline metrics.
+
+Per environment the live version is shown, with a canary and its traffic weight, a
+promotion still pending or failed, and a pin. Headline metrics are those of the version
+live in the furthest environment. Status names facts only: a candidate newer than what
+the last environment runs, pending, failed, pinned.
+
+Exit codes: 0 ok; 1 a registry file could not be read (the rest is still listed).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.text import Text
+
+from mlrelease.cli.args import add_json, registry
+from mlrelease.cli.output import plain, print_json
+from mlrelease.cli.readout import folded, report_problems, show, to_data
+from mlrelease.registry.overview import EnvStatus, ModelSummary, Overview, overview
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_json(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    with registry(args) as reg:
+        view = overview(reg)
+    if args.json:
+        print_json(overview_json(view))
+    else:
+        render(view)
+    return report_problems(view.problems)
+
+
+def summary_json(m: ModelSummary) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "owner": m.owner,
+        "description": m.description,
+        "versions": m.version_count,
+        "latest": m.latest,
+        "environments": {e.environment: env_json(e) for e in m.environments},
+        "headline": None
+        if m.headline_environment is None
+        else {
+            "environment": m.headline_environment,
+            "version": m.headline_version,
+            "metrics": [
+                {
+                    "name": h.name,
+                    "value": h.value,
+                    "display": h.render(),
+                    "goal": h.definition.goal if h.definition else None,
+                    "unit": h.definition.unit if h.definition else None,
+                }
+                for h in m.headline
+            ],
+        },
+        "candidate": m.candidate,
+        "flags": list(m.flags),
+    }
+
+
+def env_json(e: EnvStatus) -> dict[str, Any]:
+    return {
+        "live": e.live,
+        "canary": to_data(e.canary),
+        "desired": e.desired,
+        "phase": e.phase,
+        "pending": e.pending,
+        "failed": e.failed,
+        "pinned": e.pinned,
+        "pin": to_data(e.pin),
+    }
+
+
+def overview_json(view: Overview) -> dict[str, Any]:
+    return {
+        "environments": list(view.environments),
+        "models": [summary_json(m) for m in view.models],
+        "problems": [p.to_json() for p in view.problems],
+    }
+
+
+def env_cell(e: EnvStatus) -> Text:
+    """Words carry the meaning; colour only repeats it."""
+    text = Text()
+    text.append(plain(e.live) if e.live else "—", style="bold" if e.live else "dim")
+    if e.canary is not None:
+        text.append(f"\n+ canary {plain(e.canary.version)} @ {e.canary.weight:g}%", style="magenta")
+    if e.pending:
+        text.append(f"\n⧗ {plain(e.desired)} pending", style="yellow")
+    elif e.failed:
+        text.append(f"\n✗ {plain(e.desired)} failed", style="red")
+    if e.pinned:
+        text.append("\n⚑ pinned", style="cyan")
+    return text
+
+
+def headline_cell(m: ModelSummary) -> Text:
+    if m.headline_environment is None:
+        return Text("nothing live", style="dim")
+    text = Text()
+    for h in m.headline:
+        text.append(f"{plain(h.name)} ")
+        text.append(h.render(), style="bold")
+        text.append("\n")
+    text.append(f"({plain(m.headline_environment)} {plain(m.headline_version)})", style="dim")
+    return text
+
+
+def status_cell(m: ModelSummary) -> Text:
+    styles = {"candidate": "green", "pending": "yellow", "failed": "red", "pinned": "cyan"}
+    text = Text()
+    for i, flag in enumerate(m.flags):
+        if i:
+            text.append("\n")
+        label = f"candidate {plain(m.candidate)}" if flag == "candidate" else flag
+        text.append(label, style=styles[flag])
+    return text
+
+
+def render(view: Overview) -> None:
+    if not view.models:
+        show(Text("No models yet: `mlrelease register MODEL VERSION ...` adds the first."))
+        return
+    columns = ["Model", "Owner", "Versions", "Latest", *(plain(e) for e in view.environments), "Headline (live)", "Status"]
+    rows = [
+        [
+            Text(plain(m.name), style="bold"),
+            plain(m.owner) if m.owner is not None else Text("unreadable", style="red"),
+            str(m.version_count),
+            plain(m.latest),
+            *(env_cell(e) for e in m.environments),
+            headline_cell(m),
+            status_cell(m),
+        ]
+        for m in view.models
+    ]
+    show(folded(columns, rows))

@@ -1,0 +1,317 @@
+"""Release events read from the git history of releases/, rejections and retrain requests.
+
+The audit trail is git itself. Commits made by mlrelease carry trailers
+(:mod:`mlrelease.registry.trailers`) and are read from those alone. Anything else that
+touched those files — a hand edit, a merge of someone's branch — still shows: its
+before and after blobs are parsed and the event is derived from what changed (desired
+and live versions of a release state, new rejections, new or changed retrain requests).
+
+Speed: one ``git log`` (``-z --raw``, so each changed file comes with its old and new
+blob ids) reads thousands of commits in a fraction of a second; only commits without
+trailers cost blob reads, and those go through one ``git cat-file --batch`` pipe. With a
+limit, commits are read in pages and reading stops once enough events are found.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from mlrelease.errors import ManifestError, MlreleaseError, NotFound
+from mlrelease.registry import yamlsafe
+from mlrelease.registry.gitio import CatFile, git
+from mlrelease.registry.loader import Registry
+from mlrelease.registry.overview import require_environment
+from mlrelease.registry.parse import parse_rejections, parse_release, parse_retrain_requests
+from mlrelease.registry.trailers import parse_trailers
+from mlrelease.registry.types import ReleaseState
+
+EDIT = "edit"  # the action of a change made without mlrelease (no Mlrelease-Action trailer)
+PAGE = 200  # commits per git call when a limit is given
+
+
+@dataclass(frozen=True)
+class Event:
+    commit: str
+    at: datetime  # the commit's author date
+    author: str  # the commit's author, "Name <email>"
+    action: str  # promote | rollback | outcome | approve | reject | retrain | unpin | reconcile | import | ... | edit
+    subject: str  # first line of the commit message
+    structured: bool  # True: read from trailers; False: derived from the diff of ``path``
+    actor: str | None = None  # Mlrelease-Actor: who acted, when a service committed for them
+    model: str | None = None
+    environment: str | None = None
+    previous: str | None = None  # from ...
+    version: str | None = None  # ... to
+    canary_weight: str | None = None
+    reason: str | None = None
+    promotion_id: str | None = None
+    phase: str | None = None
+    backend: str | None = None
+    backend_ref: str | None = None
+    forced: str | None = None  # gates overridden with --force
+    source: str | None = None  # import: where the history came from
+    path: str | None = None  # registry file the event was derived from
+    note: str | None = None  # what a hand edit changed, in words
+
+    @property
+    def who(self) -> str:
+        return self.actor or self.author
+
+
+@dataclass(frozen=True)
+class _Commit:
+    oid: str
+    at: datetime
+    author: str
+    message: str
+    changes: tuple[tuple[str, str, str], ...]  # (registry path, old blob, new blob)
+
+
+def history(reg: Registry, model: str | None = None, env: str | None = None, limit: int | None = None) -> list[Event]:
+    """Events newest first, for one model and/or environment if given, at most ``limit``."""
+    if reg.git_root is None:
+        raise MlreleaseError(f"history is read from git, and {reg.root} is not in a git repository")
+    if model is not None and model not in reg.model_names():
+        reg.model(model)  # raises NotFound (or names the unsafe character)
+    if env is not None:
+        require_environment(reg, env)
+    if limit is not None and limit < 1:
+        raise MlreleaseError("--limit must be at least 1")
+    rev = reg.ref or "HEAD"
+    if git(reg.git_root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False).returncode != 0:
+        if reg.ref is None:
+            return []  # a repository without commits has no history yet
+        raise NotFound(f"--ref {reg.ref!r}: no such commit")
+    prefix = os.path.relpath(reg.root, reg.git_root)
+    prefix = "" if prefix == "." else prefix + "/"
+    reader = _Reader(reg)
+    try:
+        out: list[Event] = []
+        for commit in _commits(reg, rev, prefix, _pathspecs(model, env), page=None if limit is None else max(limit, PAGE)):
+            for event in reader.events(commit):
+                if (model is None or event.model == model) and (env is None or event.environment == env):
+                    out.append(event)
+            if limit is not None and len(out) >= limit:
+                return out[:limit]
+        return out
+    finally:
+        reader.close()
+
+
+def _pathspecs(model: str | None, env: str | None) -> list[str]:
+    if env is not None:
+        return [f"releases/{env}/{model}.yaml" if model else f"releases/{env}/"]
+    if model is not None:
+        return [f"releases/*/{model}.yaml", f"models/{model}/rejections.yaml", f"retrain/{model}.yaml"]
+    return ["releases/", "models/*/rejections.yaml", "retrain/"]
+
+
+def _commits(reg: Registry, rev: str, prefix: str, specs: list[str], *, page: int | None) -> Iterator[_Commit]:
+    assert reg.git_root is not None
+    token = secrets.token_hex(8)
+    fmt = f"%x00{token}%x00%H %aI %an <%ae>%n%B"
+    skip = 0
+    while True:
+        args = ["log", "-z", "--raw", "--no-abbrev", "--no-renames", "--no-color", f"--format={fmt}"]
+        if page is not None:
+            args += [f"--max-count={page}", f"--skip={skip}"]
+        out = git(reg.git_root, *args, rev, "--", *(prefix + s for s in specs)).stdout
+        chunks = out.split(f"\0{token}\0".encode())[1:]
+        for chunk in chunks:
+            yield _parse_commit(chunk, prefix)
+        if page is None or len(chunks) < page:
+            return
+        skip += page
+
+
+def _parse_commit(chunk: bytes, prefix: str) -> _Commit:
+    text, _, raw = chunk.partition(b"\0")
+    head, _, message = text.decode("utf-8", "replace").partition("\n")
+    oid, at, author = head.split(" ", 2)
+    fields = raw.lstrip(b"\n").split(b"\0")
+    changes = []
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+        parts = meta.decode("ascii", "replace").split()
+        if len(parts) < 5 or not meta.startswith(b":"):
+            continue
+        rel = path.decode("utf-8", "surrogateescape")
+        if rel.startswith(prefix):
+            changes.append((rel[len(prefix) :], parts[2], parts[3]))
+    return _Commit(oid, datetime.fromisoformat(at), author, message, tuple(changes))
+
+
+class _Reader:
+    """Turns commits into events; reads blobs only for commits without trailers."""
+
+    def __init__(self, reg: Registry) -> None:
+        assert reg.git_root is not None
+        self._cat = CatFile(reg.git_root)
+        self._parsed: dict[tuple[str, str], tuple[Any, str | None]] = {}  # a file's "after" is the next edit's "before"
+
+    def close(self) -> None:
+        self._cat.close()
+
+    def events(self, c: _Commit) -> list[Event]:
+        trailers = parse_trailers(c.message)
+        subject = c.message.split("\n", 1)[0].strip()
+        base = Event(commit=c.oid, at=c.at, author=c.author, action=EDIT, subject=subject, structured=False)
+        if "action" in trailers:
+            return [self._structured(base, trailers, c)]
+        out: list[Event] = []
+        for path, old, new in c.changes:
+            out.extend(self._derived(replace(base, path=path, reason=trailers.get("reason")), path, old, new))
+        return out
+
+    def _structured(self, base: Event, t: dict[str, str], c: _Commit) -> Event:
+        model, env = t.get("model"), t.get("environment")
+        if len(c.changes) == 1:  # fill what the trailers left out from the one file touched
+            _kind, path_model, path_env = _classify(c.changes[0][0])
+            model = model or path_model
+            env = env or path_env
+        return replace(
+            base,
+            action=t["action"],
+            structured=True,
+            actor=t.get("actor"),
+            model=model,
+            environment=env,
+            previous=t.get("previous"),
+            version=t.get("version"),
+            canary_weight=t.get("canary_weight"),
+            reason=t.get("reason"),
+            promotion_id=t.get("promotion_id"),
+            phase=t.get("phase"),
+            backend=t.get("backend"),
+            backend_ref=t.get("backend_ref"),
+            forced=t.get("forced"),
+            source=t.get("source"),
+        )
+
+    def _load(self, oid: str, path: str, parse: Any) -> tuple[Any, str | None]:
+        """(parsed, None), (None, None) for no file, or (None, problem) for an unreadable one."""
+        if not oid.strip("0"):  # git's null id: the file did not exist on this side
+            return None, None
+        key = (oid, path)
+        if key not in self._parsed:
+            try:
+                self._parsed[key] = parse(yamlsafe.load(self._cat.read(oid), path), path), None
+            except ManifestError as exc:
+                self._parsed[key] = None, str(exc.problems[0])
+            except MlreleaseError as exc:
+                self._parsed[key] = None, str(exc)
+        return self._parsed[key]
+
+    def _derived(self, base: Event, path: str, old: str, new: str) -> list[Event]:
+        kind, model, env = _classify(path)
+        base = replace(base, model=model, environment=env)
+        if kind == "release":
+            return [self._release_edit(base, path, old, new)]
+        if kind == "rejections":
+            return self._rejections_edit(base, path, old, new)
+        if kind == "retrain":
+            return self._retrain_edit(base, path, old, new)
+        return []
+
+    def _release_edit(self, base: Event, path: str, old: str, new: str) -> Event:
+        before, err_before = self._load(old, path, parse_release)
+        after, err_after = self._load(new, path, parse_release)
+        if err_after:
+            return replace(base, note=f"unreadable after this commit: {err_after}")
+        if after is None:
+            return replace(base, previous=_live(before) or _desired(before), note="release state deleted")
+        b_live, a_live = _live(before), _live(after)
+        b_want, a_want = _desired(before), _desired(after)
+        notes = ["repaired (unreadable before)"] if err_before else []
+        if b_live != a_live:
+            previous, version = b_live, a_live
+            notes.append(f"live {b_live or 'nothing'} → {a_live or 'nothing'}")
+        else:
+            previous, version = b_want or b_live, a_want or a_live
+            if b_want != a_want:
+                notes.append(f"desired {b_want or 'nothing'} → {a_want or 'nothing'}")
+        b_pid = before.desired.promotion_id if before and before.desired else None
+        if after.desired is not None and b_pid != after.desired.promotion_id and b_want == a_want:
+            notes.append(f"promotion id {b_pid or 'none'} → {after.desired.promotion_id}")
+        b_pin = before is not None and before.pin is not None
+        if b_pin != (after.pin is not None):
+            notes.append("pinned" if after.pin else "unpinned")
+        b_phase = before.observed.phase if before and before.observed else None
+        a_phase = after.observed.phase if after.observed else None
+        if b_phase != a_phase:
+            notes.append(f"phase {b_phase or 'none'} → {a_phase or 'none'}")
+        canary = after.live.canary if after.live and after.live.canary else after.desired.canary if after.desired else None
+        desired = after.desired
+        return replace(
+            base,
+            previous=previous,
+            version=version,
+            phase=a_phase,
+            canary_weight=f"{canary.weight:g}" if canary else None,
+            promotion_id=desired.promotion_id if desired else None,
+            backend=after.observed.backend if after.observed else None,
+            backend_ref=after.observed.backend_ref if after.observed else None,
+            reason=base.reason or (desired.reason if desired and b_want != a_want else None),
+            forced=", ".join(desired.forced) if desired and desired.forced and b_want != a_want else None,
+            note="; ".join(notes) or "release state edited",
+        )
+
+    def _rejections_edit(self, base: Event, path: str, old: str, new: str) -> list[Event]:
+        before, _ = self._load(old, path, parse_rejections)
+        after, err = self._load(new, path, parse_rejections)
+        if err:
+            return [replace(base, note=f"unreadable after this commit: {err}")]
+        seen = set(before or ())
+        added = [r for r in after or () if r not in seen]
+        return [replace(base, action="reject", actor=r.by, version=r.version, reason=r.reason, note="rejection added") for r in added]
+
+    def _retrain_edit(self, base: Event, path: str, old: str, new: str) -> list[Event]:
+        before, _ = self._load(old, path, parse_retrain_requests)
+        after, err = self._load(new, path, parse_retrain_requests)
+        if err:
+            return [replace(base, note=f"unreadable after this commit: {err}")]
+        known = {r.id: r for r in before or ()}
+        out = []
+        for r in after or ():
+            was = known.get(r.id)
+            if was == r:
+                continue
+            note = "retrain requested" if was is None else f"retrain {r.id}: phase {was.phase} → {r.phase}"
+            out.append(
+                replace(
+                    base,
+                    action="retrain",
+                    actor=r.actor,
+                    reason=r.reason,
+                    promotion_id=r.id,
+                    phase=r.phase,
+                    backend=r.backend,
+                    backend_ref=r.backend_ref,
+                    note=note,
+                )
+            )
+        return out
+
+
+def _classify(path: str) -> tuple[str | None, str | None, str | None]:
+    """(kind, model, environment) of a registry path, or Nones for a path we do not read."""
+    parts = path.split("/")
+    if len(parts) == 3 and parts[0] == "releases" and parts[2].endswith(".yaml"):
+        return "release", parts[2][:-5], parts[1]
+    if len(parts) == 3 and parts[0] == "models" and parts[2] == "rejections.yaml":
+        return "rejections", parts[1], None
+    if len(parts) == 2 and parts[0] == "retrain" and parts[1].endswith(".yaml"):
+        return "retrain", parts[1][:-5], None
+    return None, None, None
+
+
+def _live(state: ReleaseState | None) -> str | None:
+    return state.live.version if state is not None and state.live is not None else None
+
+
+def _desired(state: ReleaseState | None) -> str | None:
+    return state.desired.version if state is not None and state.desired is not None else None
