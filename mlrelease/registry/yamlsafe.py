@@ -181,7 +181,8 @@ def load(data: bytes | str, path: str, *, max_bytes: int = MAX_BYTES) -> Any:
     """Parse one YAML document safely; raise :class:`ManifestError` naming ``path``."""
     if isinstance(data, bytes):
         if len(data) > max_bytes:
-            raise _fail(path, None, f"file is {len(data):,} bytes; the limit is {max_bytes:,}")
+            # Sources stop reading a little past the limit, so the length here is not the file's size.
+            raise _fail(path, None, f"file is larger than the limit of {max_bytes:,} bytes")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -228,7 +229,10 @@ except ImportError:  # pragma: no cover
 
 
 class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        # :func:`load` refuses anchors and aliases, so an object shared twice in ``data``
+        # is written out twice rather than as ``&id001`` / ``*id001``.
+        return True
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

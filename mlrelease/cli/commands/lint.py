@@ -1,0 +1,45 @@
+"""Check the whole registry: every file parses, names follow the conventions, references resolve.
+
+Prints every problem of every file as `file:line: problem`, sorted by file and line
+(a summary goes to stderr), or with --json one object: `ok`, `counts` and
+`problems` (a list of {path, line, message}). What is checked is listed in
+docs/format.md ("What lint checks"). Run it in CI on every pull request (`mlrelease init`
+lays down workflow files that do).
+
+Exit codes: 0 no problems; 1 at least one problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mlrelease.cli.args import add_json, registry
+from mlrelease.cli.output import print_json
+from mlrelease.errors import ExitCode
+from mlrelease.textsafe import visible
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_json(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlrelease.registry.lint import lint
+
+    with registry(args) as reg:
+        result = lint(reg)
+    if args.json:
+        print_json(result.to_json())
+    else:
+        out = sys.stdout
+        for problem in result.problems:
+            out.write(visible(str(problem), single_line=True) + "\n")
+        count, files = len(result.problems), len({p.path for p in result.problems})
+        found = "no problems" if result.ok else f"{_plural(count, 'problem')} in {_plural(files, 'file')}"
+        print(f"{_plural(result.files, 'file')} checked: {found}", file=sys.stderr)
+    return ExitCode.OK if result.ok else ExitCode.PROBLEM
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -1,0 +1,127 @@
+"""Register a trained model version: write its manifest and commit it.
+
+What a training pipeline calls at the end of a run, e.g.
+
+    mlrelease register fraud-card 1.5.0 --metrics metrics.json \\
+        --artifact s3://ml-models/fraud-card/1.5.0/ --sha256 HEX \\
+        --data train=card-transactions@2026.02 --parent 1.4.0 --param max_depth=6
+
+--metrics FILE is a YAML or JSON mapping of metric name to number (`-` reads stdin).
+The manifest is checked with the same rules as `mlrelease lint` before anything is
+written: names against the conventions, the version scheme, metrics in the catalogue,
+the parent and data set versions existing, the artifact URI and image against their
+templates, required fields. An existing version is refused (released manifests are
+immutable). The commit carries the trailers Mlrelease-Action: register, -Model,
+-Version and -Actor; your uncommitted work is never touched.
+
+The model must exist (models/MODEL/model.yaml); --create-model --owner OWNER creates it
+in the same commit when it does not (and does nothing when it does). --push sends the
+commit to the config's remote (default origin), retrying if someone pushed first.
+
+Exit codes: 0 registered; 1 refused (conventions, unknown metric or parent, existing
+version, bad metrics file) — nothing written; 2 bad arguments; 6 push kept being rejected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TypeVar
+
+from mlrelease.cli.args import add_json, registry
+from mlrelease.cli.output import console, plain, print_json
+from mlrelease.errors import UsageError
+
+T = TypeVar("T")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL")
+    parser.add_argument("version", metavar="VERSION")
+    parser.add_argument("--metrics", required=True, metavar="FILE", help="YAML or JSON mapping of metric name to number (- for stdin)")
+    parser.add_argument("--artifact", required=True, metavar="URI", help="where the trained model is stored")
+    parser.add_argument("--sha256", metavar="HEX", help="the artifact's SHA-256 digest")
+    parser.add_argument(
+        "--data", action="append", default=[], metavar="ROLE=DATASET@VERSION", help="a data set used, e.g. train=transactions@2026.01"
+    )
+    parser.add_argument("--parent", metavar="VERSION", help="the version this one was trained from or compared against")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a training parameter (repeatable)")
+    parser.add_argument("--image", metavar="REF", help="container image, optionally REF@sha256:DIGEST")
+    parser.add_argument("--author", help="who trained it (default: your git identity)")
+    parser.add_argument("--description", help="one line on what changed")
+    parser.add_argument("--code-repo", metavar="URL", help="repository of the training code")
+    parser.add_argument("--code-commit", metavar="SHA", help="commit of the training code")
+    parser.add_argument("--entrypoint", help="how the training was run, e.g. train.py:main")
+    parser.add_argument("--create-model", action="store_true", help="create models/MODEL/model.yaml if it does not exist (needs --owner)")
+    parser.add_argument("--owner", help="owner of a model created with --create-model")
+    parser.add_argument("--push", action="store_true", help="push the commit to the config's remote (default origin)")
+    add_json(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlrelease.release.register import Request, parse_data, parse_param, read_metrics, register
+
+    if args.ref is not None:
+        raise UsageError("register writes to the checked-out branch; --ref cannot be used with it")
+    if args.create_model and not args.owner:
+        raise UsageError("--create-model needs --owner OWNER")
+    if args.owner and not args.create_model:
+        raise UsageError("--owner is only used with --create-model")
+    metrics = read_metrics("<stdin>", sys.stdin.buffer.read()) if args.metrics == "-" else read_metrics(args.metrics)
+    data = _unique([parse_data(d) for d in args.data], "--data role")
+    params = _unique([parse_param(p) for p in args.param], "--param key")
+    with registry(args) as reg:
+        root = reg.root
+        remote_config = reg.config.remote
+    req = Request(
+        model=args.model,
+        version=args.version,
+        metrics=metrics,
+        artifact_uri=args.artifact,
+        sha256=args.sha256,
+        data=data,
+        parent=args.parent,
+        params=params,
+        image=args.image,
+        author=args.author,
+        description=args.description,
+        code_repo=args.code_repo,
+        code_commit=args.code_commit,
+        entrypoint=args.entrypoint,
+        create_model_owner=args.owner if args.create_model else None,
+    )
+    remote = (remote_config.name if remote_config else "origin") if args.push else None
+    result = register(root, req, remote=remote, branch=remote_config.branch if remote_config else None)
+    c = result.committed
+    if args.json:
+        print_json(
+            {
+                "model": result.model,
+                "version": result.version,
+                "path": result.path,
+                "created_model": result.created_model,
+                "commit": c.commit,
+                "branch": c.branch,
+                "pushed": c.pushed,
+                "note": c.note,
+            }
+        )
+        return 0
+    out = console()
+    new_model = " (new model)" if result.created_model else ""
+    out.print(f"Registered {plain(result.model)} {plain(result.version)}{new_model}: {plain(result.path)}")
+    where = f" and pushed to {plain(remote)}" if c.pushed else ""
+    out.print(f"  committed {(c.commit or '')[:12]} on {plain(c.branch)}{where}")
+    if c.note:
+        out.print(f"  note: {plain(c.note)}")
+    return 0
+
+
+def _unique(pairs: list[tuple[str, T]], what: str) -> dict[str, T]:
+    """A repeated key is a mistake in the pipeline's command line, never silently last-wins."""
+    out: dict[str, T] = {}
+    for key, value in pairs:
+        if key in out:
+            raise UsageError(f"{what} {key!r} given twice")
+        out[key] = value
+    return out

@@ -1,0 +1,436 @@
+"""Lint: every file parses, every name follows the conventions, every reference resolves.
+
+``mlrelease lint`` is the check CI runs on every pull request, so it reports *all*
+problems of *all* files in one run (parsed on both cores), each as ``file:line:
+problem``. The checks of one version manifest (:func:`check_version`) are shared with
+``register``, which refuses to write a manifest that lint would flag, and with the TUI.
+
+What exists is known from file names alone (:class:`Index`), so a reference check never
+needs the referenced file to parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from mlrelease.errors import Problem
+from mlrelease.registry import conventions as conv
+from mlrelease.registry.loader import CONFIG, Registry
+from mlrelease.registry.names import unsafe_reason
+from mlrelease.registry.types import Config, Dataset, Model, Rejection, ReleaseState, Telemetry, Version
+
+FOLDERS = ("models", "datasets", "releases", "telemetry", "retrain")
+_LAYOUT = {
+    "models": "models/<model>/model.yaml, models/<model>/rejections.yaml or models/<model>/versions/<version>.yaml",
+    "datasets": "datasets/<dataset>/<version>.yaml",
+    "releases": "releases/<environment>/<model>.yaml",
+    "telemetry": "telemetry/<environment>/<model>.yaml",
+    "retrain": "retrain/<model>.yaml",
+}
+
+
+@dataclass(frozen=True)
+class Located:
+    """A registry file, what kind it is, and the names its path gives."""
+
+    path: str
+    kind: str  # a key of mlrelease.registry.parse.PARSERS
+    model: str | None = None
+    version: str | None = None
+    dataset: str | None = None
+    environment: str | None = None
+
+
+def locate(path: str) -> Located | str:
+    """What the file at ``path`` is by its place in the layout, or why it does not belong."""
+    parts = path.split("/")
+    top = parts[0]
+    if not parts[-1].endswith(".yaml"):
+        hint = "; registry files end in .yaml, not .yml" if parts[-1].endswith(".yml") else ""
+        return f"unknown file in {top}/ (expected {_LAYOUT.get(top, 'a .yaml file')}){hint}"
+    stem = parts[-1][: -len(".yaml")]
+    n = len(parts)
+    if top == "models" and n == 3 and parts[2] == "model.yaml":
+        return Located(path, "model", model=parts[1])
+    if top == "models" and n == 3 and parts[2] == "rejections.yaml":
+        return Located(path, "rejections", model=parts[1])
+    if top == "models" and n == 4 and parts[2] == "versions":
+        return Located(path, "version", model=parts[1], version=stem)
+    if top == "datasets" and n == 3:
+        return Located(path, "dataset", dataset=parts[1], version=stem)
+    if top == "releases" and n == 3:
+        return Located(path, "release", environment=parts[1], model=stem)
+    if top == "telemetry" and n == 3:
+        return Located(path, "telemetry", environment=parts[1], model=stem)
+    if top == "retrain" and n == 2:
+        return Located(path, "retrain", model=stem)
+    return f"unknown file in {top}/ (expected {_LAYOUT.get(top, 'nothing here')})"
+
+
+@dataclass
+class Index:
+    """What exists, by file name: models with a model.yaml, their versions, data set versions."""
+
+    models: set[str] = field(default_factory=set)
+    versions: dict[str, set[str]] = field(default_factory=dict)
+    datasets: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, located: Iterable[Located]) -> Index:
+        index = cls()
+        for loc in located:
+            if loc.kind == "model" and loc.model:
+                index.models.add(loc.model)
+            elif loc.kind == "version" and loc.model and loc.version:
+                index.versions.setdefault(loc.model, set()).add(loc.version)
+            elif loc.kind == "dataset" and loc.dataset and loc.version:
+                index.datasets.setdefault(loc.dataset, set()).add(loc.version)
+        return index
+
+    @classmethod
+    def from_registry(cls, reg: Registry) -> Index:
+        return cls.of(loc for loc in (locate(p) for p in registry_files(reg)) if isinstance(loc, Located))
+
+    def has_version(self, model: str, version: str) -> bool:
+        return version in self.versions.get(model, ())
+
+
+def registry_files(reg: Registry) -> list[str]:
+    """Every file under the registry's known folders (hidden files such as .gitkeep excluded)."""
+    return [p for top in FOLDERS for p in reg.source.files(top)]
+
+
+# ---- checks of one parsed file -------------------------------------------------------------
+
+
+class _Out:
+    """Problems of one file, each at a line of a top-level key when there is one."""
+
+    def __init__(self, path: str, lines: dict[str, int]) -> None:
+        self.path = path
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    def add(self, key: str | None, message: str | None) -> None:
+        if message:
+            line = self.lines.get(key, 1) if key else None
+            self.problems.append(Problem(self.path, line, message))
+
+
+def _metric_names(out: _Out, key: str, used: Iterable[str], config: Config, what: str) -> None:
+    for name in used:
+        if name not in config.metrics:
+            out.add(key, f"{what} {name!r} is not in the metric catalogue (mlrelease.yaml metrics)")
+
+
+def check_version(v: Version, path: str, config: Config, index: Index) -> list[Problem]:
+    """Everything lint asks of one version manifest, given config and what exists.
+
+    The manifest's own model folder is the one named in the manifest; ``lint`` checks
+    separately that it matches the file's place.
+    """
+    out = _Out(path, v.lines)
+    c = config.conventions
+    out.add("version", conv.version_problem(v.version, c))
+    if v.parent is not None:
+        if v.parent == v.version:
+            out.add("parent", f"parent {v.parent!r} is this version itself")
+        elif not index.has_version(v.model, v.parent):
+            out.add("parent", f"parent version {v.parent!r} of {v.model!r} does not exist (models/{v.model}/versions/{v.parent}.yaml)")
+    for role, ref in v.data.items():
+        reason = unsafe_reason(role)
+        if reason:
+            out.add("data", f"data role {role!r} {reason}")
+        for problem in (conv.name_problem("dataset", ref.dataset, c), conv.dataset_version_problem(ref.version, c)):
+            out.add("data", problem and f"data.{role}: {problem}")
+        known = index.datasets.get(ref.dataset)
+        if known is not None and ref.version not in known:
+            out.add("data", f"data.{role}: data set {ref.dataset!r} has no version {ref.version!r} (datasets/{ref.dataset}/)")
+    _metric_names(out, "metrics", v.metrics, config, "metric")
+    for missing in conv.missing_required(v, c.required):
+        out.add(missing.split(".")[0], f"missing required field {missing!r} (conventions.required)")
+    out.add("artifact", conv.template_problem("artifact URI", c.artifact_uri, v.artifact.uri, v.model, v.version))
+    if v.image is not None:
+        out.add("image", conv.template_problem("image", c.image, v.image.ref, v.model, v.version))
+    return out.problems
+
+
+def check_config(config: Config, index: Index) -> list[Problem]:
+    """References inside mlrelease.yaml: environments, backends, metrics, required fields."""
+    out = _Out(CONFIG, config.lines)
+    names = set(config.environment_names)
+    env_line = {e.name: e.line or config.lines.get("environments", 1) for e in config.environments}
+
+    def at_env(env: str, message: str) -> None:
+        out.problems.append(Problem(CONFIG, env_line[env], message))
+
+    for env in config.environments:
+        reason = unsafe_reason(env.name)
+        if reason:
+            at_env(env.name, f"environment name {env.name!r} {reason}")
+        for req in env.requires:
+            if req == env.name:
+                at_env(env.name, f"environment {env.name!r} requires itself")
+            elif req not in names:
+                at_env(env.name, f"environment {env.name!r} requires {req!r}, which is not an environment")
+        if env.backend is not None and env.backend not in config.backends:
+            at_env(env.name, f"environment {env.name!r} uses backend {env.backend!r}, which is not in backends")
+        gate_metrics = [*env.gates.thresholds, *env.gates.no_regression]
+        for name in gate_metrics:
+            if name not in config.metrics:
+                at_env(env.name, f"gate of {env.name!r} uses metric {name!r}, which is not in the metric catalogue")
+    cycle = _requires_cycle(config)
+    if cycle:
+        at_env(cycle[0], f"environments require each other in a cycle: {' → '.join(cycle)}")
+    _metric_names(out, "headline", config.headline, config, "headline metric")
+    for path in config.conventions.required:
+        out.add("conventions", conv.required_path_problem(path))
+    retrain = config.retrain
+    if retrain.backend is not None and retrain.backend not in config.backends:
+        out.add("retrain", f"retrain uses backend {retrain.backend!r}, which is not in backends")
+    _metric_names(out, "retrain", retrain.policy.metric_drop, config, "retrain policy metric")
+    for model, policy in retrain.models.items():
+        if model not in index.models:
+            out.add("retrain", f"retrain policy for model {model!r}, which does not exist (models/{model}/model.yaml)")
+        _metric_names(out, "retrain", policy.metric_drop, config, f"retrain policy metric of {model!r}")
+    return out.problems
+
+
+def _requires_cycle(config: Config) -> list[str] | None:
+    """The first cycle in the environments' ``requires`` (a promotion could never start), or None."""
+    graph = {e.name: [r for r in e.requires if r != e.name] for e in config.environments}
+    done: set[str] = set()
+
+    def visit(node: str, trail: list[str]) -> list[str] | None:
+        if node in trail:
+            return [*trail[trail.index(node) :], node]
+        if node in done or node not in graph:
+            return None
+        for nxt in graph[node]:
+            found = visit(nxt, [*trail, node])
+            if found:
+                return found
+        done.add(node)
+        return None
+
+    for name in graph:
+        found = visit(name, [])
+        if found:
+            return found
+    return None
+
+
+def _check_model(m: Model, loc: Located, config: Config) -> list[Problem]:
+    out = _Out(loc.path, m.lines)
+    if m.name != loc.model:
+        out.add("name", f"the folder says model {loc.model!r} but the file says {m.name!r}")
+    _metric_names(out, "headline", m.headline, config, "headline metric")
+    envs = set(config.environment_names)
+    for consumer in m.consumers:
+        for env in consumer.environments:
+            if env not in envs:
+                out.add("consumers", f"consumer {consumer.name!r} names environment {env!r}, which is not in mlrelease.yaml")
+    return out.problems
+
+
+def _check_version_file(v: Version, loc: Located, config: Config, index: Index) -> list[Problem]:
+    out = _Out(loc.path, v.lines)
+    if v.model != loc.model:
+        out.add("model", f"the folder says model {loc.model!r} but the manifest says {v.model!r}")
+    if v.version != loc.version:
+        out.add("version", f"the file name says version {loc.version!r} but the manifest says {v.version!r}")
+        reason = unsafe_reason(loc.version or "")
+        if reason:
+            out.add(None, f"file name {loc.version!r} {reason}")
+    return out.problems + check_version(v, loc.path, config, index)
+
+
+def _check_dataset(d: Dataset, loc: Located, config: Config) -> list[Problem]:
+    out = _Out(loc.path, d.lines)
+    if d.name != loc.dataset:
+        out.add("name", f"the folder says data set {loc.dataset!r} but the manifest says {d.name!r}")
+    if d.version != loc.version:
+        out.add("version", f"the file name says version {loc.version!r} but the manifest says {d.version!r}")
+    out.add("version", conv.dataset_version_problem(d.version, config.conventions))
+    return out.problems
+
+
+def _check_release(s: ReleaseState, loc: Located, index: Index) -> list[Problem]:
+    out = _Out(loc.path, s.lines)
+    if s.model != loc.model:
+        out.add("model", f"the file name says model {loc.model!r} but the state says {s.model!r}")
+    if s.environment != loc.environment:
+        out.add("environment", f"the folder says environment {loc.environment!r} but the state says {s.environment!r}")
+    refs: list[tuple[str, str, str]] = []
+    if s.desired:
+        refs.append(("desired", "desired.version", s.desired.version))
+        if s.desired.canary:
+            refs.append(("desired", "desired.canary.version", s.desired.canary.version))
+    if s.live:
+        refs.append(("live", "live.version", s.live.version))
+        if s.live.canary:
+            refs.append(("live", "live.canary.version", s.live.canary.version))
+    refs += [("approvals", f"approvals[{i}].version", a.version) for i, a in enumerate(s.approvals)]
+    for key, what, version in refs:
+        if loc.model in index.models and not index.has_version(loc.model or "", version):
+            out.add(key, f"{what} {version!r} is not a version of {loc.model!r}")
+    return out.problems
+
+
+def _check_telemetry(t: Telemetry, loc: Located, config: Config, index: Index) -> list[Problem]:
+    out = _Out(loc.path, t.lines)
+    if t.model != loc.model:
+        out.add("model", f"the file name says model {loc.model!r} but the snapshots say {t.model!r}")
+    if t.environment != loc.environment:
+        out.add("environment", f"the folder says environment {loc.environment!r} but the snapshots say {t.environment!r}")
+    for i, snap in enumerate(t.snapshots):
+        if snap.version is not None and loc.model in index.models and not index.has_version(loc.model or "", snap.version):
+            out.add("snapshots", f"snapshots[{i}].version {snap.version!r} is not a version of {loc.model!r}")
+        _metric_names(out, "snapshots", snap.metrics, config, f"snapshots[{i}] metric")
+    return out.problems
+
+
+def _check_versions_named(path: str, versions: Iterable[str], model: str | None, index: Index) -> list[Problem]:
+    return [
+        Problem(path, 1, f"{v!r} is not a version of {model!r}")
+        for v in dict.fromkeys(versions)
+        if model in index.models and not index.has_version(model or "", v)
+    ]
+
+
+def _check_rejections(rejected: tuple[Rejection, ...], loc: Located, index: Index) -> list[Problem]:
+    return _check_versions_named(loc.path, (r.version for r in rejected), loc.model, index)
+
+
+# ---- names on disk ---------------------------------------------------------------------------
+
+
+def _folder_problems(located: list[Located], config: Config | None, index: Index) -> list[Problem]:
+    """Folder names, checked once per folder: safe, by convention, and environments known."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+
+    def once(folder: str, message: str | None) -> None:
+        if message and folder not in seen:
+            seen.add(folder)
+            problems.append(Problem(folder, None, message))
+
+    envs = set(config.environment_names) if config else None
+    for loc in located:
+        if loc.kind in ("model", "version", "rejections") and loc.model is not None:
+            folder = f"models/{loc.model}/"
+            if config:
+                once(folder, conv.name_problem("model", loc.model, config.conventions))
+            else:
+                once(folder, _unsafe("model", loc.model))
+            if loc.model not in index.models:
+                once(folder, f"model folder {loc.model!r} has no model.yaml")
+        elif loc.kind == "dataset" and loc.dataset is not None:
+            folder = f"datasets/{loc.dataset}/"
+            once(folder, conv.name_problem("dataset", loc.dataset, config.conventions) if config else _unsafe("data set", loc.dataset))
+        elif loc.kind in ("release", "telemetry") and loc.environment is not None:
+            folder = f"{loc.path.split('/')[0]}/{loc.environment}/"
+            once(folder, _unsafe("environment", loc.environment))
+            if envs is not None and loc.environment not in envs:
+                once(folder, f"environment {loc.environment!r} is not in mlrelease.yaml (environments: {', '.join(sorted(envs))})")
+        if loc.kind in ("release", "telemetry", "retrain") and loc.model is not None:
+            reason = unsafe_reason(loc.model)
+            if reason:
+                problems.append(Problem(loc.path, None, f"file name {loc.model!r} {reason}"))
+            elif loc.model not in index.models:
+                problems.append(Problem(loc.path, None, f"model {loc.model!r} does not exist (models/{loc.model}/model.yaml)"))
+        if loc.kind == "dataset" and loc.version is not None:
+            reason = unsafe_reason(loc.version)
+            if reason:
+                problems.append(Problem(loc.path, None, f"file name {loc.version!r} {reason}"))
+    return problems
+
+
+def _unsafe(what: str, name: str) -> str | None:
+    reason = unsafe_reason(name)
+    return f"{what} name {name!r} {reason}" if reason else None
+
+
+# ---- the whole registry ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LintResult:
+    problems: list[Problem]
+    files: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "counts": {"files": self.files, "problems": len(self.problems), "files_with_problems": len({p.path for p in self.problems})},
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+def sort_key(p: Problem) -> tuple[str, int, str]:
+    return (p.path, p.line or 0, p.message)
+
+
+def lint(reg: Registry) -> LintResult:
+    """Check every file of the registry; all problems, sorted by file and line."""
+    problems: list[Problem] = []
+    located: list[Located] = []
+    files = registry_files(reg)
+    for path in files:
+        loc = locate(path)
+        if isinstance(loc, Located):
+            located.append(loc)
+        else:
+            problems.append(Problem(path, None, loc))
+    index = Index.of(located)
+
+    config: Config | None = None
+    if reg.source.exists(CONFIG):
+        results = reg.parse_many([("config", CONFIG)])
+        status, value = results[("config", CONFIG)]
+        if status == "ok":
+            config = value
+        else:
+            problems.extend(value)
+    else:
+        problems.append(Problem(CONFIG, None, f"not found in {reg.label}"))
+
+    parsed = reg.parse_many([(loc.kind, loc.path) for loc in located], parallel=True)
+    if config is not None:
+        problems.extend(check_config(config, index))
+    problems.extend(_folder_problems(located, config, index))
+    for loc in located:
+        status, value = parsed[(loc.kind, loc.path)]
+        if status == "err":
+            problems.extend(value)
+        elif config is not None:
+            problems.extend(_check_parsed(value, loc, config, index))
+    problems.sort(key=sort_key)
+    return LintResult(problems=problems, files=len(files) + 1)  # + mlrelease.yaml
+
+
+def _check_parsed(value: object, loc: Located, config: Config, index: Index) -> list[Problem]:
+    if loc.kind == "version":
+        assert isinstance(value, Version)
+        return _check_version_file(value, loc, config, index)
+    if loc.kind == "model":
+        assert isinstance(value, Model)
+        return _check_model(value, loc, config)
+    if loc.kind == "dataset":
+        assert isinstance(value, Dataset)
+        return _check_dataset(value, loc, config)
+    if loc.kind == "release":
+        assert isinstance(value, ReleaseState)
+        return _check_release(value, loc, index)
+    if loc.kind == "telemetry":
+        assert isinstance(value, Telemetry)
+        return _check_telemetry(value, loc, config, index)
+    if loc.kind == "rejections":
+        assert isinstance(value, tuple)
+        return _check_rejections(value, loc, index)
+    return []  # retrain requests: the model's existence is a folder check; the rest is history
