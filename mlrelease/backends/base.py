@@ -16,7 +16,8 @@ Contract, which every backend must keep:
   :class:`BackendConfigError` only for its own bad settings.
 * ``status`` answers, for reconcile after a crash, whether the action with that
   promotion id happened: an Outcome when the far side knows, ``None`` when it cannot
-  tell (the service then leaves the state Pending and says so, never guesses success).
+  tell. Reconcile then calls ``execute`` again with the same id (hence idempotency) and
+  records that answer; it never guesses success (docs/actions.md).
 * Nothing secret is returned in messages, logs or references (use
   :func:`mlrelease.secrets.redact`).
 """

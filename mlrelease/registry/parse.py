@@ -510,6 +510,7 @@ def parse_release(data: object, path: str) -> ReleaseState:
                 at=df.timestamp("at", required=True) or _EPOCH,
                 canary=_canary(df.sub("canary")),
                 reason=df.str("reason"),
+                forced=df.str_list("forced"),
             )
             df.done()
         of = f.sub("observed")

@@ -305,6 +305,7 @@ class Desired:
     at: datetime
     canary: Canary | None = None
     reason: str | None = None
+    forced: tuple[str, ...] = ()  # gates overridden with --force for this action
 
 
 @dataclass(frozen=True)
@@ -365,11 +366,17 @@ class ReleaseState:
 
     def approvers(self, version: str) -> tuple[str, ...]:
         """Distinct identities that approved ``version`` here."""
-        seen: dict[str, None] = {}
+        seen: dict[str, str] = {}
         for a in self.approvals:
             if a.version == version:
-                seen.setdefault(a.by.strip().lower(), None)
-        return tuple(seen)
+                seen.setdefault(identity_key(a.by), a.by)
+        return tuple(seen.values())
+
+
+def identity_key(who: str) -> str:
+    """One person, however their name is spelled: the e-mail of ``Name <email>``, lower-cased."""
+    m = re.search(r"<([^<>]+)>\s*$", who)
+    return (m.group(1) if m else who).strip().lower()
 
 
 # ---- models/<model>/rejections.yaml --------------------------------------------------

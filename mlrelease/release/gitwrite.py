@@ -155,7 +155,7 @@ def advance_branch(git_root: Path, branch: str, new: str, old: str | None, *, pa
         existing = [p for p in paths if git(git_root, "cat-file", "-e", f"{new}:{p}", check=False).returncode == 0]
         removed = [p for p in paths if p not in existing]
         if existing:
-            git(git_root, "reset", "-q", new, "--", *existing)
+            # With a commit, checkout updates the index and the work tree of these paths alone.
             git(git_root, "checkout", "-q", new, "--", *existing)
         for p in removed:
             git(git_root, "rm", "-q", "--cached", "--ignore-unmatch", "--", p)

@@ -1,0 +1,21 @@
+"""Lift the pin a rollback set on a model in an environment, so promotions are allowed again."""
+
+from __future__ import annotations
+
+import argparse
+
+from mlrelease.cli import actions
+from mlrelease.release.plan import Request
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL")
+    parser.add_argument("--env", required=True, metavar="ENV", help="the environment to unpin")
+    parser.add_argument("--reason", metavar="TEXT", help="why (recorded in the audit trail)")
+    actions.add_flags(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.reason is not None and not args.reason.strip():
+        actions.require_reason(args)
+    return actions.run(args, Request("unpin", args.model, None, args.env, args.reason))

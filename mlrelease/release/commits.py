@@ -1,0 +1,136 @@
+"""Commit subjects and trailers for every action: the audit trail's wording, in one place.
+
+The subject is for people reading ``git log``; the trailers (see
+:mod:`mlrelease.registry.trailers`) are for ``mlrelease history`` and scripts. Values
+that came from people (reasons, backend messages) are escaped to one line by
+``format_message``, so they can never forge a trailer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlrelease.release.plan import CommitPreview
+
+
+@dataclass(frozen=True)
+class Deploy:
+    """The facts of one promote or rollback that every commit about it repeats."""
+
+    kind: str  # promote | rollback
+    model: str
+    environment: str
+    version: str  # the version deployed (the canary's, for a canary)
+    previous: str | None
+    canary: float | None
+    promotion_id: str
+    backend: str
+    actor: str
+    reason: str | None
+    forced: tuple[str, ...] = ()
+
+    def fields(self, **extra: object) -> dict[str, object | None]:
+        return {
+            "action": self.kind,
+            "model": self.model,
+            "version": self.version,
+            "environment": self.environment,
+            "previous": self.previous,
+            "canary_weight": f"{self.canary:g}" if self.canary is not None else None,
+            "promotion_id": self.promotion_id,
+            "backend": self.backend,
+            "actor": self.actor,
+            "forced": ", ".join(self.forced) or None,
+            "reason": self.reason,
+            **extra,
+        }
+
+
+def _canary(d: Deploy) -> str:
+    return f" (canary {d.canary:g}%)" if d.canary is not None else ""
+
+
+def intent(d: Deploy, path: str) -> CommitPreview:
+    if d.kind == "rollback":
+        subject = f"Roll back {d.model} in {d.environment} to {d.version} (pinned)"
+    else:
+        subject = f"Promote {d.model} {d.version} to {d.environment}{_canary(d)}"
+    if d.forced:
+        subject += " [forced]"
+    return CommitPreview(subject, d.fields(phase="Pending"), (path,))
+
+
+def outcome(d: Deploy, path: str, *, phase: str, backend_ref: str | None, message: str | None, by_reconcile: bool = False) -> CommitPreview:
+    """Commit B. ``phase`` may be ``Succeeded|Failed`` in a preview, before the backend answers."""
+    if phase == "Succeeded":
+        subject = f"{d.model} {d.version} is live in {d.environment}{_canary(d)}"
+    elif phase == "Failed":
+        subject = f"{d.model} {d.version} failed to deploy to {d.environment}"
+    else:
+        subject = f"Record the outcome of {d.model} {d.version} in {d.environment}"
+    if by_reconcile:
+        subject = f"Reconcile: {subject}"
+    fields = d.fields(action="reconcile" if by_reconcile else "outcome", phase=phase, backend_ref=backend_ref)
+    body = f"Backend message: {message}" if message else ""
+    return CommitPreview(subject, fields, (path,), body)
+
+
+def unpin(model: str, environment: str, live: str | None, actor: str, reason: str | None, path: str) -> CommitPreview:
+    fields = {"action": "unpin", "model": model, "version": live, "environment": environment, "actor": actor, "reason": reason}
+    return CommitPreview(f"Unpin {model} in {environment}", fields, (path,))
+
+
+def approve(model: str, version: str, environment: str, actor: str, comment: str | None, path: str) -> CommitPreview:
+    fields = {"action": "approve", "model": model, "version": version, "environment": environment, "actor": actor, "reason": comment}
+    return CommitPreview(f"Approve {model} {version} for {environment}", fields, (path,))
+
+
+def reject(model: str, version: str, actor: str, reason: str | None, path: str) -> CommitPreview:
+    fields = {"action": "reject", "model": model, "version": version, "actor": actor, "reason": reason}
+    return CommitPreview(f"Reject {model} {version}", fields, (path,))
+
+
+def retrain(model: str, request_id: str, backend: str, actor: str, reason: str | None, path: str) -> CommitPreview:
+    fields = {
+        "action": "retrain",
+        "model": model,
+        "promotion_id": request_id,
+        "phase": "Pending",
+        "backend": backend,
+        "actor": actor,
+        "reason": reason,
+    }
+    return CommitPreview(f"Request retraining of {model}", fields, (path,))
+
+
+def retrain_outcome(
+    model: str,
+    request_id: str,
+    backend: str,
+    actor: str,
+    path: str,
+    *,
+    phase: str,
+    backend_ref: str | None,
+    message: str | None,
+    by_reconcile: bool = False,
+) -> CommitPreview:
+    if phase == "Succeeded":
+        subject = f"Retraining of {model} started"
+    elif phase == "Failed":
+        subject = f"Retraining request for {model} failed"
+    else:
+        subject = f"Record the outcome of the retraining request for {model}"
+    if by_reconcile:
+        subject = f"Reconcile: {subject}"
+    fields = {
+        "action": "reconcile" if by_reconcile else "outcome",
+        "model": model,
+        "promotion_id": request_id,
+        "phase": phase,
+        "backend": backend,
+        "backend_ref": backend_ref,
+        "actor": actor,
+    }
+    body = f"Backend message: {message}" if message else ""
+    return CommitPreview(subject, fields, (path,), body)

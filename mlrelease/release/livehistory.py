@@ -1,0 +1,94 @@
+"""What was live in an environment over time, read from the git history of its release file.
+
+Two rules need the past, not just the current state: the order gate ("must have been
+live in staging first" — still true after staging moved on) and rollback's default
+target ("what was live before"). Both read the successive contents of
+``releases/<env>/<model>.yaml`` rather than a ``previous`` field or commit trailers:
+
+* the file's content is the record of truth (trailers are the narrative about it), so
+  the answer holds for commits written by hand, by an import or by older tools;
+* a ``previous`` field would hold one step only (a second rollback needs the step before)
+  and would duplicate, and could contradict, what git already keeps.
+
+It costs one ``git log`` of one path plus one ``cat-file`` pipe, and the planner asks
+only when the current state does not answer already.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+
+from mlrelease.errors import ManifestError
+from mlrelease.registry import yamlsafe
+from mlrelease.registry.gitio import CatFile, git
+from mlrelease.registry.parse import parse_release
+
+
+@dataclass(frozen=True)
+class LiveChange:
+    """A commit at which the primary live version of one (environment, model) changed."""
+
+    commit: str
+    version: str
+    since: datetime
+    action: str | None  # desired.action that got it there: promote | rollback
+
+
+def live_changes(git_root: Path, ref: str, git_path: str) -> list[LiveChange]:
+    """Newest first. Unreadable historical versions of the file are skipped, not fatal."""
+    out = git(git_root, "log", "--format=commit %H", "--raw", "--no-abbrev", "--no-renames", ref, "--", git_path).stdout
+    entries: list[tuple[str, str]] = []  # (commit, blob), newest first
+    commit = ""
+    for line in out.decode("utf-8", "replace").splitlines():
+        if line.startswith("commit "):
+            commit = line[7:].strip()
+        elif line.startswith(":"):
+            meta, _, _path = line.partition("\t")
+            parts = meta.split()
+            if len(parts) >= 5 and parts[4] != "D":
+                entries.append((commit, parts[3]))
+    states = []
+    cat = CatFile(git_root)
+    try:
+        for commit, blob in entries:
+            try:
+                state = parse_release(yamlsafe.load(cat.read(blob), git_path), git_path)
+            except ManifestError:
+                continue
+            if state.live is not None:
+                states.append((commit, state))
+    finally:
+        cat.close()
+    changes: list[LiveChange] = []
+    for commit, state in reversed(states):  # oldest first, to see each change once
+        live = state.live
+        assert live is not None
+        if not changes or changes[-1].version != live.version:
+            action = state.desired.action if state.desired and state.desired.promotion_id == live.promotion_id else None
+            changes.append(LiveChange(commit, live.version, live.since, action))
+    return list(reversed(changes))
+
+
+def was_live(changes: list[LiveChange], version: str) -> LiveChange | None:
+    """The most recent time ``version`` became live, if it ever did."""
+    return next((c for c in changes if c.version == version), None)
+
+
+def rollback_target(changes: list[LiveChange], current: str, skip: set[str]) -> str | None:
+    """What was live before ``current``: the newest earlier version that did not leave by a rollback.
+
+    Skipping versions whose last exit was a rollback makes repeated rollbacks step further
+    back (1.0 → 1.1 → 1.2, roll back → 1.1, roll back → 1.0) instead of bouncing between
+    the last two. ``skip`` holds versions never to choose (rejected ones).
+    """
+    left_by_rollback: dict[str, bool] = {}
+    for newer, older in pairwise(changes):
+        if older.version != newer.version:
+            left_by_rollback.setdefault(older.version, newer.action == "rollback")
+    for c in changes:
+        if c.version != current and c.version not in skip and not left_by_rollback.get(c.version, False):
+            return c.version
+    return None

@@ -1,0 +1,236 @@
+"""What an action would do, and what it did: the objects both faces show.
+
+A face (CLI or TUI) asks the service for a :class:`Plan` — no side effects — shows the
+gates, the backend call and the commits to the user, then hands the same plan back to
+be executed and gets a :class:`Result`. Everything here is plain data with ``to_json``,
+so ``--json``, ``--dry-run`` and the TUI's confirmation screen show the same facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mlrelease.backends.base import Action, Backend
+from mlrelease.errors import ExitCode
+from mlrelease.registry.fields import format_timestamp
+from mlrelease.registry.trailers import format_message
+from mlrelease.registry.types import Desired, Pin
+
+KINDS = ("promote", "rollback", "unpin", "approve", "reject", "retrain", "reconcile")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for, before anything was looked up."""
+
+    kind: str
+    model: str | None = None
+    version: str | None = None  # promote/approve/reject: the version; rollback: --to (None = from history)
+    environment: str | None = None
+    reason: str | None = None  # approve: the comment
+    canary: float | None = None  # percent of traffic
+    force: bool = False
+    trigger: str = "manual"  # retrain: manual | policy:<rule>
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One check with its verdict and the numbers behind it."""
+
+    name: str  # e.g. threshold:f1, no_regression:auc, order:staging, approvals, window, rejected, pin
+    passed: bool
+    detail: str  # one line for people, with the numbers
+    numbers: Mapping[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "passed": self.passed, "detail": self.detail, "numbers": dict(self.numbers)}
+
+
+@dataclass(frozen=True)
+class CommitPreview:
+    """A commit the action writes: subject, trailer fields, body and the files it touches."""
+
+    subject: str
+    fields: Mapping[str, object | None]
+    paths: tuple[str, ...]
+    body: str = ""
+
+    def message(self) -> str:
+        return format_message(self.subject, self.fields, self.body)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "subject": self.subject,
+            "trailers": {k: v for k, v in self.fields.items() if v not in (None, "")},
+            "paths": list(self.paths),
+        }
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The release state the user decided on; anything else at commit time is stale."""
+
+    promotion_id: str | None
+    phase: str | None
+    live_version: str | None
+    live_canary: tuple[str, float] | None
+    pinned: bool
+
+    def describe(self) -> str:
+        live = self.live_version or "nothing"
+        if self.live_canary:
+            live += f" (canary {self.live_canary[0]} at {self.live_canary[1]:g}%)"
+        pid = self.promotion_id or "none"
+        return f"live {live}, last promotion {pid} ({self.phase or 'no outcome'}){', pinned' if self.pinned else ''}"
+
+
+@dataclass(frozen=True)
+class Block:
+    """Why the action cannot run at all, whatever --force says."""
+
+    message: str
+    exit_code: ExitCode
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    """An action a crash (or a failed outcome write) left Pending, for reconcile."""
+
+    kind: str  # release | retrain
+    model: str
+    action_id: str
+    backend: str | None
+    since: datetime
+    actor: str
+    environment: str | None = None
+    version: str | None = None
+    description: str = ""  # the backend status query / re-drive that reconcile would do
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "model": self.model,
+            "environment": self.environment,
+            "version": self.version,
+            "action_id": self.action_id,
+            "backend": self.backend,
+            "since": format_timestamp(self.since),
+            "actor": self.actor,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything an action would do, computed at one commit, before anything is written."""
+
+    request: Request
+    actor: str
+    at: datetime
+    base: str | None  # the commit the plan was computed at
+    title: str  # one line: what this does
+    action_id: str | None = None  # promotion id or retrain request id (the idempotency key)
+    version: str | None = None  # resolved version (e.g. the rollback target)
+    previous: str | None = None  # what is live before
+    gates: tuple[GateResult, ...] = ()
+    backend: str | None = None
+    backend_call: str | None = None  # backend.describe(action)
+    action: Action | None = None  # what the backend will be asked to do
+    executor: Backend | None = field(default=None, repr=False, compare=False)  # the instance that will be called
+    commits: tuple[CommitPreview, ...] = ()
+    expected: Expected | None = None
+    noop: str | None = None  # why nothing needs doing (e.g. "already live")
+    block: Block | None = None
+    notes: tuple[str, ...] = ()
+    pending: tuple[PendingItem, ...] = ()  # reconcile
+    desired: Desired | None = None  # promote/rollback: the desired state the intent commit writes
+    pin: Pin | None = None  # rollback: the hold it sets
+
+    @property
+    def failing(self) -> tuple[GateResult, ...]:
+        return tuple(g for g in self.gates if not g.passed)
+
+    @property
+    def forced(self) -> tuple[str, ...]:
+        """Names of the failing gates --force overrides (recorded in trailers and state)."""
+        return tuple(g.name for g in self.failing) if self.request.force else ()
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.failing) and not self.request.force
+
+    @property
+    def runnable(self) -> bool:
+        return self.block is None and self.noop is None and not self.refused
+
+    def to_json(self) -> dict[str, object]:
+        r = self.request
+        return {
+            "action": r.kind,
+            "title": self.title,
+            "model": r.model,
+            "version": self.version,
+            "environment": r.environment,
+            "previous": self.previous,
+            "canary_weight": r.canary,
+            "reason": r.reason,
+            "force": r.force,
+            "actor": self.actor,
+            "planned_at": format_timestamp(self.at),
+            "base": self.base,
+            "action_id": self.action_id,
+            "gates": [g.to_json() for g in self.gates],
+            "failing_gates": [g.name for g in self.failing],
+            "forced_gates": list(self.forced),
+            "backend": self.backend,
+            "backend_call": self.backend_call,
+            "commits": [c.to_json() for c in self.commits],
+            "expected_state": self.expected.describe() if self.expected else None,
+            "noop": self.noop,
+            "blocked": {"message": self.block.message, "exit_code": int(self.block.exit_code)} if self.block else None,
+            "notes": list(self.notes),
+            "pending": [p.to_json() for p in self.pending],
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened: the commits written, the backend's answer, and the exit code."""
+
+    plan: Plan
+    status: str  # done | noop | failed | pending
+    message: str
+    exit_code: ExitCode = ExitCode.OK
+    commits: tuple[str, ...] = ()
+    phase: str | None = None
+    backend_ref: str | None = None
+    pushed: bool = False
+    notes: tuple[str, ...] = ()
+    items: tuple[Result, ...] = ()  # reconcile: one per pending item
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "message": self.message,
+            "exit_code": int(self.exit_code),
+            "action_id": self.plan.action_id,
+            "commits": list(self.commits),
+            "phase": self.phase,
+            "backend_ref": self.backend_ref,
+            "pushed": self.pushed,
+            "notes": list(self.notes),
+            "items": [i.to_json() | {"title": i.plan.title} for i in self.items],
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A step of execution, for faces that show progress (the TUI's log, the CLI's lines)."""
+
+    step: str  # intent | backend | outcome | commit | status
+    message: str
+
+
+ProgressHook = Callable[[Progress], None]
