@@ -1,0 +1,350 @@
+"""Health of every live model in every environment: the one assessment ``check``, ``telemetry`` and the TUI show.
+
+:func:`assess` reads release state and manifests from the registry, fetches figures
+from each environment's source (network sources in worker threads, each wait bounded by
+the source), computes drift (:mod:`.drift`) and the retraining policy (:mod:`.policy`),
+and returns typed results. A source that is down or slow makes its rows ``unknown`` with
+the reason; every other row is still assessed. A broken file is a *problem* (reported,
+and the affected row is ``unknown``), never an exception that hides the rest.
+
+Statuses, most severe first:
+
+* ``due`` — the retraining policy fires (see :mod:`.policy`);
+* ``degraded`` — a live metric is worse than at validation by at least half of the
+  allowed drop (or by :data:`DEGRADED_RELATIVE` of its value when the policy sets no
+  limit for it), or the error rate reaches :data:`ERROR_RATE_WARNING`;
+* ``drifting`` — some feature's PSI reaches :data:`~.drift.PSI_MODERATE`;
+* ``unknown`` — no figures: the source failed, or has nothing for this model;
+* ``ok`` — figures are there and none of the above holds.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem
+from mlrelease.registry.fields import format_timestamp
+from mlrelease.registry.loader import Registry
+from mlrelease.registry.types import Config, Environment, RetrainRequest, Snapshot, Telemetry, Version
+from mlrelease.secrets import redact
+from mlrelease.telemetry.base import SourceConfigError, SourceContext, SourceError, TelemetrySource, source_for
+from mlrelease.telemetry.drift import PSI_MODERATE, DriftReport, drift_report, training_baseline
+from mlrelease.telemetry.policy import Decision, Reason, decide, reasons
+
+DEGRADED_FRACTION = 0.5  # of a metric's allowed drop
+DEGRADED_RELATIVE = 0.05  # relative drop, for metrics the policy sets no limit for
+ERROR_RATE_WARNING = 0.05
+STALE_AFTER = timedelta(days=2)  # newest figures older than this are flagged
+MAX_WORKERS = 8
+
+
+class Status(StrEnum):
+    DUE = "due"
+    DEGRADED = "degraded"
+    DRIFTING = "drifting"
+    UNKNOWN = "unknown"
+    OK = "ok"
+
+    @property
+    def severity(self) -> int:
+        """Higher is worse: for sorting and for a model's overall status."""
+        return {"ok": 0, "unknown": 1, "drifting": 2, "degraded": 3, "due": 4}[self.value]
+
+
+@dataclass(frozen=True)
+class Health:
+    """One live model in one environment: status, why, and the figures behind it."""
+
+    model: str
+    environment: str
+    version: str
+    status: Status
+    reasons: tuple[str, ...]  # why this status, with the numbers; most severe first
+    due: tuple[Reason, ...] = ()
+    drift: DriftReport | None = None
+    telemetry: Telemetry | None = None  # the newest snapshot, or the series when assessed with history
+    source: str | None = None  # where figures come from
+    error: str | None = None  # why there are no figures
+    notes: tuple[str, ...] = ()  # what could not be judged, and stale figures
+
+    def to_json(self, *, series: bool = False) -> dict[str, object]:
+        snapshots = self.telemetry.snapshots if self.telemetry else ()
+        data: dict[str, object] = {
+            "model": self.model,
+            "environment": self.environment,
+            "version": self.version,
+            "status": self.status.value,
+            "reasons": list(self.reasons),
+            "due": [r.to_json() for r in self.due],
+            "source": self.source,
+            "error": self.error,
+            "notes": list(self.notes),
+            "latest": snapshot_json(snapshots[-1]) if snapshots else None,
+            "drift": self.drift.to_json() if self.drift else None,
+        }
+        if series:
+            data["snapshots"] = [snapshot_json(s) for s in snapshots]
+        return data
+
+
+@dataclass(frozen=True)
+class Assessment:
+    at: datetime
+    rows: tuple[Health, ...]  # by model, then environment in configured order
+    decisions: tuple[Decision, ...]  # one per assessed model
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def due(self) -> tuple[Decision, ...]:
+        return tuple(d for d in self.decisions if d.due)
+
+    def statuses(self) -> dict[str, Status]:
+        """Each assessed model's worst status across environments: what an overview shows."""
+        out: dict[str, Status] = {}
+        for h in self.rows:
+            if h.model not in out or h.status.severity > out[h.model].severity:
+                out[h.model] = h.status
+        return out
+
+    def to_json(self, *, series: bool = False) -> dict[str, object]:
+        return {
+            "at": self.at,
+            "due": [d.to_json() for d in self.due],
+            "health": [h.to_json(series=series) for h in self.rows],
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+def snapshot_json(s: Snapshot) -> dict[str, object]:
+    return {
+        "at": s.at,
+        "version": s.version,
+        "calls": s.calls,
+        "errors": s.errors,
+        "error_rate": error_rate(s),
+        "latency_ms": dict(s.latency_ms),
+        "memory_mb": s.memory_mb,
+        "cpu": s.cpu,
+        "metrics": dict(s.metrics),
+        "callers": dict(s.callers),
+        "profile_features": sorted(s.profile.features) if s.profile else [],
+    }
+
+
+def error_rate(s: Snapshot) -> float | None:
+    if s.calls is None or s.errors is None or s.calls == 0:
+        return None
+    return s.errors / s.calls
+
+
+# ---- gathering ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    model: str
+    env: Environment
+    version: Version
+    source: TelemetrySource | None = None
+    source_error: str | None = None
+    telemetry: Telemetry | None = None
+    error: str | None = None
+
+
+def assess(
+    registry: Registry,
+    *,
+    model: str | None = None,
+    environment: str | None = None,
+    now: datetime | None = None,
+    history: bool = False,
+) -> Assessment:
+    """Health of the live models (all, or ``model``) in every environment (or ``environment``).
+
+    Raises only for what the user named and does not exist (model, environment) and for a
+    broken mlrelease.yaml; everything else is a row status or a problem.
+    """
+    now = now or datetime.now(UTC).replace(microsecond=0)
+    config = registry.config
+    envs = _environments(config, environment)
+    models = [registry.model(model).name] if model else registry.model_names()
+    problems: list[Problem] = []
+    rows = _live_rows(registry, models, envs, problems)
+    sources = _sources(registry, config, rows, problems)
+    try:
+        _fetch(rows, history=history, problems=problems)
+    finally:
+        for source in sources.values():
+            if source is not None:
+                source.close()
+    health: list[Health] = []
+    found: dict[str, list[Reason]] = {m: [] for m in models}
+    for row in rows:
+        h = _judge(registry, config, row, now, problems)
+        health.append(h)
+        found[row.model].extend(h.due)
+    decisions = []
+    for m in models:
+        if not any(r.model == m for r in rows):
+            continue
+        requests: tuple[RetrainRequest, ...] = ()
+        try:
+            requests = registry.retrain_requests(m)
+        except ManifestError as exc:
+            problems.extend(exc.problems)
+        except MlreleaseError as exc:
+            problems.append(Problem(f"retrain/{m}.yaml", None, str(exc)))
+        decisions.append(decide(m, found[m], requests, config.retrain.policy_for(m), now))
+    return Assessment(now, tuple(health), tuple(decisions), tuple(dict.fromkeys(problems)))
+
+
+def _environments(config: Config, name: str | None) -> list[Environment]:
+    if name is None:
+        return list(config.environments)
+    env = config.environment(name)
+    if env is None:
+        raise NotFound(f"no environment {name!r} in mlrelease.yaml (environments: {', '.join(config.environment_names)})")
+    return [env]
+
+
+def _live_rows(registry: Registry, models: list[str], envs: list[Environment], problems: list[Problem]) -> list[_Row]:
+    """One row per model live in an environment, with its version manifest read."""
+    rows = []
+    for m in models:
+        for env in envs:
+            try:
+                state = registry.release(env.name, m)
+                if state is None or state.live is None:
+                    continue
+                version = registry.version(m, state.live.version)
+            except ManifestError as exc:
+                problems.extend(exc.problems)
+                continue
+            except NotFound as exc:
+                problems.append(Problem(registry.release_path(env.name, m), None, f"live version has no manifest: {exc}"))
+                continue
+            except MlreleaseError as exc:  # unreadable (a symbolic link, permissions): the other rows go on
+                problems.append(Problem(registry.release_path(env.name, m), None, str(exc)))
+                continue
+            rows.append(_Row(m, env, version))
+    return rows
+
+
+def _sources(registry: Registry, config: Config, rows: list[_Row], problems: list[Problem]) -> dict[str, TelemetrySource | None]:
+    """One source per environment that has live rows; a misconfigured one is a problem."""
+    context = SourceContext(registry)
+    sources: dict[str, TelemetrySource | None] = {}
+    for row in rows:
+        name = row.env.name
+        if name not in sources:
+            try:
+                sources[name] = source_for(row.env, context)
+            except SourceConfigError as exc:
+                line = row.env.telemetry.line if row.env.telemetry else None
+                problems.append(Problem("mlrelease.yaml", line, str(exc).removeprefix("mlrelease.yaml: ")))
+                sources[name] = None
+        row.source = sources[name]
+        if row.source is None:
+            row.source_error = "the telemetry source is misconfigured (see problems)"
+    return sources
+
+
+def _fetch(rows: list[_Row], *, history: bool, problems: list[Problem]) -> None:
+    """Figures for every row: local sources here, network sources in worker threads."""
+    lock = threading.Lock()
+
+    def run(row: _Row) -> None:
+        source = row.source
+        if source is None:
+            return
+        try:
+            row.telemetry = source.fetch(row.model, row.env.name, history=history)
+        except ManifestError as exc:
+            with lock:
+                problems.extend(exc.problems)
+            row.error = str(exc)
+        except SourceError as exc:
+            row.error = str(exc)
+        except MlreleaseError as exc:  # the registry could not be read (a symbolic link, permissions)
+            with lock:
+                problems.append(Problem(f"telemetry/{row.env.name}/{row.model}.yaml", None, str(exc)))
+            row.error = str(exc)
+        except Exception as exc:  # a plugin's bug must not hide the other rows
+            row.error = redact(f"telemetry source {source.name!r} failed: {type(exc).__name__}: {exc}")
+
+    remote = [r for r in rows if r.source is not None and r.source.reaches_out]
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(remote)))) as pool:
+        futures = [pool.submit(run, r) for r in remote]
+        for r in rows:
+            if r.source is not None and not r.source.reaches_out:
+                run(r)
+        for f in futures:
+            f.result()
+
+
+# ---- judging --------------------------------------------------------------------------------------
+
+
+def _judge(registry: Registry, config: Config, row: _Row, now: datetime, problems: list[Problem]) -> Health:
+    notes: list[str] = []
+    baseline = None
+    try:
+        baseline = training_baseline(registry, row.version)
+    except ManifestError as exc:
+        problems.extend(exc.problems)
+    except MlreleaseError as exc:
+        problems.append(Problem(registry.version_path(row.model, row.version.version), None, f"training data: {exc}"))
+    report = drift_report(row.env.name, row.version, baseline, row.telemetry, config.metrics, now)
+    policy = config.retrain.policy_for(row.model)
+    due = reasons(report, policy, config.metrics)
+    lines: list[tuple[Status, str]] = [(Status.DUE, r.message) for r in due]
+    due_rules = {r.rule for r in due}
+    for m in report.metrics:
+        drop, allowed = m.drop, policy.metric_drop.get(m.metric)
+        if drop is None or f"metric:{m.metric}" in due_rules:
+            continue
+        limit = allowed * DEGRADED_FRACTION if allowed is not None else None
+        relative = m.relative
+        if (limit is not None and drop >= limit and drop > 0) or (limit is None and relative is not None and relative >= DEGRADED_RELATIVE):
+            render = config.metrics[m.metric].render
+            how = f"; due at {allowed:g}" if allowed is not None else f", {relative:.1%}"
+            lines.append(
+                (Status.DEGRADED, f"{m.metric} {render(m.live)} live vs {render(m.validation)} at validation (worse by {drop:.4g}{how})")
+            )
+    snapshots = row.telemetry.snapshots if row.telemetry else ()
+    latest = snapshots[-1] if snapshots else None
+    rate = error_rate(latest) if latest else None
+    if latest is not None and rate is not None and rate >= ERROR_RATE_WARNING:
+        lines.append((Status.DEGRADED, f"error rate {rate:.1%} ({latest.errors:,} of {latest.calls:,} calls)"))
+    worst = report.worst
+    if worst is not None and worst.psi is not None and worst.psi >= PSI_MODERATE and "psi" not in due_rules:
+        moved = ", ".join(f"{b.bin} {b.expected:.1%}→{b.actual:.1%}" for b in worst.moved())
+        lines.append((Status.DRIFTING, f"{worst.feature} PSI {worst.psi:.3f} ({worst.level}; moved most: {moved})"))
+    error = row.error or row.source_error
+    if error is not None:
+        lines.append((Status.UNKNOWN, error))
+    elif latest is None:
+        where = row.source.describe() if row.source else "no source"
+        lines.append((Status.UNKNOWN, f"no figures for {row.version.version} from {where}"))
+    if latest is not None and now - latest.at > STALE_AFTER:
+        notes.append(f"newest figures are {(now - latest.at).total_seconds() / 86400:.1f} days old (at {format_timestamp(latest.at)})")
+    notes.extend(report.notes)
+    status = max((s for s, _ in lines), key=lambda s: s.severity, default=Status.OK)
+    lines.sort(key=lambda item: item[0].severity, reverse=True)
+    return Health(
+        model=row.model,
+        environment=row.env.name,
+        version=row.version.version,
+        status=status,
+        reasons=tuple(text for _, text in lines),
+        due=due,
+        drift=report,
+        telemetry=row.telemetry,
+        source=row.source.describe() if row.source else None,
+        error=error,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,161 @@
+"""Bounded, verified HTTP GETs of JSON for the network sources (``http-json``, ``prometheus``).
+
+One place decides how mlrelease talks to a monitoring service, so both sources keep the
+same promises: TLS is always verified (a private CA can be added with ``ca_bundle``,
+never switched off), a bearer token comes only from the environment variable named by
+``token_env`` and is redacted from every message, redirects are not followed (a token is
+never replayed elsewhere), every wait is bounded by ``timeout``, and answers are capped
+in size. After a connection failure or a timeout the endpoint counts as down for the rest
+of the run, so twenty models behind one dead server cost one timeout, not twenty.
+
+httpx is imported on first use, keeping it out of the import path of offline commands.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from mlrelease import __version__
+from mlrelease.errors import MlreleaseError
+from mlrelease.secrets import redact, secret
+from mlrelease.telemetry.base import Settings, SourceError
+
+if TYPE_CHECKING:
+    import httpx
+
+MAX_BYTES = 8 * 1024 * 1024
+DEFAULT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    data: object  # parsed JSON, or None when the body was empty or not JSON
+
+
+def check_url(s: Settings, key: str, url: str) -> str:
+    """Refuse anything but an absolute http(s) URL, at configuration time."""
+    parts = urlsplit(url.replace("{model}", "m").replace("{env}", "e"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise s.fail(f"{key!r} must be an http:// or https:// URL, not {url!r}")
+    if parts.username or parts.password:
+        raise s.fail(f"{key!r} must not carry credentials; name an environment variable in 'token_env' instead")
+    return url
+
+
+class HttpReader:
+    """GET JSON from one service with the settings ``timeout``, ``token_env`` and ``ca_bundle``."""
+
+    def __init__(self, label: str, s: Settings) -> None:
+        self.label = label
+        self.timeout = s.number("timeout", default=DEFAULT_TIMEOUT, minimum=0.05, maximum=300.0)
+        self.token_env = s.str("token_env")
+        self.ca_bundle = s.str("ca_bundle")
+        self._client: httpx.Client | None = None
+        self._down: str | None = None
+        self._lock = threading.Lock()
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": f"mlrelease/{__version__}"}
+        if self.token_env:
+            try:
+                token = secret(self.token_env, what=self.label)
+            except MlreleaseError as exc:
+                raise SourceError(str(exc)) from None
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def _get_client(self) -> httpx.Client:
+        import httpx
+
+        with self._lock:
+            if self._client is None:
+                try:
+                    context = ssl.create_default_context(cafile=self.ca_bundle)
+                except (OSError, ssl.SSLError) as exc:
+                    raise SourceError(f"{self.label}: cannot read ca_bundle {self.ca_bundle!r}: {exc}") from None
+                self._client = httpx.Client(timeout=httpx.Timeout(self.timeout), verify=context, follow_redirects=False)
+            return self._client
+
+    def get(self, url: str, params: Mapping[str, str] | None = None) -> Reply:
+        """One GET; a transport failure raises :class:`SourceError` and marks the service down."""
+        import httpx
+
+        if self._down is not None:
+            raise SourceError(f"{self._down} (not tried again in this run)")
+        where = _origin(url)
+        headers = self._headers()
+        client = self._get_client()
+        started = time.monotonic()
+        try:
+            with client.stream("GET", url, params=params, headers=headers) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BYTES:
+                        raise SourceError(f"{self.label}: the answer from {where} is larger than {MAX_BYTES:,} bytes")
+                    if time.monotonic() - started > self.timeout:
+                        raise self._mark_down(f"{self.label}: no complete answer from {where} within {self.timeout:g} s")
+                status = response.status_code
+        except httpx.TimeoutException:
+            raise self._mark_down(f"{self.label}: no answer from {where} within {self.timeout:g} s") from None
+        except httpx.ConnectError as exc:
+            raise self._mark_down(f"{self.label}: cannot connect to {where}: {_reason(exc)}") from None
+        except httpx.HTTPError as exc:
+            raise self._mark_down(f"{self.label}: request to {where} failed: {_reason(exc)}") from None
+        if 300 <= status < 400:
+            raise SourceError(
+                f"{self.label}: {where} answered {status} (a redirect; mlrelease does not follow them — configure the final URL)"
+            )
+        return Reply(status, _json(bytes(body)))
+
+    def get_json(self, url: str, params: Mapping[str, str] | None = None, *, missing_ok: bool = False) -> object:
+        """The JSON document at ``url``; None for 404 when ``missing_ok``; anything else but 2xx raises."""
+        reply = self.get(url, params)
+        if reply.status == 404 and missing_ok:
+            return None
+        if not 200 <= reply.status < 300:
+            raise SourceError(f"{self.label}: {_origin(url)} answered HTTP {reply.status}")
+        if reply.data is None:
+            raise SourceError(f"{self.label}: the answer from {_origin(url)} is not a JSON document")
+        return reply.data
+
+    def _mark_down(self, message: str) -> SourceError:
+        message = redact(message)
+        self._down = message
+        return SourceError(message)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+def _origin(url: str) -> str:
+    """The URL without its query: enough to find the service, nothing a query could carry."""
+    parts = urlsplit(url)
+    return redact(f"{parts.scheme}://{parts.netloc}{parts.path}")
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    if "refused" in text.lower():
+        return "connection refused"
+    return redact(text.splitlines()[0])[:200]
+
+
+def _json(body: bytes) -> object:
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
