@@ -26,6 +26,7 @@ EXPECTED = [
     "releases/staging/.gitkeep",
     "releases/production/.gitkeep",
     ".github/workflows/mlrelease-lint.yml",
+    ".github/workflows/mlrelease-check.yml",
     ".gitlab-ci.yml",
     "mlrelease.yaml",
 ]
@@ -107,10 +108,12 @@ def test_init_in_a_subfolder_of_an_existing_repository_leaves_other_work_alone(t
     assert "skipped .gitlab-ci.yml" in out
     assert (repo / ".gitlab-ci.yml").read_text() == "build:\n  script: [make]\n"
     assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == sorted(
-        [f"ml/registry/{p}" for p in EXPECTED if not p.startswith(".")] + [".github/workflows/mlrelease-lint.yml"]
+        [f"ml/registry/{p}" for p in EXPECTED if not p.startswith(".")]
+        + [".github/workflows/mlrelease-check.yml", ".github/workflows/mlrelease-lint.yml"]
     )
     workflow = (repo / ".github/workflows/mlrelease-lint.yml").read_text()
     assert 'mlrelease --repo "ml/registry" lint' in workflow
+    assert '"ml/registry"' in (repo / ".github/workflows/mlrelease-check.yml").read_text()
     assert (repo / "src/app.py").read_text() == "print('edited')\n"
     assert git(repo, "status", "--porcelain").splitlines() == [" M src/app.py", "A  src/new.py"]
     assert main(["--repo", str(repo / "ml" / "registry"), "lint"]) == 0

@@ -32,6 +32,7 @@ from mlrelease.resources import resource_dir
 # template (under templates/) → where it goes, relative to the git root
 CI_FILES = {
     "github/workflows/mlrelease-lint.yml": ".github/workflows/mlrelease-lint.yml",
+    "github/workflows/mlrelease-check.yml": ".github/workflows/mlrelease-check.yml",
     "gitlab-ci.yml": ".gitlab-ci.yml",
 }
 _PLACEHOLDER_NAME = "name: my-registry\n"
