@@ -78,11 +78,28 @@ def git_text(cwd: Path | str, *args: str, **kw: object) -> str:
     return git(cwd, *args, **kw).stdout.decode("utf-8", "replace")  # type: ignore[arg-type]
 
 
+_TOPLEVEL: dict[str, Path] = {}
+_GITDIR: dict[str, Path] = {}
+
+
 def git_toplevel(path: Path) -> Path | None:
-    proc = git(path, "rev-parse", "--show-toplevel", check=False)
-    if proc.returncode != 0:
-        return None
-    return Path(proc.stdout.decode().strip())
+    """The work tree's top folder, or None outside a repository (found ones are remembered)."""
+    key = str(path)
+    if key not in _TOPLEVEL:
+        proc = git(path, "rev-parse", "--show-toplevel", check=False)
+        if proc.returncode != 0:
+            return None  # not remembered: `git init` may make it a repository later
+        _TOPLEVEL[key] = Path(proc.stdout.decode().strip())
+    return _TOPLEVEL[key]
+
+
+def git_dir(git_root: Path) -> Path:
+    """The repository's common git folder (shared by all its worktrees), remembered per process."""
+    key = str(git_root)
+    if key not in _GITDIR:
+        path = Path(git_text(git_root, "rev-parse", "--git-common-dir").strip())
+        _GITDIR[key] = path if path.is_absolute() else git_root / path
+    return _GITDIR[key]
 
 
 def blob_id(data: bytes) -> str:

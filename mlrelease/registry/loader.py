@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem
 from mlrelease.registry import yamlsafe
 from mlrelease.registry.cache import ParseCache
-from mlrelease.registry.gitio import git, git_toplevel
+from mlrelease.registry.gitio import git_dir, git_toplevel
 from mlrelease.registry.names import sort_versions, unsafe_reason
 from mlrelease.registry.parse import PARSERS
 from mlrelease.registry.source import GitRefSource, Source, WorkTreeSource
@@ -78,13 +78,7 @@ class Registry:
     def _cache_path(self) -> Path | None:
         if self.git_root is None:
             return None
-        proc = git(self.git_root, "rev-parse", "--git-common-dir", check=False)
-        if proc.returncode != 0:
-            return None
-        gitdir = Path(proc.stdout.decode().strip())
-        if not gitdir.is_absolute():
-            gitdir = self.git_root / gitdir
-        return gitdir / "mlrelease" / "parse-cache.sqlite"
+        return git_dir(self.git_root) / "mlrelease" / "parse-cache.sqlite"
 
     def close(self) -> None:
         self._cache.close()

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from mlrelease.errors import ExitCode, MlreleaseError
 from mlrelease.registry.fields import format_timestamp
-from mlrelease.registry.gitio import GitError, git, git_text
+from mlrelease.registry.gitio import GitError, git, git_dir, git_text
 
 T = TypeVar("T")
 
@@ -40,16 +40,16 @@ class Identity:
 
 def identity(git_root: Path) -> Identity:
     """Who is acting: git's committer identity (user.name / user.email, or GIT_* vars)."""
-    name = os.environ.get("GIT_COMMITTER_NAME") or git_text(git_root, "config", "user.name", check=False).strip()
-    email = os.environ.get("GIT_COMMITTER_EMAIL") or git_text(git_root, "config", "user.email", check=False).strip()
+    configured = dict(
+        line.split(" ", 1)
+        for line in git_text(git_root, "config", "--get-regexp", r"^user\.(name|email)$", check=False).splitlines()
+        if " " in line
+    )
+    name = os.environ.get("GIT_COMMITTER_NAME") or configured.get("user.name", "").strip()
+    email = os.environ.get("GIT_COMMITTER_EMAIL") or configured.get("user.email", "").strip()
     if not name or not email:
         raise MlreleaseError("no git identity: set user.name and user.email (git config --global user.name 'Your Name')")
     return Identity(name, email)
-
-
-def git_dir(git_root: Path) -> Path:
-    path = Path(git_text(git_root, "rev-parse", "--git-common-dir").strip())
-    return path if path.is_absolute() else git_root / path
 
 
 @contextlib.contextmanager
@@ -152,8 +152,9 @@ def advance_branch(git_root: Path, branch: str, new: str, old: str | None, *, pa
     except GitError as exc:
         raise StaleBranch(f"branch {branch} moved while we were writing; try again ({exc})") from None
     if paths and current_branch(git_root) == branch:
-        existing = [p for p in paths if git(git_root, "cat-file", "-e", f"{new}:{p}", check=False).returncode == 0]
-        removed = [p for p in paths if p not in existing]
+        present = set(git_text(git_root, "ls-tree", "-z", "--name-only", "--full-tree", new, "--", *paths).split("\0"))
+        existing = [p for p in paths if p in present]
+        removed = [p for p in paths if p not in present]
         if existing:
             # With a commit, checkout updates the index and the work tree of these paths alone.
             git(git_root, "checkout", "-q", new, "--", *existing)
