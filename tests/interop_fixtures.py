@@ -1,0 +1,233 @@
+"""Real parts for the interop tests: one ``mlflow server`` per session, the ``gto`` CLI, a 500 server.
+
+Loaded with ``pytest_plugins = ["tests.interop_fixtures"]`` by the modules that need it,
+so the server is started once for the whole session (about 5-10 s) and only when an
+MLflow test runs. mlflow and gto come with the ``test`` extra (through ``interop``);
+their commands are taken from this interpreter's environment, never from PATH.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+START_TIMEOUT = 60.0
+
+
+def tool(name: str) -> str:
+    path = BIN / name
+    if not path.exists():
+        pytest.fail(f"{name} is not installed in {BIN}: run `pip install -e '.[test]'` (the test extra brings mlflow and gto)")
+    return str(path)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a real MLflow tracking server (sqlite, one worker, no job executor)."""
+    work = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(work),
+        "LANG": "C.UTF-8",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
+    argv = [
+        tool("mlflow"),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{work / 'mlflow.db'}",
+        "--default-artifact-root",
+        str(work / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    log = (work / "server.log").open("wb")
+    proc = subprocess.Popen(argv, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mlflow server exited with code {proc.returncode}: {_tail(work / 'server.log')}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not answer /health within {START_TIMEOUT:g} s: {_tail(work / 'server.log')}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server's own process group (it has uvicorn children), politely first."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+
+def _tail(path: Path) -> str:
+    text = path.read_text("utf-8", "replace") if path.exists() else ""
+    return text[-2000:]
+
+
+class Seeder:
+    """Puts things into MLflow the way a training job would, over the same REST API."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=f"{url}/api/2.0/mlflow", timeout=30)
+        self.experiment = self.call("POST", "/experiments/create", {"name": f"exp-{uuid.uuid4().hex[:8]}"})["experiment_id"]
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
+        r = self.http.request(method, path, json=body, params=params or None)
+        assert r.status_code == 200, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json()
+
+    def model(self, name: str, **tags: str) -> None:
+        self.call(
+            "POST",
+            "/registered-models/create",
+            {"name": name, "tags": [{"key": k, "value": v} for k, v in tags.items()], "description": f"{name} from MLflow"},
+        )
+
+    def run(self, *, user: str, metrics: dict[str, float], params: dict[str, str], tags: dict[str, str] | None = None) -> str:
+        info = self.call("POST", "/runs/create", {"experiment_id": self.experiment, "user_id": user, "start_time": 1767225600000})["run"][
+            "info"
+        ]
+        run_id = info["run_id"]
+        now = 1767225600000
+        self.call(
+            "POST",
+            "/runs/log-batch",
+            {
+                "run_id": run_id,
+                "metrics": [{"key": k, "value": v, "timestamp": now, "step": 0} for k, v in metrics.items()],
+                "params": [{"key": k, "value": v} for k, v in params.items()],
+                "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
+            },
+        )
+        return run_id
+
+    def version(self, name: str, source: str, run_id: str | None = None, **tags: str) -> str:
+        body: dict[str, Any] = {"name": name, "source": source, "tags": [{"key": k, "value": v} for k, v in tags.items()]}
+        if run_id:
+            body["run_id"] = run_id
+        return self.call("POST", "/model-versions/create", body)["model_version"]["version"]
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.call("POST", "/registered-models/alias", {"name": name, "alias": alias, "version": version})
+
+    def alias(self, name: str, alias: str) -> str | None:
+        r = self.http.get("/registered-models/alias", params={"name": name, "alias": alias})
+        return r.json()["model_version"]["version"] if r.status_code == 200 else None
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        found = self.call("GET", "/model-versions/search", filter=f"name = '{name}'").get("model_versions", [])
+        return sorted(found, key=lambda mv: int(mv["version"]))
+
+    def get_version(self, name: str, version: str) -> dict[str, Any]:
+        return self.call("GET", "/model-versions/get", name=name, version=version)["model_version"]
+
+    def registered(self, name: str) -> dict[str, Any]:
+        return self.call("GET", "/registered-models/get", name=name)["registered_model"]
+
+
+@pytest.fixture(scope="session")
+def seeder(mlflow_server: str) -> Iterator[Seeder]:
+    s = Seeder(mlflow_server)
+    yield s
+    s.http.close()
+
+
+def unique(prefix: str) -> str:
+    """A model name no other test uses on the shared server."""
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def server_500() -> Iterator[str]:
+    """A local HTTP server that answers every request with 500 and an MLflow-style error body."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            body = json.dumps({"error_code": "INTERNAL_ERROR", "message": "database is locked"}).encode()
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_DELETE = do_PATCH = _answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """A URL on which nothing listens: connection refused."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def gto(repo: Path, *args: str, who: tuple[str, str] = ("Test Author", "author@example.com")) -> str:
+    """Run the real ``gto`` CLI in ``repo`` as ``who`` (GTO's tagger is git's committer identity)."""
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": os.environ.get("HOME", str(repo)),
+        "LANG": "C.UTF-8",
+        "GIT_COMMITTER_NAME": who[0],
+        "GIT_COMMITTER_EMAIL": who[1],
+        "GIT_AUTHOR_NAME": who[0],
+        "GIT_AUTHOR_EMAIL": who[1],
+    }
+    proc = subprocess.run([tool("gto"), *args], cwd=repo, env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, f"gto {' '.join(args)} failed: {proc.stdout}{proc.stderr}"
+    return proc.stdout
