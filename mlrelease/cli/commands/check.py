@@ -31,8 +31,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from mlrelease.cli.args import add_json, registry
-from mlrelease.cli.output import plain, print_json
-from mlrelease.cli.readout import folded, report_problems, show
+from mlrelease.cli.output import folded, plain, print_json, report_problems, show
 from mlrelease.errors import ExitCode, UsageError
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.telemetry.health import Assessment, Health, assess

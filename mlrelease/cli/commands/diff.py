@@ -20,8 +20,7 @@ from typing import Any
 from rich.text import Text
 
 from mlrelease.cli.args import add_json, model_at_version, registry
-from mlrelease.cli.output import plain, print_json
-from mlrelease.cli.readout import folded, show, to_data
+from mlrelease.cli.output import folded, plain, print_json, show, to_data
 from mlrelease.registry.compare import ADDED, BETTER, REMOVED, SAME, UNKNOWN, WORSE, Comparison, MetricDelta, compare
 from mlrelease.textsafe import visible
 

@@ -19,8 +19,7 @@ from typing import Any
 from rich.text import Text
 
 from mlrelease.cli.args import add_json, registry
-from mlrelease.cli.output import plain, print_json
-from mlrelease.cli.readout import folded, show, to_data
+from mlrelease.cli.output import folded, plain, print_json, show, to_data
 from mlrelease.registry.history import EDIT, Event, history
 
 TABLE_LIMIT = 200

@@ -19,8 +19,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from mlrelease.cli.args import add_json, model_at_version, registry
-from mlrelease.cli.output import plain, print_json
-from mlrelease.cli.readout import folded, report_problems, show, to_data
+from mlrelease.cli.output import folded, plain, print_json, report_problems, show, to_data
 from mlrelease.errors import UsageError
 from mlrelease.registry.lineage import DatasetImpact, DatasetUse, Lineage, dataset_impact, lineage
 from mlrelease.registry.names import split_ref, version_key

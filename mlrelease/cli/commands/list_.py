@@ -16,8 +16,7 @@ from typing import Any
 from rich.text import Text
 
 from mlrelease.cli.args import add_json, registry
-from mlrelease.cli.output import plain, print_json
-from mlrelease.cli.readout import folded, report_problems, show, to_data
+from mlrelease.cli.output import folded, plain, print_json, report_problems, show, to_data
 from mlrelease.registry.overview import EnvStatus, ModelSummary, Overview, overview
 
 

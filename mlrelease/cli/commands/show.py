@@ -18,8 +18,7 @@ from rich.text import Text
 from mlrelease.cli.args import add_json, model_at_version, registry
 from mlrelease.cli.commands.lineage import lineage_json, lineage_tree
 from mlrelease.cli.commands.list_ import env_cell, env_json
-from mlrelease.cli.output import cell, plain, print_json
-from mlrelease.cli.readout import folded, report_problems, show, to_data
+from mlrelease.cli.output import cell, folded, plain, print_json, report_problems, show, to_data
 from mlrelease.registry.lineage import VersionView, version_view
 from mlrelease.registry.overview import ModelView, Placement, model_view
 from mlrelease.registry.types import Config, MetricDef, Version

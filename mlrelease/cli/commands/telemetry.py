@@ -22,8 +22,7 @@ from rich.text import Text
 
 from mlrelease.cli.args import add_json, registry
 from mlrelease.cli.commands.check import status_text
-from mlrelease.cli.output import plain, print_json
-from mlrelease.cli.readout import folded, report_problems, show
+from mlrelease.cli.output import folded, plain, print_json, report_problems, show
 from mlrelease.errors import Problem
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.types import Config, Snapshot
