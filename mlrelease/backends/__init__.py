@@ -2,27 +2,47 @@
 
 Listing reads entry-point metadata only; a backend's module is imported when an instance
 of its type is created, so a broken plugin cannot break commands that do not use it.
+The built-in types are also entry points (so they are listed like any plugin), but they
+are created from :data:`BUILTIN` directly: that skips reading every installed package's
+metadata on each action (~35 ms), and no third-party package can take over a built-in
+type's name.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlrelease.backends.base import Backend, BackendConfigError, BackendContext
 from mlrelease.errors import MlreleaseError
 from mlrelease.registry.types import Config, PluginConfig
 
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
 GROUP = "mlrelease.backends"
+BUILTIN = {
+    "record": "mlrelease.backends.record",
+    "command": "mlrelease.backends.command",
+    "webhook": "mlrelease.backends.webhook",
+    "gitops-file": "mlrelease.backends.gitops_file",
+    "mlflow": "mlrelease.backends.mlflow",
+}
 
 
 def installed() -> dict[str, EntryPoint]:
     """Backend types by name, without importing them."""
+    from importlib.metadata import entry_points
+
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
 def create(plugin: PluginConfig, context: BackendContext) -> Backend:
+    if plugin.type in BUILTIN:
+        factory = importlib.import_module(BUILTIN[plugin.type]).factory
+        return factory(plugin.name, plugin.settings, context)  # type: ignore[no-any-return]
     types = installed()
     ep = types.get(plugin.type)
     if ep is None:
