@@ -24,10 +24,7 @@ by mlrelease's YAML writer, which keeps keys and order but not comments or quoti
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import re
-import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -258,28 +255,13 @@ def _actor(text: str) -> Identity | None:
     return Identity(m["name"], m["email"]) if m else None
 
 
-@contextlib.contextmanager
-def _locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Serialise users of one cache clone on this machine (a kernel lock, freed if we die).
+def _locked(path: Path, timeout: float = LOCK_TIMEOUT) -> contextlib.AbstractContextManager[None]:
+    """Serialise users of one cache clone on this machine.
 
     The lock file sits beside the clone, not in it, so a broken clone can be removed and
     made again while the lock is held.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise MlreleaseError(f"another mlrelease process holds {path} for more than {timeout:g} s") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
+    return gitwrite.file_lock(path, timeout=timeout, holder=str(path))
 
 
 def _clear_stale_locks(clone: Path) -> None:

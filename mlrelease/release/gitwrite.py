@@ -53,11 +53,13 @@ def identity(git_root: Path) -> Identity:
 
 
 @contextlib.contextmanager
-def repo_lock(git_root: Path, timeout: float = 60.0) -> Iterator[None]:
-    """Serialise mlrelease writers on this machine (a kernel lock: freed if we die)."""
-    lock_dir = git_dir(git_root) / "mlrelease"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
+def file_lock(path: Path, *, timeout: float, holder: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path``: the kernel frees it if we die, so it never goes stale.
+
+    ``holder`` says what is held, for the error when waiting takes longer than ``timeout``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -66,11 +68,16 @@ def repo_lock(git_root: Path, timeout: float = 60.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise MlreleaseError(f"another mlrelease action holds the lock on {git_root} for more than {timeout:g} s") from None
+                    raise MlreleaseError(f"another mlrelease process holds {holder} for more than {timeout:g} s") from None
                 time.sleep(0.05)
         yield
     finally:
         os.close(fd)
+
+
+def repo_lock(git_root: Path, timeout: float = 60.0) -> contextlib.AbstractContextManager[None]:
+    """Serialise mlrelease writers of one repository on this machine."""
+    return file_lock(git_dir(git_root) / "mlrelease" / "write.lock", timeout=timeout, holder=f"the write lock on {git_root}")
 
 
 def rev(git_root: Path, ref: str) -> str | None:

@@ -25,17 +25,25 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from mlrelease import plugins
 from mlrelease.errors import MlreleaseError
 from mlrelease.registry.fields import describe
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Environment, PluginConfig, Telemetry
 from mlrelease.registry.yamlsafe import YList, YMap
 
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
 GROUP = "mlrelease.telemetry"
 DEFAULT_TYPE = "file"
+BUILTIN = {
+    "file": "mlrelease.telemetry.file",
+    "http-json": "mlrelease.telemetry.httpjson",
+    "prometheus": "mlrelease.telemetry.prometheus",
+}
 
 
 class SourceError(MlreleaseError):
@@ -77,23 +85,12 @@ class SourceFactory(Protocol):
 
 def installed() -> dict[str, EntryPoint]:
     """Source types by name, without importing them."""
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+    return plugins.installed(GROUP)
 
 
 def create(plugin: PluginConfig, context: SourceContext) -> TelemetrySource:
-    types = installed()
-    ep = types.get(plugin.type)
-    where = f"mlrelease.yaml:{plugin.line}" if plugin.line else "mlrelease.yaml"
-    if ep is None:
-        known = ", ".join(sorted(types)) or "none"
-        raise SourceConfigError(
-            f"{where}: telemetry source {plugin.name!r} has type {plugin.type!r}, which is not installed (installed: {known})"
-        )
-    try:
-        factory = ep.load()
-    except Exception as exc:  # a broken plugin is the plugin's problem, reported in one line
-        raise SourceConfigError(f"telemetry source type {plugin.type!r} ({ep.value}) failed to load: {exc}") from None
-    return factory(plugin.name, plugin.settings, context)
+    make = plugins.factory(GROUP, BUILTIN, plugin, what="telemetry source", error=SourceConfigError)
+    return make(plugin.name, plugin.settings, context)  # type: ignore[no-any-return]
 
 
 def source_for(environment: Environment, context: SourceContext) -> TelemetrySource:
