@@ -19,3 +19,10 @@ def registry(args: argparse.Namespace) -> Registry:
 
 def model_at_version(text: str) -> tuple[str, str]:
     return split_ref(text, "MODEL@VERSION")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts such as --limit."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)

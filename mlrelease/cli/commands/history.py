@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.text import Text
 
-from mlrelease.cli.args import add_json, registry
+from mlrelease.cli.args import add_json, positive_int, registry
 from mlrelease.cli.output import folded, plain, print_json, show, to_data
 from mlrelease.registry.history import EDIT, Event, history
 
@@ -41,7 +41,7 @@ def _positive(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", metavar="MODEL", help="only this model's events")
     parser.add_argument("--env", metavar="ENV", help="only events in this environment")
-    parser.add_argument("--limit", type=_positive, metavar="N", help="at most N events (newest)")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="at most N events (newest)")
     add_json(parser)
 
 

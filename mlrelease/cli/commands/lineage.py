@@ -18,7 +18,7 @@ from typing import Any
 from rich.text import Text
 from rich.tree import Tree
 
-from mlrelease.cli.args import add_json, model_at_version, registry
+from mlrelease.cli.args import add_json, model_at_version, positive_int, registry
 from mlrelease.cli.output import folded, plain, print_json, report_problems, show, to_data
 from mlrelease.errors import UsageError
 from mlrelease.registry.lineage import DatasetImpact, DatasetUse, Lineage, dataset_impact, lineage
@@ -27,18 +27,12 @@ from mlrelease.registry.names import split_ref, version_key
 TABLE_LIMIT = 100
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return int(text)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", metavar="MODEL@VERSION", help="the model version to trace")
     parser.add_argument("--dataset", metavar="NAME@VERSION", help="show what was trained or validated on this data set version")
     parser.add_argument(
         "--limit",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help=f"--dataset table: at most N rows, live versions first (default {TABLE_LIMIT}; --json lists all)",
     )

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from mlrelease.cli.args import add_json, model_at_version, registry
+from mlrelease.cli.args import add_json, model_at_version, positive_int, registry
 from mlrelease.cli.commands.lineage import lineage_json, lineage_tree
 from mlrelease.cli.commands.list_ import env_cell, env_json
 from mlrelease.cli.output import cell, folded, plain, print_json, report_problems, show, to_data
@@ -26,17 +26,11 @@ from mlrelease.registry.types import Config, MetricDef, Version
 TABLE_LIMIT = 100
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return int(text)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="MODEL[@VERSION]", help="a model, or one version of it")
     parser.add_argument(
         "--limit",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help=f"show MODEL: the newest N versions, plus every live one (table default {TABLE_LIMIT}; --json default all)",
     )
