@@ -144,10 +144,14 @@ class ReleaseService:
 
     # ---- planning --------------------------------------------------------------------------------
 
-    def plan(self, request: Request) -> Plan:
-        """What ``request`` would do, with every gate and its numbers. Changes nothing."""
+    def plan(self, request: Request, *, action_id: str | None = None) -> Plan:
+        """What ``request`` would do, with every gate and its numbers. Changes nothing.
+
+        ``action_id``: plan again under the id a person already saw (the TUI re-plans with
+        the reason typed after the first plan was shown); a fresh id otherwise.
+        """
         with Registry(self.target.registry_root, self.base_ref) as reg:
-            return make_plan(reg, request, self._context(), action_id=new_id(datetime.now(UTC)))
+            return make_plan(reg, request, self._context(), action_id=action_id or new_id(datetime.now(UTC)))
 
     # ---- execution: the one door -------------------------------------------------------------------
 

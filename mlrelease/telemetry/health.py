@@ -348,3 +348,17 @@ def _judge(registry: Registry, config: Config, row: _Row, now: datetime, problem
         error=error,
         notes=tuple(notes),
     )
+
+
+def overview_statuses(assessment: Assessment) -> dict[str, Status]:
+    """Each model's worst status among the environments that have figures.
+
+    An environment without a telemetry feed (often dev and staging) says nothing about
+    the model's health, so it does not turn an ``ok`` production into ``unknown``; a model
+    is ``unknown`` only when no environment where it is live has figures.
+    """
+    known: dict[str, Status] = {}
+    for h in assessment.rows:
+        if h.status != Status.UNKNOWN and (h.model not in known or h.status.severity > known[h.model].severity):
+            known[h.model] = h.status
+    return {model: known.get(model, status) for model, status in assessment.statuses().items()}

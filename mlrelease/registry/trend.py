@@ -1,0 +1,24 @@
+"""A metric across a model's recent versions: the overview's trend beside the headline figure.
+
+Reads only the newest few manifests of each model (through the blob-id parse cache), so
+it stays cheap on large registries; versions without the metric are skipped, not zeroed.
+"""
+
+from __future__ import annotations
+
+from mlrelease.registry.loader import Registry
+
+RECENT = 6
+
+
+def metric_trend(reg: Registry, model: str, metric: str, *, last: int = RECENT) -> tuple[float, ...]:
+    """``metric`` of the newest ``last`` versions of ``model``, oldest first."""
+    names = reg.version_names(model)[-last:]
+    items = [("version", reg.version_path(model, v)) for v in names]
+    parsed = reg.parse_many(items)
+    out = []
+    for item in items:
+        status, value = parsed[item]
+        if status == "ok" and metric in value.metrics:
+            out.append(value.metrics[metric])
+    return tuple(out)

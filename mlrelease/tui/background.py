@@ -1,0 +1,81 @@
+"""The second phase of a reload: per-model status from the services, in batches.
+
+Runs in a thread worker after the overview painted. Three questions, cheapest first, each
+answered by its service and handed to the screens batch by batch, so a large registry
+fills in progressively and the table never waits:
+
+1. the headline metric over recent versions (:mod:`mlrelease.registry.trend`);
+2. whether the candidate's gates pass in its next environment, approvals included
+   (:mod:`mlrelease.release.readiness`, the planner's own verdicts);
+3. live health and whether retraining is due (:mod:`mlrelease.telemetry.health`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import datetime
+
+from mlrelease.errors import MlreleaseError
+from mlrelease.registry.overview import Overview
+from mlrelease.registry.trend import metric_trend
+from mlrelease.release.readiness import readiness
+from mlrelease.telemetry.health import assess, overview_statuses
+from mlrelease.tui.session import Session
+from mlrelease.tui.status import ModelStatus
+
+BATCH = 250
+Update = dict[str, dict[str, object]]  # model → ModelStatus fields to set
+
+
+def model_statuses(session: Session, view: Overview, now: datetime) -> Iterator[Update]:
+    """Batches of status fields per model; a failing question leaves its fields unset."""
+    batch: Update = {}
+    with session.open() as reg:
+        for summary in view.models:
+            if summary.headline:
+                metric = summary.headline[0].name
+                batch[summary.name] = {"trend": metric_trend(reg, summary.name, metric)}
+            if len(batch) >= BATCH:
+                yield batch
+                batch = {}
+    if batch:
+        yield batch
+        batch = {}
+    if session.ref is None and session.git_root is not None:
+        for r in readiness(session.root, view.models, now):
+            batch[r.model] = {
+                "gates_target": r.environment,
+                "failing_gates": tuple(g.name for g in r.failing_other_than_approvals),
+                "approvals": r.approvals,
+            }
+            if len(batch) >= BATCH:
+                yield batch
+                batch = {}
+        if batch:
+            yield batch
+            batch = {}
+    with session.open() as reg:
+        try:
+            assessment = assess(reg, now=now)
+        except MlreleaseError as exc:
+            yield {m.name: {"health": "unknown", "health_detail": str(exc)} for m in view.models}
+            return
+    worst = overview_statuses(assessment)
+    due = {d.model: tuple(r.message for r in d.reasons) for d in assessment.due}
+    detail: dict[str, str] = {}
+    for h in assessment.rows:
+        if h.reasons and h.model not in detail and h.status == worst.get(h.model):
+            detail[h.model] = f"{h.environment}: {h.reasons[0]}"
+    yield {
+        m.name: {
+            "health": worst[m.name].value if m.name in worst else "none",
+            "health_detail": detail.get(m.name, ""),
+            "retrain_due": due.get(m.name, ()),
+        }
+        for m in view.models
+    }
+
+
+def merge(current: ModelStatus | None, fields: dict[str, object]) -> ModelStatus:
+    return dataclasses.replace(current or ModelStatus(), **fields)  # type: ignore[arg-type]

@@ -1,0 +1,251 @@
+"""The one action dispatcher: every mutating key and palette command of the TUI ends here.
+
+``request`` → (choose the environment) → the release service's plan, in a worker →
+:class:`~mlrelease.tui.screens.plan.PlanModal` → plan again with the reason and check
+it is still what the person saw → ``execute`` in a worker with a progress modal → a
+notification, or the error modal → reload.
+
+Read-only is enforced here before anything is asked (``--readonly``, reading a
+``--ref``), by refusing a plan the service blocked as read-only (``read_only: true`` on
+the environment), and once more by the service itself, which is built with the same
+flag: no view can reach the service another way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from mlrelease.errors import ExitCode, MlreleaseError
+from mlrelease.registry.overview import ModelSummary
+from mlrelease.release.confirm import needs_reason, needs_typed_name
+from mlrelease.release.plan import Plan, Request, Result
+from mlrelease.release.planner import BackendResolver
+from mlrelease.release.service import ReleaseService
+from mlrelease.tui.keys import RELEASE_KINDS
+from mlrelease.tui.safe import lit, plain
+from mlrelease.tui.screens.plan import Friction
+
+if TYPE_CHECKING:
+    from mlrelease.tui.app import MlreleaseApp
+    from mlrelease.tui.screens.plan import Decision, PlanModal, ProgressModal
+
+ENVIRONMENT_KINDS = frozenset({"promote", "rollback", "approve", "unpin"})
+MODEL_OPTIONAL = frozenset({"reconcile"})  # without a model: every pending action
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the selection says an action is about; the dispatcher asks for what is missing."""
+
+    model: str
+    version: str | None = None
+    environment: str | None = None
+
+
+def material(plan: Plan) -> tuple[object, ...]:
+    """What the person judged in a plan; a fresh plan that differs here is shown again."""
+    r = plan.request
+    return (
+        r.kind,
+        r.model,
+        r.environment,
+        r.canary,
+        r.force,
+        plan.version,
+        plan.previous,
+        plan.backend,
+        plan.expected,
+        plan.noop,
+        plan.block,
+        tuple((g.name, g.passed) for g in plan.gates),
+    )
+
+
+def suggested_environment(kind: str, summary: ModelSummary, version: str | None) -> str | None:
+    """Where the cursor starts in the environment list (a convenience; the gates decide)."""
+    envs = summary.environments
+    if not envs:
+        return None
+    if kind in ("rollback", "unpin"):
+        wanted = [e for e in envs if (e.pinned if kind == "unpin" else e.live is not None)]
+        return wanted[-1].environment if wanted else envs[-1].environment
+    placed = [i for i, e in enumerate(envs) if version is not None and version in (e.live, e.canary.version if e.canary else None)]
+    return envs[min(max(placed) + 1, len(envs) - 1)].environment if placed else envs[0].environment
+
+
+class Dispatcher:
+    def __init__(self, app: MlreleaseApp, resolver: BackendResolver | None = None) -> None:
+        self.app = app
+        self.resolver = resolver
+        self._progress: ProgressModal | None = None
+
+    def service(self) -> ReleaseService:
+        """A service per action: it reads the branch, remote and backends as they are now."""
+        return ReleaseService(self.app.session.root, readonly=self.app.readonly, resolver=self.resolver)
+
+    def refuse(self, kind: str, message: str) -> None:
+        self.app.record(kind, f"refused: {message}", ok=False)
+        self.app.notify(plain(message), title=f"{kind} refused", severity="error", markup=False)
+
+    # ---- 1. what, where -------------------------------------------------------------------
+
+    def request(self, kind: str, target: Target | None) -> None:
+        if kind not in RELEASE_KINDS:
+            raise ValueError(f"unknown release action {kind!r}")
+        if self.app.readonly:
+            why = "the registry is read at a git ref" if self.app.session.ref else "the dashboard was started with --readonly"
+            self.refuse(kind, f"read-only: {why}; nothing was changed")
+            return
+        if target is None and kind not in MODEL_OPTIONAL:
+            self.app.notify("select a model (or a version) first", severity="warning")
+            return
+        if kind in ("promote", "approve", "reject") and target is not None and target.version is None:
+            self.app.notify(f"{kind}: select a version (open the model with Enter), or wait for a candidate", severity="warning")
+            return
+        if target is not None and kind in ENVIRONMENT_KINDS and target.environment is None:
+            self._choose_environment(kind, target)
+            return
+        self._plan(kind, target)
+
+    def _choose_environment(self, kind: str, target: Target) -> None:
+        from mlrelease.tui.screens.modals import ChoiceModal
+
+        view = self.app.overview
+        summary = next((m for m in view.models if m.name == target.model), None) if view else None
+        if summary is None:
+            self.app.notify("still reading the registry; try again in a moment", severity="warning")
+            return
+        choices = []
+        for env in summary.environments:
+            label = Text.assemble(lit(env.environment, "bold"), "  live ", lit(env.live, empty="nothing"))
+            if env.canary is not None:
+                label.append(f" (+{plain(env.canary.version)}@{env.canary.weight:g}%)")
+            if env.pinned:
+                label.append("  ⚑ pinned")
+            if env.pending:
+                label.append("  … pending")
+            if env.failed and env.desired:
+                label.append(f"  ✗ {plain(env.desired)} failed")
+            choices.append((env.environment, label))
+        what = f"{plain(target.model)} {plain(target.version)}" if target.version else plain(target.model)
+        title = f"{kind} {what}: which environment?"
+
+        def chosen(env: str | None) -> None:
+            if env is None:
+                self.app.notify(f"{kind} cancelled: nothing changed", timeout=3)
+                return
+            self._plan(kind, dataclasses.replace(target, environment=env))
+
+        default = suggested_environment(kind, summary, target.version)
+        self.app.push_screen(ChoiceModal(title, choices, selected=default), callback=chosen)
+
+    # ---- 2. plan ----------------------------------------------------------------------------
+
+    def _plan(self, kind: str, target: Target | None) -> None:
+        request = Request(
+            kind, target.model if target else None, target.version if target else None, target.environment if target else None
+        )
+        self.app.run_worker(
+            partial(self._plan_work, request),
+            thread=True,
+            exclusive=True,
+            group="plan",
+            exit_on_error=False,
+            description=f"planning {kind}",
+        )
+
+    def _plan_work(self, request: Request) -> None:
+        with self.app.session.open() as reg:
+            config = reg.config
+        env = config.environment(request.environment) if request.environment else None
+        if env is not None and env.read_only:
+            message = f"environment {env.name} is read-only (read_only: true in mlrelease.yaml)"
+            self.app.call_from_thread(self.refuse, request.kind, message)
+            return
+        plan = self.service().plan(request)
+        typed = needs_typed_name(config, request.kind, request.environment)
+        friction = Friction(needs_reason(request.kind), request.model if typed else None)
+        self.app.call_from_thread(self._show_plan, plan, friction, "")
+
+    def _show_plan(self, plan: Plan, friction: Friction, reason: str) -> None:
+        from mlrelease.tui.screens.plan import PlanModal
+
+        if plan.block is not None and plan.block.exit_code == ExitCode.READ_ONLY:
+            self.refuse(plan.request.kind, plan.block.message)
+            return
+        self.app.record(plan.request.kind, f"planned: {plan.title}", ok=True)
+        modal = PlanModal(plan, friction, self._replan, reason=reason)
+        self.app.push_screen(modal, callback=lambda decision: self._decided(modal.plan, friction, decision))
+
+    def _replan(self, modal: PlanModal, request: Request) -> None:
+        def work() -> None:
+            try:
+                plan = self.service().plan(request, action_id=modal.plan.action_id)
+            except MlreleaseError as exc:
+                self.app.call_from_thread(modal.replan_failed, str(exc))
+                return
+            self.app.call_from_thread(modal.show_plan, plan)
+
+        self.app.run_worker(work, thread=True, exclusive=True, group="plan", exit_on_error=False, description="planning again")
+
+    # ---- 3. execute -------------------------------------------------------------------------
+
+    def _decided(self, shown: Plan, friction: Friction, decision: Decision | None) -> None:
+        from mlrelease.tui.screens.plan import ProgressModal
+
+        kind = shown.request.kind
+        if decision is None:
+            self.app.record(kind, f"cancelled: {shown.title}", ok=True)
+            self.app.notify(f"{kind} cancelled: nothing changed", timeout=3)
+            return
+        self._progress = ProgressModal(shown.title)
+        self.app.push_screen(self._progress)
+        self.app.run_worker(
+            partial(self._execute_work, shown, friction, decision.request),
+            thread=True,
+            exclusive=True,
+            group="action",
+            exit_on_error=False,
+            description=shown.title,
+        )
+
+    def _execute_work(self, shown: Plan, friction: Friction, request: Request) -> None:
+        service = self.service()
+        progress = self._progress
+        try:
+            fresh = service.plan(request, action_id=shown.action_id)
+            result = None
+            if material(fresh) == material(shown):
+                result = service.execute(fresh, progress=lambda p: self.app.call_from_thread(progress.add, p) if progress else None)
+        finally:
+            self.app.call_from_thread(self._close_progress)
+        if result is None:
+            self.app.call_from_thread(self._changed, fresh, friction, request.reason or "")
+        else:
+            self.app.call_from_thread(self._finished, result)
+
+    def _close_progress(self) -> None:
+        if self._progress is not None and self._progress in self.app.screen_stack:
+            self._progress.dismiss(None)
+        self._progress = None
+
+    def _changed(self, fresh: Plan, friction: Friction, reason: str) -> None:
+        self.app.notify("the registry changed since this plan was made; here is the plan as it is now", severity="warning")
+        self._show_plan(fresh, friction, reason)
+
+    def _finished(self, result: Result) -> None:
+        kind = result.plan.request.kind
+        ok = result.status in ("done", "noop")
+        self.app.record(kind, result.message, ok=ok)
+        for note in result.notes:
+            self.app.notify(plain(note), severity="warning", markup=False)
+        if ok:
+            self.app.notify(plain(result.message), title=f"{kind} done" if result.status == "done" else "nothing to do", markup=False)
+        else:
+            self.app.show_error(f"{kind}: the backend failed", result.message)
+        self.app.load_registry()

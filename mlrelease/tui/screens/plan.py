@@ -1,0 +1,274 @@
+"""The plan of an action, shown before anything happens, and the progress while it runs.
+
+:class:`PlanModal` shows what the release service planned — every gate with its verdict
+and numbers, the backend call, each commit to be written (with the reason as it is
+typed) — and asks for what the action needs: a reason, a canary weight (promote), the
+model name typed out (production and environments with approvals, or when failing gates
+are overridden). Focus starts on Cancel; only an explicit ``y`` (or the confirm button)
+confirms, and only once the plan allows it. Changing the canary weight or the override
+asks the service for a new plan: the modal never guesses what the service would say.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, LoadingIndicator, Static
+
+from mlrelease.registry.trailers import format_message
+from mlrelease.release.plan import Plan, Progress, Request
+from mlrelease.tui import keys
+from mlrelease.tui.safe import block, join, lit, plain
+from mlrelease.tui.widgets.safeinput import SafeInput
+
+VERBS = {
+    "promote": "Promote",
+    "rollback": "Roll back",
+    "retrain": "Retrain",
+    "approve": "Approve",
+    "reject": "Reject",
+    "unpin": "Unpin",
+    "reconcile": "Reconcile",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the person confirmed: the request to plan again and execute (reason, canary, force)."""
+
+    request: Request
+
+
+@dataclass(frozen=True)
+class Friction:
+    """What this plan asks of the person before it can run."""
+
+    reason_required: bool
+    typed_name: str | None  # the model name to type out, or None
+
+
+def gate_lines(plan: Plan) -> Text:
+    if not plan.gates:
+        return Text("no gates apply to this action", style="dim")
+    lines = []
+    for g in plan.gates:
+        mark = Text("✓ pass ", style="green") if g.passed else Text("✗ FAIL ", style="bold red")
+        forced = Text(" (overridden)", style="red") if not g.passed and plan.request.force else Text("")
+        lines.append(Text.assemble(mark, lit(g.name, "bold"), "  ", lit(g.detail), forced))
+    return Text("\n").join(lines)
+
+
+def commit_lines(plan: Plan, reason: str) -> Text:
+    """Each commit the action writes, as git will record it, with the reason being typed."""
+    if not plan.commits:
+        return Text("no commit", style="dim")
+    parts = []
+    for i, c in enumerate(plan.commits, 1):
+        fields = dict(c.fields)
+        if "reason" in fields:
+            fields["reason"] = reason or None
+        head = Text(f"commit {i} of {len(plan.commits)} · writes {', '.join(plain(p) for p in c.paths)}", style="dim")
+        parts.append(Text.assemble(head, "\n", block(format_message(c.subject, fields, c.body).rstrip())))
+    return Text("\n").join(parts)
+
+
+class PlanModal(ModalScreen[Decision | None]):
+    BINDINGS = keys.bindings("modal")
+
+    def __init__(self, plan: Plan, friction: Friction, replan: Callable[[PlanModal, Request], None], *, reason: str = "") -> None:
+        super().__init__(classes="modal plan-modal")
+        self.plan = plan
+        self._initial_reason = reason
+        self.friction = friction
+        self._replan = replan
+        self._busy = False
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        kind = self.plan.request.kind
+        with Vertical(classes="dialog wide"):
+            yield Static(id="plan-title", classes="dialog-title")
+            with VerticalScroll(id="plan-body"):
+                yield Static(id="plan-summary")
+                yield Static(Text("Gates", style="bold underline"), classes="plan-section")
+                yield Static(id="plan-gates")
+                yield Static(Text("Backend call", style="bold underline"), classes="plan-section")
+                yield Static(id="plan-backend")
+                yield Static(Text("Commits to be written", style="bold underline"), classes="plan-section")
+                yield Static(id="plan-commits")
+            label = "Reason (required)" if self.friction.reason_required else "Comment (optional)"
+            yield SafeInput(self._initial_reason, placeholder=f"{label}: why, for the audit trail", id="reason", classes="plan-input")
+            if kind == "promote":
+                yield SafeInput(placeholder="Canary weight in % (empty: all traffic), Enter to re-plan", id="canary", classes="plan-input")
+            yield Checkbox("Override the failing gates (--force; recorded in the commit)", id="force", classes="hidden")
+            yield SafeInput(id="typed", classes="plan-input hidden")
+            yield Static(id="plan-status", classes="plan-warning")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel (n)", id="cancel", variant="primary")
+                yield Button(f"{VERBS.get(kind, kind)} (y)", id="confirm", variant="error")
+
+    def on_mount(self) -> None:
+        self.show_plan(self.plan)
+        self.query_one("#cancel", Button).focus()
+
+    # ---- state ------------------------------------------------------------------------------
+
+    def show_plan(self, plan: Plan) -> None:
+        self.plan = plan
+        self._busy = False
+        self.query_one("#plan-title", Static).update(lit(plan.title, "bold"))
+        summary = join(Text("by", style="dim"), lit(plan.actor))
+        if plan.previous or plan.version:
+            summary.append_text(
+                join(Text(" · live now", style="dim"), lit(plan.previous, empty="nothing"), Text("→"), lit(plan.version, "bold"))
+            )
+        if plan.expected is not None:
+            summary.append_text(join(Text("\nstate now:", style="dim"), lit(plan.expected.describe())))
+        if plan.action_id:
+            summary.append_text(join(Text("\naction id", style="dim"), lit(plan.action_id)))
+        for note in plan.notes:
+            summary.append_text(join(Text("\nnote:", style="yellow"), lit(note)))
+        for item in plan.pending:
+            summary.append_text(
+                join(Text("\npending:", style="yellow"), lit(f"{item.model} {item.environment or ''} {item.action_id}: {item.description}"))
+            )
+        self.query_one("#plan-summary", Static).update(summary)
+        self.query_one("#plan-gates", Static).update(gate_lines(plan))
+        backend = Text("no backend is called", style="dim")
+        if plan.backend_call:
+            backend = join(lit(plan.backend, "bold"), Text("·", style="dim"), lit(plan.backend_call))
+        self.query_one("#plan-backend", Static).update(backend)
+        force = self.query_one("#force", Checkbox)
+        force.set_class(not plan.failing, "hidden")
+        typed = self.query_one("#typed", Input)
+        name = self.typed_name()
+        typed.set_class(name is None, "hidden")
+        if name is not None:
+            typed.placeholder = f"Type the model name ({plain(name)}) to confirm"
+        self._refresh()
+
+    def typed_name(self) -> str | None:
+        """The name to type: when the environment asks for it, or when gates are overridden."""
+        if self.friction.typed_name is not None:
+            return self.friction.typed_name
+        if self.plan.request.force and self.plan.failing:
+            return self.plan.request.model
+        return None
+
+    def reason(self) -> str:
+        return self.query_one("#reason", Input).value.strip()
+
+    def blocker(self) -> str | None:
+        """Why ``y`` would not run the action now, or None when it would."""
+        plan = self.plan
+        if self._busy:
+            return "planning again…"
+        if plan.block is not None:
+            return f"cannot run: {plan.block.message}"
+        if plan.noop is not None:
+            return f"nothing to do: {plan.noop}"
+        if plan.refused:
+            return f"refused by {len(plan.failing)} failing gate(s); tick the override to force it (recorded)"
+        if self.friction.reason_required and not self.reason():
+            return "type a reason first"
+        name = self.typed_name()
+        if name is not None and self.query_one("#typed", Input).value.strip() != name:
+            return f"type {plain(name)} in the last field to confirm"
+        return None
+
+    def _refresh(self) -> None:
+        self.query_one("#plan-commits", Static).update(commit_lines(self.plan, self.reason()))
+        blocker = self.blocker()
+        status = self.query_one("#plan-status", Static)
+        if blocker is None:
+            status.update(Text("ready: press y to run it, n or Esc to cancel", style="bold"))
+        else:
+            status.update(lit(blocker))
+        self.query_one("#confirm", Button).disabled = blocker is not None
+
+    # ---- input ------------------------------------------------------------------------------
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if event.input.id in ("reason", "typed"):
+            self._refresh()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        """Enter never confirms: it re-plans a changed canary weight, or moves to the next field."""
+        if event.input.id == "canary":
+            self._ask_again(canary=event.value)
+        self.focus_next()
+
+    @on(Checkbox.Changed, "#force")
+    def _force(self, event: Checkbox.Changed) -> None:
+        if event.value != self.plan.request.force:
+            self._ask_again(force=event.value)
+
+    def _ask_again(self, *, canary: str | None = None, force: bool | None = None) -> None:
+        request = self.plan.request
+        if canary is not None:
+            text = canary.strip().rstrip("%").strip()
+            if text:
+                try:
+                    weight = float(text)
+                except ValueError:
+                    self.query_one("#plan-status", Static).update(lit(f"canary weight must be a number, not {canary!r}"))
+                    return
+            else:
+                weight = None
+            if weight == request.canary:
+                return
+            request = dataclasses.replace(request, canary=weight)
+        if force is not None:
+            request = dataclasses.replace(request, force=force)
+        self._busy = True
+        self._refresh()
+        self._replan(self, request)
+
+    def replan_failed(self, message: str) -> None:
+        self._busy = False
+        self._refresh()
+        self.query_one("#plan-status", Static).update(lit(f"could not plan that: {message}"))
+
+    # ---- answer -----------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#confirm")
+    def action_confirm(self) -> None:
+        if self.blocker() is not None:
+            self.app.bell()
+            self._refresh()
+            return
+        reason = self.reason() or None
+        self.dismiss(Decision(dataclasses.replace(self.plan.request, reason=reason)))
+
+
+class ProgressModal(ModalScreen[None]):
+    """While an action runs: its steps as the service reports them. Closed by the dispatcher."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__(classes="modal progress-modal")
+        self._title = title
+        self._lines: list[Text] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(lit(self._title, "bold"), classes="dialog-title")
+            yield LoadingIndicator()
+            yield Static(Text("starting…", style="dim"), id="progress-log")
+
+    def add(self, progress: Progress) -> None:
+        self._lines.append(join(Text(f"{progress.step}:", style="bold"), lit(progress.message)))
+        self.query_one("#progress-log", Static).update(Text("\n").join(self._lines))

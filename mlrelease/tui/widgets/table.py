@@ -1,0 +1,90 @@
+"""The one table every list uses: row cursor, j/k/g/G beside the arrows, literal cells only.
+
+Cells must be ``rich.text.Text`` (see :mod:`mlrelease.tui.safe`): a ``str`` cell would be
+parsed as markup by ``DataTable``. Tables are filled through :meth:`RegistryTable.fill`:
+
+* column widths are computed here from the cells' lengths, once per fill, so columns do
+  not jump as rows arrive;
+* rows are added a page at a time, the next page when the cursor or the scroll nears the
+  end: ``DataTable`` measures and lays out every cell of every row it holds, which for a
+  thousand models costs more than a keystroke may.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from mlrelease.tui import keys
+
+MAX_CELL = 64  # a longer cell is cut at the column's edge; the full text is in the detail views
+PAGE = 60  # rows added at a time (a screenful and some)
+
+
+def column_widths(labels: Sequence[Text], rows: Sequence[Sequence[Text]], caps: Sequence[int] | None = None) -> list[int]:
+    """The longest cell of each column, at most its cap (``MAX_CELL`` unless ``caps`` says)."""
+    widths = [label.cell_len for label in labels]
+    for row in rows:
+        for i, cell in enumerate(row):
+            n = cell.cell_len
+            if n > widths[i]:
+                widths[i] = n
+    limits = caps or [MAX_CELL] * len(widths)
+    return [min(w, limit) for w, limit in zip(widths, limits, strict=True)]
+
+
+class RegistryTable(DataTable[object]):
+    BINDINGS = keys.bindings("table")
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        self._pending: list[Sequence[Text]] = []
+
+    def fill(self, labels: Sequence[Text], rows: Sequence[Sequence[Text]], widths: Sequence[int] | None = None) -> None:
+        """Replace columns and rows; ``widths`` (one per column) defaults to the longest cell's."""
+        widths = list(widths) if widths is not None else column_widths(labels, rows)
+        with self.app.batch_update():
+            self.clear(columns=True)
+            for label, width in zip(labels, widths, strict=True):
+                self.add_column(label, width=max(width, label.cell_len))
+            self._pending = list(rows[PAGE:])
+            self.add_rows(rows[:PAGE])
+
+    @property
+    def total_rows(self) -> int:
+        """Rows in the table plus those not added yet."""
+        return self.row_count + len(self._pending)
+
+    def load_until(self, row: int) -> None:
+        """Make sure row ``row`` and a page after it are in the table."""
+        missing = row + PAGE // 2 - self.row_count
+        if missing > 0 and self._pending:
+            count = max(missing, PAGE)
+            batch, self._pending = self._pending[:count], self._pending[count:]
+            self.add_rows(batch)
+
+    def show_row(self, row: int) -> None:
+        self.load_until(row)
+        if row < self.row_count:
+            self.move_cursor(row=row, animate=False)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.load_until(event.cursor_row)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._pending and new_value + 2 * self.size.height >= self.virtual_size.height:
+            self.load_until(self.row_count)
+
+    def action_scroll_top(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_scroll_bottom(self) -> None:
+        if self._pending:
+            self.add_rows(self._pending)
+            self._pending = []
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)

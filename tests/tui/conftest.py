@@ -1,0 +1,49 @@
+"""Fixtures for the TUI tests: an app on a small registry, a fixed clock, and waiting helpers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+from textual.worker import WorkerFailed
+
+from mlrelease.tui.app import MlreleaseApp
+from mlrelease.tui.config import UserConfig
+from mlrelease.tui.session import Session
+
+FIXED = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
+
+
+def fixed_clock() -> datetime:
+    return FIXED
+
+
+@pytest.fixture(autouse=True)
+def _no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blinking cursor would make screens differ from one frame to the next."""
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+
+
+@pytest.fixture
+def make_app() -> Callable[..., MlreleaseApp]:
+    def make(root: Path, **kw: Any) -> MlreleaseApp:
+        kw.setdefault("clock", fixed_clock)
+        kw.setdefault("watch", False)
+        kw.setdefault("user_config", UserConfig())
+        return MlreleaseApp(Session(root, kw.pop("ref", None)), **kw)
+
+    return make
+
+
+async def settle(pilot: Pilot[Any], app: MlreleaseApp) -> None:
+    """Wait until every worker is done and the screen has caught up (twice: workers start workers)."""
+    for _ in range(3):
+        with contextlib.suppress(WorkerFailed):  # failures are the app's to show (error modal); tests look there
+            await app.workers.wait_for_complete()
+        await pilot.pause()
