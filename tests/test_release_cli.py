@@ -175,3 +175,24 @@ def test_push_to_the_configured_remote(capsys: pytest.CaptureFixture[str], repo:
     assert head(bare) == head(repo) == data["result"]["commits"][-1]
     rc, out, _ = cli(capsys, repo, "approve", "fraud-card@1.2.0", "--env", "production", "--yes", "--no-push", "--json")
     assert rc == 0 and json.loads(out)["result"]["pushed"] is False and head(bare) != head(repo)
+
+
+def test_a_read_only_environment_is_named_before_any_other_reason_a_rollback_cannot_run(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config()
+    cfg["environments"][2]["read_only"] = True
+    write(repo, "mlrelease.yaml", cfg)
+    commit_all(repo, "production is read-only")
+    before = head(repo)
+    # churn has nothing earlier in production's history, and production is read-only: say the latter.
+    rc, _, err = cli(capsys, repo, "rollback", "churn", "--env", "production", "--reason", "r", "--yes")
+    assert rc == 7
+    assert "read-only" in err
+    assert head(repo) == before
+
+
+def test_unpin_takes_an_optional_reason_but_never_an_empty_one(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = cli(capsys, repo, "unpin", "churn", "--env", "production", "--reason", "  ", "--yes")
+    assert rc == 2
+    assert "--reason must not be empty" in err

@@ -44,12 +44,18 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def require_reason(args: argparse.Namespace, *, always: bool = False) -> None:
-    """A reason is required to act (and to force); a dry run may leave it out unless ``always``."""
+def require_reason(args: argparse.Namespace, kind: str) -> None:
+    """The same rule as the TUI (release.confirm): a reason where the audit trail needs one.
+
+    A dry run may leave it out, unless it forces gates; a given reason is never empty.
+    """
+    from mlrelease.release.confirm import needs_reason
+
     reason = getattr(args, "reason", None)
     if reason is not None and not reason.strip():
         raise UsageError("--reason must not be empty")
-    if reason is None and (always or not args.dry_run or getattr(args, "force", False)):
+    acting = not getattr(args, "dry_run", False) or getattr(args, "force", False)
+    if reason is None and needs_reason(kind) and acting:
         raise UsageError("--reason TEXT is required (it is recorded in the audit trail)")
 
 

@@ -130,6 +130,12 @@ def _readonly_block(ctx: Context, env: Environment | None) -> Block | None:
     return None
 
 
+def _impossible(ctx: Context, env: Environment, message: str) -> MlreleaseError:
+    """An action that cannot be planned at all: where acting is not allowed anyway, say that first."""
+    block = _readonly_block(ctx, env)
+    return MlreleaseError(block.message, block.exit_code) if block else MlreleaseError(message)
+
+
 def _pending_block(state: ReleaseState) -> Block | None:
     if not state.pending or state.desired is None or state.observed is None:
         return None
@@ -305,7 +311,7 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: _History, base
     state = reg.release(env.name, model) or st.empty(model, env.name)
     live = state.live
     if live is None:
-        raise MlreleaseError(f"nothing is live for {model} in {env.name}, so there is nothing to roll back")
+        raise _impossible(ctx, env, f"nothing is live for {model} in {env.name}, so there is nothing to roll back")
     rejections = reg.rejections(model)
     changes = history.changes(env.name, model)
     notes = []
@@ -316,7 +322,7 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: _History, base
     else:
         found = livehistory.rollback_target(changes, live.version, {r.version for r in rejections})
         if found is None:
-            raise MlreleaseError(f"no earlier live version of {model} in {env.name} in the history; name one with --to VERSION")
+            raise _impossible(ctx, env, f"no earlier live version of {model} in {env.name} in the history; name one with --to VERSION")
         target = found
     manifest = reg.version(model, target)
     if live.canary is not None:

@@ -33,5 +33,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model, version = model_at_version(args.target)
-    actions.require_reason(args)
+    actions.require_reason(args, "promote")
     return actions.run(args, Request("promote", model, version, args.env, args.reason, args.canary, args.force))

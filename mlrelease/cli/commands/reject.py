@@ -21,5 +21,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model, version = model_at_version(args.target)
-    actions.require_reason(args, always=True)
+    actions.require_reason(args, "reject")
     return actions.run(args, Request("reject", model, version, None, args.reason))

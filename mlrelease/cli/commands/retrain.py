@@ -20,5 +20,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    actions.require_reason(args)
+    actions.require_reason(args, "retrain")
     return actions.run(args, Request("retrain", args.model, reason=args.reason))

@@ -26,5 +26,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    actions.require_reason(args)
+    actions.require_reason(args, "rollback")
     return actions.run(args, Request("rollback", args.model, args.to, args.env, args.reason, None, args.force))

@@ -16,6 +16,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.reason is not None and not args.reason.strip():
-        actions.require_reason(args)
+    actions.require_reason(args, "unpin")
     return actions.run(args, Request("unpin", args.model, None, args.env, args.reason))
