@@ -188,13 +188,19 @@ class PlanModal(ModalScreen[Decision | None]):
         self.query_one("#plan-commits", Static).update(commit_lines(self.plan, self.reason()))
         blocker = self.blocker()
         status = self.query_one("#plan-status", Static)
-        if blocker is None:
+        if blocker is None and isinstance(self.focused, Input):
+            # y would be typed into the field, so the hint must say how to get out of it first.
+            status.update(Text("ready: leave the field (Tab or Enter), then press y to run it; n or Esc cancels", style="bold"))
+        elif blocker is None:
             status.update(Text("ready: press y to run it, n or Esc to cancel", style="bold"))
         else:
             status.update(lit(blocker))
         self.query_one("#confirm", Button).disabled = blocker is not None
 
     # ---- input ------------------------------------------------------------------------------
+
+    def on_descendant_focus(self) -> None:
+        self._refresh()
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
