@@ -479,6 +479,7 @@ def _retrain(reg: Registry, req: Request, ctx: Context, history: _History, base:
             "or if it was interrupted, run `mlrelease reconcile`",
             ExitCode.STALE_STATE,
         )
+    noop = _already_requested(reg, req, ctx.now)
     intent = commits.retrain(model, aid, backend.name, ctx.actor, req.reason, path)
     outcome = commits.retrain_outcome(model, aid, backend.name, ctx.actor, path, phase="Succeeded|Failed", backend_ref=None, message=None)
     return Plan(
@@ -495,7 +496,24 @@ def _retrain(reg: Registry, req: Request, ctx: Context, history: _History, base:
         executor=backend,
         commits=(intent, outcome),
         block=block,
+        noop=noop,
     )
+
+
+def _already_requested(reg: Registry, req: Request, now: datetime) -> str | None:
+    """A policy trigger whose every rule a request within the cadence covers: nothing to start."""
+    from mlrelease.telemetry.policy import cadence_of, covered, rules_of
+
+    rules = rules_of(req.trigger)
+    if not rules:
+        return None  # started by hand: always a new request
+    model = req.model or ""
+    cadence = cadence_of(reg.config.retrain.policy_for(model))
+    hit = covered(rules, reg.retrain_requests(model), cadence, now)
+    if set(hit) < rules:
+        return None
+    ids = ", ".join(sorted({q.id for q in hit.values()}))
+    return f"every rule of {req.trigger} was already requested for {model} within the {cadence:g}-day cadence ({ids})"
 
 
 # ---- reconcile -------------------------------------------------------------------------------

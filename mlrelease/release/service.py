@@ -360,6 +360,8 @@ class ReleaseService:
                 ours_already = True
                 return None
             now = self._recheck(reg, plan)
+            if now.noop is not None:
+                return None  # another job requested the same rules meanwhile
             request = RetrainRequest(
                 id=aid, at=now.at, actor=now.actor, reason=r.reason or "", trigger=r.trigger, backend=now.backend, phase="Pending"
             )
@@ -367,6 +369,8 @@ class ReleaseService:
 
         say(Progress("intent", plan.title))
         committed = self._apply(intent)
+        if committed.commit is None and not ours_already:
+            return Result(plan, "noop", f"nothing to do: retraining of {model} was already requested for these reasons")
         done = tuple(c for c in (committed.commit,) if c)
         backend, action = _executor(plan)
         say(Progress("backend", f"calling backend {backend.name} for retraining request {aid}"))

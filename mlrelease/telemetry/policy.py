@@ -152,13 +152,27 @@ def decide(model: str, found: Iterable[Reason], requests: Iterable[RetrainReques
     for r in found:
         if r.rule not in worst or r.value > worst[r.rule].value:
             worst[r.rule] = r
-    cadence = policy.cadence_days if policy.cadence_days is not None else DEFAULT_CADENCE_DAYS
-    since = now - timedelta(days=cadence)
-    covered: dict[str, RetrainRequest] = {}
+    cadence = cadence_of(policy)
+    return Decision(model, tuple(worst.values()), cadence, covered(worst, requests, cadence, now))
+
+
+def cadence_of(policy: RetrainPolicy) -> float:
+    return policy.cadence_days if policy.cadence_days is not None else DEFAULT_CADENCE_DAYS
+
+
+def covered(rules: Iterable[str], requests: Iterable[RetrainRequest], cadence_days: float, now: datetime) -> dict[str, RetrainRequest]:
+    """Which of ``rules`` a request within the cadence already covers (newest request per rule).
+
+    A Failed request covers nothing (the next run tries again); one started by hand covers
+    every rule. The release planner asks this again at the branch tip it writes on, so two
+    jobs deciding at once still trigger a rule at most once.
+    """
+    wanted = set(rules)
+    since = now - timedelta(days=cadence_days)
+    out: dict[str, RetrainRequest] = {}
     for request in sorted(requests, key=lambda q: q.at, reverse=True):
         if request.at < since or request.phase == "Failed":
             continue
-        rules = rules_of(request.trigger) or frozenset(worst)
-        for rule in rules & set(worst):
-            covered.setdefault(rule, request)
-    return Decision(model, tuple(worst.values()), cadence, covered)
+        for rule in (rules_of(request.trigger) or frozenset(wanted)) & wanted:
+            out.setdefault(rule, request)
+    return out
