@@ -222,3 +222,26 @@ def test_reading_tags_is_one_pass_and_skips_what_is_not_gtos(repo: Path) -> None
     assert ignored == 2
     assert [e.kind for e in events][:2] == ["register", "assign"]
     assert events[0].tagger == "Ann Lee <ann@example.com>" and events[0].message == "First retention model"
+
+
+def test_push_lands_the_history_on_the_remote_and_a_second_clone_imports_nothing_twice(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_registry(tmp_path / "reg")
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(root), str(bare))
+    git(root, "remote", "add", "origin", str(bare))
+    git(root, "fetch", "-q", "origin")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare), str(other))
+
+    code, report = run_import(root, repo, "--stage-map", "prod=production", "--push", capsys=capsys)
+    assert code == 0 and report["pushed"] is True and len(report["commits"]) == 9
+    assert git(bare, "rev-parse", "main").strip() == report["commits"][-1]
+    assert git(root, "rev-parse", "main").strip() == report["commits"][-1]  # local fast-forwarded
+    assert git(bare, "log", "-1", "--format=%an", "main").strip() == ERIN[0]  # the tagger, kept
+
+    # A teammate's clone has not pulled: it imports against the remote, so nothing is imported twice.
+    code, report = run_import(other, repo, "--stage-map", "prod=production", "--push", capsys=capsys)
+    assert code == 0 and report["commits"] == [] and report["unchanged"] == 9
+    assert len(git(bare, "rev-list", "main").split()) == len(git(root, "rev-list", "main").split())

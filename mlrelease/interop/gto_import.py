@@ -81,6 +81,7 @@ class GtoOptions:
     stage_map: Mapping[str, str] = field(default_factory=dict)  # stage → environment
     renames: Mapping[str, str] = field(default_factory=dict)  # artifact → model name
     owner: str | None = None
+    push: bool = False  # push the chain to the config's remote (default origin)
 
 
 @dataclass(frozen=True)
@@ -209,12 +210,15 @@ def import_gto(registry_root: Path, repo: Path, opts: GtoOptions) -> Report:
         events = [e for e in events if e.artifact in opts.models]
     if not events:
         report.warnings.append(f"{top}: no GTO tags found ({ignored} other tags)")
-    t = transaction.target(registry_root)
+    t = _target(registry_root, opts.push)
     plan = _Planner(top, report, opts)
     try:
-        made = _write_chain(t, lambda reg, done: plan.commits(reg, events, done))
+        made, note = _write_chain(t, lambda reg, done: plan.commits(reg, events, done))
     finally:
         plan.close()
+    report.pushed = bool(made) and t.remote is not None
+    if note:
+        report.warnings.append(note)
     report.commits = made
     report.events = len(made)
     report.seconds = time.monotonic() - started
@@ -228,31 +232,67 @@ def _repo_url(top: Path) -> str:
     return safe_uri(url) if url else top.resolve().as_uri()
 
 
-def _write_chain(t: transaction.Target, build: Callable[[Registry, set[str]], list[_Commit]]) -> list[str]:
+def _target(registry_root: Path, push: bool) -> transaction.Target:
+    """Where the chain goes: the checked-out branch, and the config's remote when pushing."""
+    if not push:
+        return transaction.target(registry_root)
+    with Registry(registry_root) as reg:
+        remote = reg.config.remote
+    return transaction.target(registry_root, remote=remote.name if remote else "origin", branch=remote.branch if remote else None)
+
+
+def _write_chain(t: transaction.Target, build: Callable[[Registry, set[str]], list[_Commit]]) -> tuple[list[str], str | None]:
     """Commit a chain of dated, authored commits on the branch tip, then move the branch once.
 
     One compare-and-swap for the whole chain (like :func:`transaction.apply` for one
     commit): a writer that moved the branch meanwhile makes this fail cleanly, never
-    lose either side. Local only: push the branch afterwards as usual.
+    lose either side. With a remote, the chain is built on the fetched remote tip (so
+    tags already imported there are not imported again), pushed, and rebuilt on the new
+    tip after a recognised rejection, bounded like every push; then the local branch is
+    fast-forwarded where that loses nothing. Returns the commits and a note, if any.
     """
     with gitwrite.repo_lock(t.git_root):
-        tip = gitwrite.rev(t.git_root, f"refs/heads/{t.branch}")
-        if tip is None:
-            raise MlreleaseError(f"branch {t.branch} has no commits yet in {t.git_root}; commit the registry first")
-        with Registry(t.registry_root, tip) as reg:
-            chain = build(reg, imported_oids(t.git_root, tip))
-        if not chain:
-            return []
-        paths = sorted({t.git_path(p) for c in chain for p in c.files})
-        if gitwrite.current_branch(t.git_root) == t.branch:
-            dirty = gitwrite.dirty_paths(t.git_root, paths)
-            if dirty:
-                raise MlreleaseError(
-                    f"{dirty[0]}: has uncommitted changes in your checkout; commit or discard them first (nothing was imported)"
-                )
-        made = _fast_import(t, tip, chain, gitwrite.identity(t.git_root))
-        gitwrite.advance_branch(t.git_root, t.branch, made[-1], tip, paths=paths)
-        return made
+        if t.remote is None:
+            return _write_local(t, build), None
+        remote = t.remote
+        who = gitwrite.identity(t.git_root)
+
+        def attempt() -> tuple[list[str], str | None] | None:
+            tip = gitwrite.fetch(t.git_root, remote, t.branch)
+            with Registry(t.registry_root, tip) as reg:
+                chain = build(reg, imported_oids(t.git_root, tip))
+            if not chain:
+                return [], None
+            made = _fast_import(t, tip, chain, who)
+            result = gitwrite.push(t.git_root, remote, made[-1], t.branch)
+            if result.ok:
+                paths = sorted({t.git_path(p) for c in chain for p in c.files})
+                return made, transaction.fast_forward_local(t, made[-1], paths)
+            if not result.retryable:
+                raise MlreleaseError(f"git push to {remote} was refused: {result.detail} (nothing was imported there)")
+            return None
+
+        return gitwrite.retrying(attempt)
+
+
+def _write_local(t: transaction.Target, build: Callable[[Registry, set[str]], list[_Commit]]) -> list[str]:
+    tip = gitwrite.rev(t.git_root, f"refs/heads/{t.branch}")
+    if tip is None:
+        raise MlreleaseError(f"branch {t.branch} has no commits yet in {t.git_root}; commit the registry first")
+    with Registry(t.registry_root, tip) as reg:
+        chain = build(reg, imported_oids(t.git_root, tip))
+    if not chain:
+        return []
+    paths = sorted({t.git_path(p) for c in chain for p in c.files})
+    if gitwrite.current_branch(t.git_root) == t.branch:
+        dirty = gitwrite.dirty_paths(t.git_root, paths)
+        if dirty:
+            raise MlreleaseError(
+                f"{dirty[0]}: has uncommitted changes in your checkout; commit or discard them first (nothing was imported)"
+            )
+    made = _fast_import(t, tip, chain, gitwrite.identity(t.git_root))
+    gitwrite.advance_branch(t.git_root, t.branch, made[-1], tip, paths=paths)
+    return made
 
 
 def _fast_import(t: transaction.Target, tip: str, chain: list[_Commit], committer: gitwrite.Identity) -> list[str]:

@@ -146,7 +146,7 @@ def _apply_remote(t: Target, build: Builder, *, author: Identity | None, date: d
                 return Committed(None, t.branch, pushed=False, attempts=tries)
             result = gitwrite.push(t.git_root, remote, new, t.branch)
             if result.ok:
-                note = _fast_forward_local(t, new, [t.git_path(p) for p in change.files])
+                note = fast_forward_local(t, new, [t.git_path(p) for p in change.files])
                 return Committed(new, t.branch, pushed=True, attempts=tries, note=note)
             if not result.retryable:
                 raise MlreleaseError(f"git push to {remote} was refused: {result.detail}")
@@ -155,7 +155,7 @@ def _apply_remote(t: Target, build: Builder, *, author: Identity | None, date: d
         return gitwrite.retrying(attempt, attempts=attempts, seconds=seconds)
 
 
-def _fast_forward_local(t: Target, new: str, paths: list[str]) -> str | None:
+def fast_forward_local(t: Target, new: str, paths: list[str]) -> str | None:
     """Bring the local branch to the pushed commit when that loses nothing."""
     local = gitwrite.rev(t.git_root, f"refs/heads/{t.branch}")
     if local is not None and git(t.git_root, "merge-base", "--is-ancestor", local, new, check=False).returncode != 0:

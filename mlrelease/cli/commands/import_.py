@@ -2,7 +2,7 @@
 
     mlrelease import mlflow --tracking-uri https://mlflow.example.com \\
         [--model NAME ...] [--alias-map champion=production ...] [--push]
-    mlrelease import gto [PATH] [--stage-map prod=production ...]
+    mlrelease import gto [PATH] [--stage-map prod=production ...] [--push]
 
 mlflow: registered models, READY versions (with their run's metrics, params and code
 lineage) and aliases mapped to environments become model.yaml files, version manifests
@@ -56,7 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mlflow.add_argument(
         "--version-format", metavar="TEMPLATE", help="the version for MLflow version {n} (default: {n}.0.0 under semver, else {n})"
     )
-    mlflow.add_argument("--push", action="store_true", help="push the commit to the config's remote (default origin)")
     gto = sub.add_parser(
         "gto", help="a GTO-managed git repository (tags)", description="Import GTO tags and artifacts.yaml as release history."
     )
@@ -74,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "--rename", action="append", default=[], metavar="SOURCE=MODEL", help="import a model under another name (repeatable)"
         )
         p.add_argument("--owner", help="owner of models created by the import (default: the source's owner tag, else 'unknown')")
+        p.add_argument("--push", action="store_true", help="push what is imported to the config's remote (default origin)")
         add_json(p)
         _common(p, suppress=True)
 
@@ -104,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         from mlrelease.interop.gto_import import GtoOptions, import_gto
 
-        gopts = GtoOptions(models=tuple(args.model), stage_map=pairs(args.stage_map, "--stage-map"), renames=renames, owner=args.owner)
+        gopts = GtoOptions(
+            models=tuple(args.model), stage_map=pairs(args.stage_map, "--stage-map"), renames=renames, owner=args.owner, push=args.push
+        )
         report = import_gto(root, args.path, gopts)
     if args.json:
         print_json(report.to_json())
