@@ -277,27 +277,7 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: _History, base:
     notes = []
     if canary is None and live is not None and live.canary is not None and live.canary.version != version:
         notes.append(f"the canary {live.canary.version} ({live.canary.weight:g}%) is removed: a full promotion replaces it")
-    return Plan(
-        request=req,
-        actor=ctx.actor,
-        at=ctx.now,
-        base=base,
-        title=commits.intent(deploy, path).subject,
-        action_id=aid,
-        version=version,
-        previous=previous,
-        gates=tuple(results),
-        backend=backend.name,
-        backend_call=backend.describe(action),
-        action=action,
-        executor=backend,
-        commits=(commits.intent(deploy, path), commits.outcome(deploy, path, phase="Succeeded|Failed", backend_ref=None, message=None)),
-        expected=_expected(state),
-        noop=noop,
-        block=_first_block(_readonly_block(ctx, env), None if noop else _pending_block(state)),
-        notes=tuple(notes),
-        desired=desired,
-    )
+    return _deploy_plan(req, ctx, base, deploy, path, results, backend, action, state, env, noop, notes, desired)
 
 
 # ---- rollback -------------------------------------------------------------------------------
@@ -352,27 +332,51 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: _History, base
     path = reg.release_path(env.name, model)
     if state.pin is None:
         notes.append(f"pins {env.name} for {model}: promotions are refused until `mlrelease unpin {model} --env {env.name}`")
+    request = Request("rollback", model, target, env.name, req.reason, None, req.force, req.trigger)
+    pin = Pin(by=ctx.actor, at=ctx.now, reason=req.reason)
+    return _deploy_plan(request, ctx, base, deploy, path, results, backend, action, state, env, noop, notes, desired, pin=pin)
+
+
+def _deploy_plan(
+    req: Request,
+    ctx: Context,
+    base: str,
+    deploy: Deploy,
+    path: str,
+    results: list[GateResult],
+    backend: Backend,
+    action: Action,
+    state: ReleaseState,
+    env: Environment,
+    noop: str | None,
+    notes: list[str],
+    desired: Desired,
+    *,
+    pin: Pin | None = None,
+) -> Plan:
+    """The plan of a promote or rollback: intent and outcome commits of ``deploy`` on ``path``."""
+    intent = commits.intent(deploy, path)
     return Plan(
-        request=Request("rollback", model, target, env.name, req.reason, None, req.force, req.trigger),
+        request=req,
         actor=ctx.actor,
         at=ctx.now,
         base=base,
-        title=commits.intent(deploy, path).subject,
-        action_id=aid,
-        version=target,
-        previous=live.version,
+        title=intent.subject,
+        action_id=deploy.promotion_id,
+        version=deploy.version,
+        previous=deploy.previous,
         gates=tuple(results),
         backend=backend.name,
         backend_call=backend.describe(action),
         action=action,
         executor=backend,
-        commits=(commits.intent(deploy, path), commits.outcome(deploy, path, phase="Succeeded|Failed", backend_ref=None, message=None)),
+        commits=(intent, commits.outcome(deploy, path, phase="Succeeded|Failed", backend_ref=None, message=None)),
         expected=_expected(state),
         noop=noop,
         block=_first_block(_readonly_block(ctx, env), None if noop else _pending_block(state)),
         notes=tuple(notes),
         desired=desired,
-        pin=Pin(by=ctx.actor, at=ctx.now, reason=req.reason),
+        pin=pin,
     )
 
 
