@@ -12,7 +12,7 @@ Nothing here writes: the registry is read at a commit, backends are asked only t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from mlrelease.release import commits, gates, livehistory
 from mlrelease.release import state as st
 from mlrelease.release.commits import Deploy
 from mlrelease.release.ids import new_id
-from mlrelease.release.plan import Block, Expected, GateResult, PendingItem, Plan, Request
+from mlrelease.release.plan import Block, CommitPreview, Expected, GateResult, PendingItem, Plan, Request
 
 BackendResolver = Callable[[Config, str | None], Backend]
 
@@ -391,17 +391,8 @@ def _unpin(reg: Registry, req: Request, ctx: Context, history: _History, base: s
     live = state.live.version if state and state.live else None
     path = reg.release_path(env.name, model)
     preview = commits.unpin(model, env.name, live, ctx.actor, req.reason, path)
-    return Plan(
-        request=req,
-        actor=ctx.actor,
-        at=ctx.now,
-        base=base,
-        title=preview.subject,
-        version=live,
-        commits=(preview,),
-        noop=None if state and state.pin else f"{model} is not pinned in {env.name}",
-        block=_readonly_block(ctx, env),
-    )
+    noop = None if state and state.pin else f"{model} is not pinned in {env.name}"
+    return _record_plan(req, ctx, base, preview, live, noop, _readonly_block(ctx, env))
 
 
 def _approve(reg: Registry, req: Request, ctx: Context, history: _History, base: str, aid: str) -> Plan:
@@ -421,18 +412,7 @@ def _approve(reg: Registry, req: Request, ctx: Context, history: _History, base:
     )
     count = len(have) + (0 if noop else 1)
     notes.append(f"approvals for {manifest.version} in {env.name} after this: {count} of {env.gates.approvals} required")
-    return Plan(
-        request=req,
-        actor=ctx.actor,
-        at=ctx.now,
-        base=base,
-        title=preview.subject,
-        version=manifest.version,
-        commits=(preview,),
-        noop=noop,
-        block=_readonly_block(ctx, env),
-        notes=tuple(notes),
-    )
+    return _record_plan(req, ctx, base, preview, manifest.version, noop, _readonly_block(ctx, env), notes)
 
 
 def _reject(reg: Registry, req: Request, ctx: Context, history: _History, base: str, aid: str) -> Plan:
@@ -446,16 +426,31 @@ def _reject(reg: Registry, req: Request, ctx: Context, history: _History, base: 
         for (env, m), s in sorted(releases.items())
         if m == model and s.live is not None and manifest.version in (s.live.version, s.live.canary.version if s.live.canary else None)
     ]
+    noop = f"{model} {manifest.version} was already rejected by {existing.by}" if existing else None
+    return _record_plan(req, ctx, base, preview, manifest.version, noop, _readonly_block(ctx, None), notes)
+
+
+def _record_plan(
+    req: Request,
+    ctx: Context,
+    base: str,
+    preview: CommitPreview,
+    version: str | None,
+    noop: str | None,
+    block: Block | None,
+    notes: Sequence[str] = (),
+) -> Plan:
+    """The plan of a single-commit action (unpin, approve, reject): no backend is called."""
     return Plan(
         request=req,
         actor=ctx.actor,
         at=ctx.now,
         base=base,
         title=preview.subject,
-        version=manifest.version,
+        version=version,
         commits=(preview,),
-        noop=f"{model} {manifest.version} was already rejected by {existing.by}" if existing else None,
-        block=_readonly_block(ctx, None),
+        noop=noop,
+        block=block,
         notes=tuple(notes),
     )
 
