@@ -265,14 +265,9 @@ class CommandBackend:
         return run_program(argv, cwd=self.cwd, env=self._env(action), timeout=timeout)
 
     def execute(self, action: Action) -> Outcome:
-        done = self.journal.get(action.promotion_id)
-        if done is not None:
-            return Outcome(
-                ok=True,
-                reference=done.reference,
-                message=f"already done for promotion {one_line(action.promotion_id)}; not run again",
-                log=done.log,
-            )
+        replayed = self.journal.replay(action.promotion_id, "done", "not run again")
+        if replayed is not None:
+            return replayed
         run = self._run(self.argv, action, self.timeout)
         outcome = self._outcome(run)
         self.journal.put(action.promotion_id, outcome)

@@ -85,6 +85,17 @@ class Journal:
         except (OSError, ValueError, AttributeError):
             return None  # an unreadable entry is treated as unknown, never as success
 
+    def replay(self, promotion_id: str, done: str, skipped: str) -> Outcome | None:
+        """The recorded success for ``promotion_id`` as the answer to a repeated call, or None.
+
+        The message reads "already {done} for promotion ID; {skipped}".
+        """
+        found = self.get(promotion_id)
+        if found is None:
+            return None
+        message = f"already {done} for promotion {one_line(promotion_id)}; {skipped}"
+        return Outcome(ok=True, reference=found.reference, message=message, log=found.log)
+
     def put(self, promotion_id: str, outcome: Outcome) -> None:
         """Record a success atomically (write to a temporary file, then rename)."""
         path = self._path(promotion_id)

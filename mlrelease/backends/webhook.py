@@ -334,14 +334,9 @@ class WebhookBackend:
         return build
 
     def execute(self, action: Action) -> Outcome:
-        done = self.journal.get(action.promotion_id)
-        if done is not None:
-            return Outcome(
-                ok=True,
-                reference=done.reference,
-                message=f"already delivered for promotion {one_line(action.promotion_id)}; not sent again",
-                log=done.log,
-            )
+        replayed = self.journal.replay(action.promotion_id, "delivered", "not sent again")
+        if replayed is not None:
+            return replayed
         if not action.promotion_id.isprintable() or not action.promotion_id.isascii():
             return Outcome(ok=False, message="the promotion id is not a valid header value (printable ASCII only)")
         try:
