@@ -235,3 +235,13 @@ def test_diff_bad_format_is_usage(capsys: pytest.CaptureFixture[str], repo: Path
     with pytest.raises(SystemExit) as exc:
         main(["--repo", str(repo), "diff", "fraud-card@1.0.0", "fraud-card@1.1.0", "--format", "html"])
     assert exc.value.code == 2
+
+
+def test_best_of_follows_the_goal_and_treats_an_unknown_metric_as_higher_is_better() -> None:
+    from mlrelease.registry.compare import best_of
+    from mlrelease.registry.types import MetricDef
+
+    values = [("1.0.0", 0.2), ("1.1.0", 0.1), ("1.2.0", 0.3)]
+    assert best_of(MetricDef("fpr", goal="min"), values) == ("1.1.0", 0.1)
+    assert best_of(MetricDef("f1", goal="max"), values) == ("1.2.0", 0.3)
+    assert best_of(None, values) == ("1.2.0", 0.3)

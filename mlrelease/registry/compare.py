@@ -9,6 +9,7 @@ still shown, with its direction unknown: guessing would be worse than saying so.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mlrelease.registry.loader import Registry
@@ -189,3 +190,9 @@ def _facts(v: Version) -> dict[str, str | int | None]:
 def _fields(old: Version, new: Version) -> tuple[FieldChange, ...]:
     a, b = _facts(old), _facts(new)
     return tuple(FieldChange(k, a[k], b[k]) for k in a if a[k] != b[k])
+
+
+def best_of(definition: MetricDef | None, values: Sequence[tuple[str, float]]) -> tuple[str, float]:
+    """The (version, value) best by the metric's goal; a metric outside the catalogue counts higher as better."""
+    pick = min if definition is not None and definition.goal == "min" else max
+    return pick(values, key=lambda p: p[1])

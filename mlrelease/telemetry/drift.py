@@ -250,6 +250,11 @@ class DriftReport:
         scored = [f for f in self.features if f.psi is not None]
         return max(scored, key=lambda f: f.psi or 0.0) if scored else None
 
+    @property
+    def ranked(self) -> list[FeatureDrift]:
+        """Features most drifted first; those without a PSI last (every face lists them so)."""
+        return sorted(self.features, key=lambda f: f.psi if f.psi is not None else -1.0, reverse=True)
+
     def to_json(self) -> dict[str, object]:
         worst = self.worst
         return {

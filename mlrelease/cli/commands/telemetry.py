@@ -147,8 +147,9 @@ def moved_text(f: FeatureDrift) -> str:
 def drift_tables(report: DriftReport, config: Config) -> list[RenderableType]:
     out: list[RenderableType] = [Text(f"Trained {format_timestamp(report.trained)}, {report.age_days:.1f} days ago.")]
     if report.features:
-        ranked = sorted(report.features, key=lambda f: -1.0 if f.psi is None else f.psi, reverse=True)  # most drifted first
-        rows = [[plain(f.feature), _num(f.psi, ".3f"), f.level, moved_text(f) if f.psi is not None else plain(f.note)] for f in ranked]
+        rows = [
+            [plain(f.feature), _num(f.psi, ".3f"), f.level, moved_text(f) if f.psi is not None else plain(f.note)] for f in report.ranked
+        ]
         where = f"training profile from the {plain(report.baseline)}; live profile at {format_timestamp(report.profile_at) if report.profile_at else '—'}"
         out.append(folded(["Feature", "PSI", "Level", "Bins that moved most"], rows, title=f"Drift ({where})"))
     if report.metrics:

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, DataTable, Static, Tree
 
-from mlrelease.registry.compare import BETTER, SAME, WORSE
+from mlrelease.registry.compare import BETTER, SAME, WORSE, best_of
 from mlrelease.registry.history import Event
 from mlrelease.registry.lineage import Lineage
 from mlrelease.registry.types import MetricDef, Snapshot, Version
@@ -344,7 +344,7 @@ class ModelScreen(BaseScreen):
         chart.show(series)
         known = [(v.version, v.metrics[metric]) for v in data.versions if metric in v.metrics]
         if known:
-            best = (max if (definition is None or definition.goal == "max") else min)(known, key=lambda p: p[1])
+            best = best_of(definition, known)
             note.update(
                 Text(
                     f"{len(known)} of {len(values)} versions have {plain(metric)}; best {metric_text(definition, metric, best[1])} "
@@ -578,7 +578,7 @@ class ModelScreen(BaseScreen):
             line.append_text(join(Text("\nnote:", style="dim"), lit(note, "dim")))
         summary.update(line)
         rows = []
-        for f in sorted(report.features, key=lambda f: f.psi if f.psi is not None else -1.0, reverse=True):
+        for f in report.ranked:
             moved = Text(", ".join(f"{plain(b.bin)} {b.expected:.1%}→{b.actual:.1%}" for b in f.moved()))
             level_style = {"significant": "bold red", "moderate": "yellow", "stable": "green"}.get(f.level, "dim")
             rows.append(
