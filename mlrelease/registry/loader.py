@@ -286,7 +286,4 @@ class Registry:
 
 def open_registry(repo: Path | None, ref: str | None = None, *, use_cache: bool = True) -> Registry:
     """The registry a command means: ``--repo`` or found upward from the current folder."""
-    root = find_root(repo if repo is not None else Path.cwd())
-    if repo is not None and root != repo.resolve():
-        root = repo.resolve() if (repo / CONFIG).is_file() else root
-    return Registry(root, ref, use_cache=use_cache)
+    return Registry(find_root(repo if repo is not None else Path.cwd()), ref, use_cache=use_cache)
