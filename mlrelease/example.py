@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mlrelease.errors import ManifestError, MlreleaseError, Problem
-from mlrelease.registry import yamlsafe
+from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import Fields, format_timestamp, parse_timestamp
 from mlrelease.registry.gitio import git
 from mlrelease.registry.names import split_ref
@@ -498,7 +498,7 @@ class _Replay:
     # -- registrations --
 
     def setup(self) -> None:
-        files = {p: data for p, data in self.files.items() if not p.startswith("models/")}
+        files = {p: data for p, data in self.files.items() if not p.startswith(f"{layout.MODELS}/")}
         who = self.person(self.story.setup_by)
         self.add(
             self.story.setup_at, who, format_message("Set up the Northbank model registry", {"action": "init", "actor": str(who)}), files
@@ -525,7 +525,7 @@ class _Replay:
                 }
                 self.datasets[f"{spec.name}@{v.version}"] = doc
                 self.published[f"{spec.name}@{v.version}"] = v.created
-                path = f"datasets/{spec.name}/{v.version}.yaml"
+                path = layout.dataset_path(spec.name, v.version)
                 self.add(v.created, bot, f"Publish data set {spec.name} {v.version}\n", {path: yamlsafe.dump(doc).encode()})
 
     def model_versions(self) -> None:
@@ -569,10 +569,10 @@ class _Replay:
                 }
                 doc["artifact"]["bytes"] = int(spec.artifact.get("bytes", 0) * (1 + 0.04 * i))
                 doc = {k: val for k, val in doc.items() if val is not None}
-                files = {f"models/{spec.name}/versions/{v.version}.yaml": yamlsafe.dump(doc).encode()}
+                files = {layout.version_path(spec.name, v.version): yamlsafe.dump(doc).encode()}
                 subject = f"Register {spec.name} {v.version}"
                 if i == 0:
-                    files[f"models/{spec.name}/model.yaml"] = self.files[f"models/{spec.name}/model.yaml"]
+                    files[layout.model_path(spec.name)] = self.files[layout.model_path(spec.name)]
                     subject += " (new model)"
                 fields = {"action": "register", "model": spec.name, "version": v.version, "actor": str(pipeline)}
                 self.add(v.created, author, format_message(subject, fields), files, committer=pipeline)
@@ -601,7 +601,7 @@ class _Replay:
             reason=e.reason,
             forced=e.forced,
         )
-        path = f"releases/{e.env}/{e.model}.yaml"
+        path = layout.release_path(e.env, e.model)
         rel.state = state.with_intent(rel.state, desired, rel.backend, pin=pin)
         self.add(e.at, who, commits.intent(d, path).message(), {path: state.dump_release(rel.state)})
         kind_of_backend = self.backend_of(e.env)[1]
@@ -655,7 +655,7 @@ class _Replay:
         self.require_version(e.model, e.version, e.at)
         rel = self.release(e.env, e.model)
         rel.state = state.with_approval(rel.state, Approval(e.version, str(who), e.at, e.reason))
-        path = f"releases/{e.env}/{e.model}.yaml"
+        path = layout.release_path(e.env, e.model)
         preview = commits.approve(e.model, e.version, e.env, str(who), e.reason, path)
         self.add(e.at, who, preview.message(), {path: state.dump_release(rel.state)})
 
@@ -664,13 +664,13 @@ class _Replay:
         self.require_version(e.model, e.version, e.at)
         items = self.rejections.setdefault(e.model, [])
         items.append(Rejection(e.version, str(who), e.at, e.reason or ""))
-        path = f"models/{e.model}/rejections.yaml"
+        path = layout.rejections_path(e.model)
         preview = commits.reject(e.model, e.version, str(who), e.reason, path)
         self.add(e.at, who, preview.message(), {path: state.dump_rejections(e.model, items)})
 
     def _retrain(self, e: Event, who: Person) -> None:
         backend = self.config.retrain.backend or "record"
-        path = f"retrain/{e.model}.yaml"
+        path = layout.retrain_path(e.model)
         items = self.retrains.setdefault(e.model, [])
         request = RetrainRequest(id=ulid(e.at, self.rng), at=e.at, actor=str(who), reason=e.reason or "", backend=backend)
         items.append(request)
@@ -700,7 +700,7 @@ class _Replay:
             live=Live(version=live.version, promotion_id=manual, since=e.at),
         )
         rel.live_since.append((e.at, live.version))
-        path = f"releases/{e.env}/{e.model}.yaml"
+        path = layout.release_path(e.env, e.model)
         self.add(e.at, who, e.message or f"Edit {path} by hand\n", {path: state.dump_release(rel.state)})
 
     # -- telemetry --
@@ -760,7 +760,7 @@ class _Replay:
             files = {}
             for (env, model), snaps in series.items():
                 upto = [snap for snap, day in zip(snaps, days, strict=True) if day <= export]
-                files[f"telemetry/{env}/{model}.yaml"] = yamlsafe.dump({"model": model, "environment": env, "snapshots": upto}).encode()
+                files[layout.telemetry_path(env, model)] = yamlsafe.dump({"model": model, "environment": env, "snapshots": upto}).encode()
             last = max(d for d in days if d <= export)
             subject = f"Telemetry: daily snapshots {previous + timedelta(days=1):%d %b} to {last:%d %b %Y}"
             self.add(export, bot, subject + "\n", files)
@@ -813,7 +813,7 @@ def build(dest: Path, source: Path | None = None) -> Built:
     if dest.exists():
         raise MlreleaseError(f"{dest}: already exists; the example is built into a new folder")
     files = _registry_files(source)
-    config = parse_config(yamlsafe.load(files["mlrelease.yaml"], "mlrelease.yaml"))
+    config = parse_config(yamlsafe.load(files[layout.CONFIG], layout.CONFIG))
     history = _Replay(load_story(source / STORY), files, config).replay()
     try:
         history.write(dest)

@@ -37,7 +37,7 @@ from mlrelease.backends.base import Action, BackendContext, Health, Outcome
 from mlrelease.backends.settings import Settings
 from mlrelease.backends.support import file_name, one_line
 from mlrelease.errors import ManifestError, MlreleaseError
-from mlrelease.registry import yamlsafe
+from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import describe
 from mlrelease.registry.gitio import git, git_text, git_toplevel
 from mlrelease.registry.loader import Registry
@@ -51,7 +51,7 @@ BRANCH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]*")
 _SCP = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/].*|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.*")
 _TRANSPORT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
 _ACTOR = re.compile(r"\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>\s]+)>\s*")
-REGISTRY_OWN = ("mlrelease.yaml", "models", "releases", "datasets", "telemetry", "retrain")
+REGISTRY_OWN = (layout.CONFIG, *layout.FOLDERS)
 ATTEMPTS = 20
 SECONDS = 60.0
 LOCK_TIMEOUT = 60.0

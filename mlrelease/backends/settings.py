@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlrelease.backends.base import BackendConfigError
+from mlrelease.registry import layout
 from mlrelease.registry.fields import describe
 
-CONFIG = "mlrelease.yaml"
+CONFIG = layout.CONFIG
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MISSING = object()
 

@@ -47,7 +47,7 @@ from mlrelease.interop import common
 from mlrelease.interop.common import ImportProblems, Report, quoted
 from mlrelease.interop.mlflow_api import safe_uri
 from mlrelease.registry import conventions as conv
-from mlrelease.registry import yamlsafe
+from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.gitio import CatFile, git, git_text, git_toplevel
 from mlrelease.registry.loader import Registry
@@ -451,10 +451,10 @@ class _Planner:
                 commit = self._register(files, e, model, versions[(e.artifact, e.version)], problems)
             elif e.kind == "deregister" and e.version:
                 commit = self._mark(
-                    files, e, reg.version_path(model, versions[(e.artifact, e.version)]), "deregistered", "deregister", model
+                    files, e, layout.version_path(model, versions[(e.artifact, e.version)]), "deregistered", "deregister", model
                 )
             elif e.kind == "deprecate":
-                commit = self._mark(files, e, f"models/{model}/model.yaml", "deprecated", "deprecate", model)
+                commit = self._mark(files, e, layout.model_path(model), "deprecated", "deprecate", model)
             elif key is not None:
                 # A tag that arrives late (dated before events already imported for the same
                 # model and stage) must not roll the present back: it takes effect as of now.
@@ -476,12 +476,12 @@ class _Planner:
         return format_message(f"{subject} (GTO {e.tag})", {**fields, "actor": e.tagger, "reason": reason, "source": e.source})
 
     def _register(self, files: _Files, e: Event, model: str, version: str, problems: list[str]) -> _Commit | None:
-        path = files.reg.version_path(model, version)
+        path = layout.version_path(model, version)
         if files.exists(path):
             problems.append(f"{path} exists and was not imported from GTO tag {quoted(e.tag)}; released manifests are not overwritten")
             return None
         entry = self._entry(e)
-        model_path = f"models/{model}/model.yaml"
+        model_path = layout.model_path(model)
         changes: dict[str, bytes | None] = {}
         if not files.exists(model_path):
             custom = entry.get("custom")
@@ -549,9 +549,10 @@ class _Planner:
         if tag in tags:
             return None
         doc["tags"] = [*tags, tag]
-        data = common.dump_version(doc, path) if "/versions/" in path else common.dump_model(doc, path)
+        loc = layout.locate(path)
+        version = loc.version if isinstance(loc, layout.Located) and loc.kind == "version" else None
+        data = common.dump_version(doc, path) if version is not None else common.dump_model(doc, path)
         files.update({path: data})
-        version = path.rsplit("/", 1)[-1][: -len(".yaml")] if "/versions/" in path else None
         subject = f"{action.capitalize()} {model}" + (f" {version}" if version else "")
         return _Commit({path: data}, self._message(subject, e, action=action, model=model, version=version), e)
 
@@ -559,7 +560,7 @@ class _Planner:
         self, files: _Files, e: Event, key: tuple[str, str], holder: str | None, was_held: bool, problems: list[str]
     ) -> _Commit | None:
         model, env = key
-        path = files.reg.release_path(env, model)
+        path = layout.release_path(env, model)
         old = files.release(path)
         if old is not None and (old.desired is None or not old.desired.promotion_id.startswith(PREFIX)):
             problems.append(f"{path} is managed by mlrelease (not by a GTO import); GTO tag {quoted(e.tag)} would overwrite it")

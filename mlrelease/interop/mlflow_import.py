@@ -45,6 +45,7 @@ from mlrelease.interop import common
 from mlrelease.interop.common import ImportProblems, Report, quoted
 from mlrelease.interop.mlflow_api import MlflowApi, aliases_of, connection_from_env, safe_uri, tags_of
 from mlrelease.registry import conventions as conv
+from mlrelease.registry import layout
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.trailers import format_message
@@ -206,7 +207,7 @@ def _read_new_versions(api: MlflowApi, reg: Registry, models: list[_Model], conf
     skipped_metrics: set[str] = set()
     for model in models:
         for v in model.versions:
-            path = reg.version_path(v.model, v.version)
+            path = layout.version_path(v.model, v.version)
             mv = v.doc or {}
             if reg.source.exists(path):
                 v.doc = None
@@ -228,7 +229,7 @@ def _read_new_versions(api: MlflowApi, reg: Registry, models: list[_Model], conf
 
 def _clash(reg: Registry, source: str, v: _Version, mv: Mapping[str, Any]) -> str | None:
     """Why an existing manifest at this version's path is not this MLflow version, or None."""
-    path = reg.version_path(v.model, v.version)
+    path = layout.version_path(v.model, v.version)
     try:
         existing = reg.version(v.model, v.version)
     except ManifestError as exc:
@@ -307,7 +308,7 @@ def _files(
     """Every file that is new or changed at the branch tip (re-checked on every retry)."""
     files: dict[str, bytes | None] = {}
     for model in models:
-        model_path = f"models/{model.name}/model.yaml"
+        model_path = layout.model_path(model.name)
         if not tip.source.exists(model_path):
             tags = tags_of(model.registered)
             doc: dict[str, Any] = {"name": model.name, "owner": tags.get("owner") or opts.owner or "unknown"}
@@ -317,7 +318,7 @@ def _files(
             report.models.append(model.name)
         present: dict[str, str] = {}  # MLflow number → version here, for the aliases
         for v in model.versions:
-            path = tip.version_path(v.model, v.version)
+            path = layout.version_path(v.model, v.version)
             present[v.number] = v.version
             if v.doc is None or tip.source.exists(path):
                 report.unchanged += 1
@@ -347,7 +348,7 @@ def _alias_states(
         if version is None:
             report.skipped.append(f"alias {alias} of {model.source}: version {number} is not READY or not importable")
             continue
-        path = tip.release_path(env, model.name)
+        path = layout.release_path(env, model.name)
         old = tip.release(env, model.name)
         if old is not None and old.live is not None and old.live.version == version:
             report.unchanged += 1

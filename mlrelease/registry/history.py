@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from mlrelease.errors import ManifestError, MlreleaseError, NotFound
-from mlrelease.registry import yamlsafe
+from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.gitio import CatFile, git
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.overview import require_environment
@@ -105,10 +105,10 @@ def history(reg: Registry, model: str | None = None, env: str | None = None, lim
 
 def _pathspecs(model: str | None, env: str | None) -> list[str]:
     if env is not None:
-        return [f"releases/{env}/{model}.yaml" if model else f"releases/{env}/"]
+        return [layout.release_path(env, model) if model else layout.releases_folder(env)]
     if model is not None:
-        return [f"releases/*/{model}.yaml", f"models/{model}/rejections.yaml", f"retrain/{model}.yaml"]
-    return ["releases/", "models/*/rejections.yaml", "retrain/"]
+        return [layout.release_path("*", model), layout.rejections_path(model), layout.retrain_path(model)]
+    return [layout.releases_folder(), layout.rejections_path("*"), layout.retrain_folder()]
 
 
 def _commits(reg: Registry, rev: str, prefix: str, specs: list[str], *, page: int | None) -> Iterator[_Commit]:
@@ -297,16 +297,15 @@ class _Reader:
         return out
 
 
+_EVENT_KINDS = ("release", "rejections", "retrain")  # the files whose history is the audit trail
+
+
 def _classify(path: str) -> tuple[str | None, str | None, str | None]:
     """(kind, model, environment) of a registry path, or Nones for a path we do not read."""
-    parts = path.split("/")
-    if len(parts) == 3 and parts[0] == "releases" and parts[2].endswith(".yaml"):
-        return "release", parts[2][:-5], parts[1]
-    if len(parts) == 3 and parts[0] == "models" and parts[2] == "rejections.yaml":
-        return "rejections", parts[1], None
-    if len(parts) == 2 and parts[0] == "retrain" and parts[1].endswith(".yaml"):
-        return "retrain", parts[1][:-5], None
-    return None, None, None
+    loc = layout.locate(path)
+    if isinstance(loc, str) or loc.kind not in _EVENT_KINDS:
+        return None, None, None
+    return loc.kind, loc.model, loc.environment
 
 
 def _live(state: ReleaseState | None) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mlrelease.errors import ManifestError, NotFound, Problem
+from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import sort_versions
 from mlrelease.registry.overview import Placement, placements
@@ -103,7 +104,7 @@ def parent_chain(reg: Registry, version: Version) -> ParentChain:
         if parent in seen:
             return ParentChain(tuple(out), CYCLE, parent)
         seen.add(parent)
-        if not reg.source.exists(reg.version_path(version.model, parent)):
+        if not reg.source.exists(layout.version_path(version.model, parent)):
             return ParentChain(tuple(out), MISSING, parent)
         try:
             manifest = reg.version(version.model, parent)
@@ -138,7 +139,7 @@ def lineage(reg: Registry, model: str, version: str) -> Lineage:
 
 
 def _children(reg: Registry, model: str, version: str, problems: list[Problem]) -> tuple[str, ...]:
-    items = [("version", reg.version_path(model, v)) for v in reg.version_names(model)]
+    items = [("version", layout.version_path(model, v)) for v in reg.version_names(model)]
     out = []
     for (_kind, _path), (status, value) in reg.parse_many(items, parallel=True).items():
         if status != "ok":
@@ -152,7 +153,7 @@ def dataset_impact(reg: Registry, name: str, version: str) -> DatasetImpact:
     """Every model version trained, validated or tested on ``name@version``, and where it runs."""
     problems: list[Problem] = []
     manifest = reg.collect(lambda: reg.dataset(name, version), problems)
-    named = {("version", reg.version_path(m, v)): (m, v) for m in reg.model_names() for v in reg.version_names(m)}
+    named = {("version", layout.version_path(m, v)): (m, v) for m in reg.model_names() for v in reg.version_names(m)}
     results = reg.parse_many(named, parallel=True)
     found: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     for item, (model, ver) in named.items():

@@ -16,56 +16,11 @@ from dataclasses import dataclass, field
 
 from mlrelease.errors import Problem
 from mlrelease.registry import conventions as conv
-from mlrelease.registry.loader import CONFIG, Registry
+from mlrelease.registry import layout
+from mlrelease.registry.layout import CONFIG, Located, locate
+from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import unsafe_reason
 from mlrelease.registry.types import Config, Dataset, Model, Rejection, ReleaseState, Telemetry, Version
-
-FOLDERS = ("models", "datasets", "releases", "telemetry", "retrain")
-_LAYOUT = {
-    "models": "models/<model>/model.yaml, models/<model>/rejections.yaml or models/<model>/versions/<version>.yaml",
-    "datasets": "datasets/<dataset>/<version>.yaml",
-    "releases": "releases/<environment>/<model>.yaml",
-    "telemetry": "telemetry/<environment>/<model>.yaml",
-    "retrain": "retrain/<model>.yaml",
-}
-
-
-@dataclass(frozen=True)
-class Located:
-    """A registry file, what kind it is, and the names its path gives."""
-
-    path: str
-    kind: str  # a key of mlrelease.registry.parse.PARSERS
-    model: str | None = None
-    version: str | None = None
-    dataset: str | None = None
-    environment: str | None = None
-
-
-def locate(path: str) -> Located | str:
-    """What the file at ``path`` is by its place in the layout, or why it does not belong."""
-    parts = path.split("/")
-    top = parts[0]
-    if not parts[-1].endswith(".yaml"):
-        hint = "; registry files end in .yaml, not .yml" if parts[-1].endswith(".yml") else ""
-        return f"unknown file in {top}/ (expected {_LAYOUT.get(top, 'a .yaml file')}){hint}"
-    stem = parts[-1][: -len(".yaml")]
-    n = len(parts)
-    if top == "models" and n == 3 and parts[2] == "model.yaml":
-        return Located(path, "model", model=parts[1])
-    if top == "models" and n == 3 and parts[2] == "rejections.yaml":
-        return Located(path, "rejections", model=parts[1])
-    if top == "models" and n == 4 and parts[2] == "versions":
-        return Located(path, "version", model=parts[1], version=stem)
-    if top == "datasets" and n == 3:
-        return Located(path, "dataset", dataset=parts[1], version=stem)
-    if top == "releases" and n == 3:
-        return Located(path, "release", environment=parts[1], model=stem)
-    if top == "telemetry" and n == 3:
-        return Located(path, "telemetry", environment=parts[1], model=stem)
-    if top == "retrain" and n == 2:
-        return Located(path, "retrain", model=stem)
-    return f"unknown file in {top}/ (expected {_LAYOUT.get(top, 'nothing here')})"
 
 
 @dataclass
@@ -90,15 +45,10 @@ class Index:
 
     @classmethod
     def from_registry(cls, reg: Registry) -> Index:
-        return cls.of(loc for loc in (locate(p) for p in registry_files(reg)) if isinstance(loc, Located))
+        return cls.of(loc for loc in (locate(p) for p in reg.files()) if isinstance(loc, Located))
 
     def has_version(self, model: str, version: str) -> bool:
         return version in self.versions.get(model, ())
-
-
-def registry_files(reg: Registry) -> list[str]:
-    """Every file under the registry's known folders (hidden files such as .gitkeep excluded)."""
-    return [p for top in FOLDERS for p in reg.source.files(top)]
 
 
 # ---- checks of one parsed file -------------------------------------------------------------
@@ -137,7 +87,7 @@ def check_version(v: Version, path: str, config: Config, index: Index) -> list[P
         if v.parent == v.version:
             out.add("parent", f"parent {v.parent!r} is this version itself")
         elif not index.has_version(v.model, v.parent):
-            out.add("parent", f"parent version {v.parent!r} of {v.model!r} does not exist (models/{v.model}/versions/{v.parent}.yaml)")
+            out.add("parent", f"parent version {v.parent!r} of {v.model!r} does not exist ({layout.version_path(v.model, v.parent)})")
     for role, ref in v.data.items():
         reason = unsafe_reason(role)
         if reason:
@@ -146,7 +96,7 @@ def check_version(v: Version, path: str, config: Config, index: Index) -> list[P
             out.add("data", problem and f"data.{role}: {problem}")
         known = index.datasets.get(ref.dataset)
         if known is not None and ref.version not in known:
-            out.add("data", f"data.{role}: data set {ref.dataset!r} has no version {ref.version!r} (datasets/{ref.dataset}/)")
+            out.add("data", f"data.{role}: data set {ref.dataset!r} has no version {ref.version!r} ({layout.dataset_folder(ref.dataset)})")
     _metric_names(out, "metrics", v.metrics, config, "metric")
     for missing in conv.missing_required(v, c.required):
         out.add(missing.split(".")[0], f"missing required field {missing!r} (conventions.required)")
@@ -192,7 +142,7 @@ def check_config(config: Config, index: Index) -> list[Problem]:
     _metric_names(out, "retrain", retrain.policy.metric_drop, config, "retrain policy metric")
     for model, policy in retrain.models.items():
         if model not in index.models:
-            out.add("retrain", f"retrain policy for model {model!r}, which does not exist (models/{model}/model.yaml)")
+            out.add("retrain", f"retrain policy for model {model!r}, which does not exist ({layout.model_path(model)})")
         _metric_names(out, "retrain", policy.metric_drop, config, f"retrain policy metric of {model!r}")
     return out.problems
 
@@ -319,7 +269,7 @@ def _folder_problems(located: list[Located], config: Config | None, index: Index
     envs = set(config.environment_names) if config else None
     for loc in located:
         if loc.kind in ("model", "version", "rejections") and loc.model is not None:
-            folder = f"models/{loc.model}/"
+            folder = layout.model_folder(loc.model)
             if config:
                 once(folder, conv.name_problem("model", loc.model, config.conventions))
             else:
@@ -327,10 +277,10 @@ def _folder_problems(located: list[Located], config: Config | None, index: Index
             if loc.model not in index.models:
                 once(folder, f"model folder {loc.model!r} has no model.yaml")
         elif loc.kind == "dataset" and loc.dataset is not None:
-            folder = f"datasets/{loc.dataset}/"
+            folder = layout.dataset_folder(loc.dataset)
             once(folder, conv.name_problem("dataset", loc.dataset, config.conventions) if config else _unsafe("data set", loc.dataset))
         elif loc.kind in ("release", "telemetry") and loc.environment is not None:
-            folder = f"{loc.path.split('/')[0]}/{loc.environment}/"
+            folder = loc.path.rsplit("/", 1)[0] + "/"
             once(folder, _unsafe("environment", loc.environment))
             if envs is not None and loc.environment not in envs:
                 once(folder, f"environment {loc.environment!r} is not in mlrelease.yaml (environments: {', '.join(sorted(envs))})")
@@ -339,7 +289,7 @@ def _folder_problems(located: list[Located], config: Config | None, index: Index
             if reason:
                 problems.append(Problem(loc.path, None, f"file name {loc.model!r} {reason}"))
             elif loc.model not in index.models:
-                problems.append(Problem(loc.path, None, f"model {loc.model!r} does not exist (models/{loc.model}/model.yaml)"))
+                problems.append(Problem(loc.path, None, f"model {loc.model!r} does not exist ({layout.model_path(loc.model)})"))
         if loc.kind == "dataset" and loc.version is not None:
             reason = unsafe_reason(loc.version)
             if reason:
@@ -380,7 +330,7 @@ def lint(reg: Registry) -> LintResult:
     """Check every file of the registry; all problems, sorted by file and line."""
     problems: list[Problem] = []
     located: list[Located] = []
-    files = registry_files(reg)
+    files = reg.files()
     for path in files:
         loc = locate(path)
         if isinstance(loc, Located):

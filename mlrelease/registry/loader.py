@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem
-from mlrelease.registry import yamlsafe
+from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.cache import ParseCache
 from mlrelease.registry.gitio import git_dir, git_toplevel
 from mlrelease.registry.names import sort_versions, unsafe_reason
@@ -32,7 +32,7 @@ from mlrelease.registry.types import (
 )
 
 T = TypeVar("T")
-CONFIG = "mlrelease.yaml"
+CONFIG = layout.CONFIG
 PARALLEL_AT = 400  # below this many uncached files, a process pool costs more than it saves
 
 
@@ -161,9 +161,12 @@ class Registry:
 
     # ---- models and versions --------------------------------------------------------------
 
+    def files(self) -> list[str]:
+        """Every file under the registry's folders (hidden files such as .gitkeep excluded)."""
+        return [p for top in layout.FOLDERS for p in self.source.files(top)]
+
     def model_names(self) -> list[str]:
-        names = {p.split("/")[1] for p in self.source.files("models") if p.count("/") >= 2}
-        return sorted(n for n in names if self.source.exists(f"models/{n}/model.yaml"))
+        return sorted({loc.model for loc in layout.located(self.source.files(layout.MODELS), "model") if loc.model})
 
     def _check_name(self, what: str, name: str) -> None:
         reason = unsafe_reason(name)
@@ -172,7 +175,7 @@ class Registry:
 
     def model(self, name: str) -> Model:
         self._check_name("model", name)
-        path = f"models/{name}/model.yaml"
+        path = layout.model_path(name)
         if not self.source.exists(path):
             known = ", ".join(self.model_names()[:8]) or "none"
             raise NotFound(f"no model {name!r} in {self.label} (models: {known})")
@@ -181,17 +184,13 @@ class Registry:
     def version_names(self, model: str) -> list[str]:
         """Every version of a model, oldest first, from file names alone (no parsing)."""
         self._check_name("model", model)
-        prefix = f"models/{model}/versions"
-        names = [p[len(prefix) + 1 : -5] for p in self.source.files(prefix) if p.endswith(".yaml") and p.count("/") == 3]
-        return sort_versions(names)
-
-    def version_path(self, model: str, version: str) -> str:
-        return f"models/{model}/versions/{version}.yaml"
+        located = layout.located(self.source.files(layout.versions_folder(model)), "version")
+        return sort_versions(loc.version for loc in located if loc.version is not None)
 
     def version(self, model: str, version: str) -> Version:
         self._check_name("model", model)
         self._check_name("version", version)
-        path = self.version_path(model, version)
+        path = layout.version_path(model, version)
         if not self.source.exists(path):
             self.model(model)
             raise NotFound(f"model {model!r} has no version {version!r}")
@@ -199,7 +198,7 @@ class Registry:
 
     def versions(self, model: str, *, parallel: bool = False) -> list[Version]:
         """All versions of one model, oldest first; the first broken manifest raises."""
-        items = [("version", self.version_path(model, v)) for v in self.version_names(model)]
+        items = [("version", layout.version_path(model, v)) for v in self.version_names(model)]
         results = self.parse_many(items, parallel=parallel)
         out = []
         for item in items:
@@ -215,25 +214,30 @@ class Registry:
 
     # ---- release state -------------------------------------------------------------------
 
-    def release_path(self, env: str, model: str) -> str:
-        return f"releases/{env}/{model}.yaml"
-
     def release(self, env: str, model: str) -> ReleaseState | None:
-        path = self.release_path(env, model)
+        path = layout.release_path(env, model)
         if not self.source.exists(path):
             return None
         return self.parse("release", path)
 
-    def releases(self) -> dict[tuple[str, str], ReleaseState]:
-        """Every release state, keyed by (environment, model)."""
-        items = [("release", p) for p in self.source.files("releases") if p.endswith(".yaml") and p.count("/") == 2]
-        results = self.parse_many(items)
+    def releases(self, problems: list[Problem] | None = None) -> dict[tuple[str, str], ReleaseState]:
+        """Every release state, keyed by (environment, model).
+
+        With ``problems``, a broken file becomes its problems there and the rest is still
+        returned (a face that shows what it can); without, the first broken file raises.
+        """
+        located = layout.located(self.source.files(layout.RELEASES), "release")
+        results = self.parse_many([(loc.kind, loc.path) for loc in located])
         out: dict[tuple[str, str], ReleaseState] = {}
-        for (_kind, path), (status, value) in results.items():
+        for loc in located:
+            status, value = results[(loc.kind, loc.path)]
             if status == "err":
-                raise ManifestError(value)
-            _, env, fname = path.split("/")
-            out[(env, fname[:-5])] = value
+                if problems is None:
+                    raise ManifestError(value)
+                problems.extend(value)
+                continue
+            assert loc.environment is not None and loc.model is not None
+            out[(loc.environment, loc.model)] = value
         return out
 
     def live_versions(self, model: str) -> dict[str, ReleaseState]:
@@ -248,29 +252,29 @@ class Registry:
     # ---- datasets, rejections, retrain requests, telemetry -------------------------------
 
     def dataset_names(self) -> list[str]:
-        return sorted({p.split("/")[1] for p in self.source.files("datasets") if p.count("/") == 2})
+        return sorted({loc.dataset for loc in layout.located(self.source.files(layout.DATASETS), "dataset") if loc.dataset})
 
     def dataset_versions(self, name: str) -> list[str]:
         self._check_name("dataset", name)
-        prefix = f"datasets/{name}"
-        return sort_versions(p[len(prefix) + 1 : -5] for p in self.source.files(prefix) if p.endswith(".yaml") and p.count("/") == 2)
+        located = layout.located(self.source.files(layout.dataset_folder(name)), "dataset")
+        return sort_versions(loc.version for loc in located if loc.version is not None)
 
     def dataset(self, name: str, version: str) -> Dataset | None:
         self._check_name("dataset", name)
         self._check_name("dataset version", version)
-        path = f"datasets/{name}/{version}.yaml"
+        path = layout.dataset_path(name, version)
         return self.parse("dataset", path) if self.source.exists(path) else None
 
     def rejections(self, model: str) -> tuple[Rejection, ...]:
-        path = f"models/{model}/rejections.yaml"
+        path = layout.rejections_path(model)
         return self.parse("rejections", path) if self.source.exists(path) else ()
 
     def retrain_requests(self, model: str) -> tuple[RetrainRequest, ...]:
-        path = f"retrain/{model}.yaml"
+        path = layout.retrain_path(model)
         return self.parse("retrain", path) if self.source.exists(path) else ()
 
     def telemetry(self, env: str, model: str) -> Telemetry | None:
-        path = f"telemetry/{env}/{model}.yaml"
+        path = layout.telemetry_path(env, model)
         return self.parse("telemetry", path) if self.source.exists(path) else None
 
     # ---- helpers for faces ----------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlrelease.errors import NotFound, Problem
+from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import version_key
 from mlrelease.registry.types import Canary, Config, MetricDef, Model, Pin, Rejection, ReleaseState, Version
@@ -136,17 +137,17 @@ def overview(reg: Registry) -> Overview:
     problems: list[Problem] = []
     names = reg.model_names()
     models: dict[str, Model | None] = {}
-    results = reg.parse_many([("model", f"models/{n}/model.yaml") for n in names])
+    results = reg.parse_many([("model", layout.model_path(n)) for n in names])
     for n in names:
-        status, value = results[("model", f"models/{n}/model.yaml")]
+        status, value = results[("model", layout.model_path(n))]
         models[n] = value if status == "ok" else None
         if status != "ok":
             problems.extend(value)
-    states = _release_states(reg, problems)
+    states = reg.releases(problems)
     env_rows = {n: tuple(env_status(e, states.get((e, n))) for e in env_names) for n in names}
     heads = {n: next((e for e in reversed(envs) if e.live is not None), None) for n, envs in env_rows.items()}
     # Only the manifests whose metrics are shown: what runs in each model's furthest environment.
-    live_paths = {reg.version_path(n, h.live) for n, h in heads.items() if h is not None and h.live is not None}
+    live_paths = {layout.version_path(n, h.live) for n, h in heads.items() if h is not None and h.live is not None}
     manifests = reg.parse_many([("version", p) for p in sorted(live_paths) if reg.source.exists(p)])
     summaries = []
     for n in names:
@@ -177,25 +178,13 @@ def overview(reg: Registry) -> Overview:
     return Overview(environments=env_names, models=tuple(summaries), problems=tuple(problems))
 
 
-def _release_states(reg: Registry, problems: list[Problem]) -> dict[tuple[str, str], ReleaseState]:
-    items = [("release", p) for p in reg.source.files("releases") if p.endswith(".yaml") and p.count("/") == 2]
-    out: dict[tuple[str, str], ReleaseState] = {}
-    for (_kind, path), (status, value) in reg.parse_many(items).items():
-        if status != "ok":
-            problems.extend(value)
-            continue
-        _, env, fname = path.split("/")
-        out[(env, fname[:-5])] = value
-    return out
-
-
 def _manifest(
     reg: Registry, parsed: dict[tuple[str, str], tuple[str, object]], model: str, version: str, problems: list[Problem], *, env: str
 ) -> Version | None:
-    path = reg.version_path(model, version)
+    path = layout.version_path(model, version)
     result = parsed.get(("version", path))
     if result is None:
-        problems.append(Problem(reg.release_path(env, model), None, f"live version {version!r} of {model!r} has no manifest ({path})"))
+        problems.append(Problem(layout.release_path(env, model), None, f"live version {version!r} of {model!r} has no manifest ({path})"))
         return None
     status, value = result
     if status != "ok":
@@ -265,7 +254,7 @@ def model_view(reg: Registry, name: str, limit: int | None = None) -> ModelView:
         shown = [v for v in names if v in keep]
     else:
         shown = names
-    items = [("version", reg.version_path(name, v)) for v in shown]
+    items = [("version", layout.version_path(name, v)) for v in shown]
     parsed = reg.parse_many(items, parallel=True)
     rejected = {r.version: r for r in reg.collect(lambda: reg.rejections(name), problems) or ()}
     rows = []

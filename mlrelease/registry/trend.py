@@ -6,6 +6,7 @@ it stays cheap on large registries; versions without the metric are skipped, not
 
 from __future__ import annotations
 
+from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
 
 RECENT = 6
@@ -14,7 +15,7 @@ RECENT = 6
 def metric_trend(reg: Registry, model: str, metric: str, *, last: int = RECENT) -> tuple[float, ...]:
     """``metric`` of the newest ``last`` versions of ``model``, oldest first."""
     names = reg.version_names(model)[-last:]
-    items = [("version", reg.version_path(model, v)) for v in names]
+    items = [("version", layout.version_path(model, v)) for v in names]
     parsed = reg.parse_many(items)
     out = []
     for item in items:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mlrelease.backends.base import Action, Backend
 from mlrelease.errors import ExitCode, MlreleaseError, NotFound, Problem, UsageError
+from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import unsafe_reason
 from mlrelease.registry.source import GitRefSource
@@ -52,7 +53,7 @@ class _History:
     cache: dict[str, list[livehistory.LiveChange]] = field(default_factory=dict)
 
     def changes(self, env: str, model: str) -> list[livehistory.LiveChange]:
-        rel = f"releases/{env}/{model}.yaml"
+        rel = layout.release_path(env, model)
         if rel not in self.cache:
             path = f"{self.prefix}/{rel}" if self.prefix else rel
             self.cache[rel] = livehistory.live_changes(self.git_root, self.ref, path)
@@ -273,7 +274,7 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: _History, base:
         forced=forced,
     )
     deploy = Deploy("promote", model, env.name, version, previous, req.canary, aid, backend.name, ctx.actor, req.reason, forced)
-    path = reg.release_path(env.name, model)
+    path = layout.release_path(env.name, model)
     notes = []
     if canary is None and live is not None and live.canary is not None and live.canary.version != version:
         notes.append(f"the canary {live.canary.version} ({live.canary.weight:g}%) is removed: a full promotion replaces it")
@@ -329,7 +330,7 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: _History, base
     forced = tuple(g.name for g in results if not g.passed) if req.force else ()
     desired = Desired(version=target, promotion_id=aid, action="rollback", actor=ctx.actor, at=ctx.now, reason=req.reason, forced=forced)
     deploy = Deploy("rollback", model, env.name, target, live.version, None, aid, backend.name, ctx.actor, req.reason, forced)
-    path = reg.release_path(env.name, model)
+    path = layout.release_path(env.name, model)
     if state.pin is None:
         notes.append(f"pins {env.name} for {model}: promotions are refused until `mlrelease unpin {model} --env {env.name}`")
     request = Request("rollback", model, target, env.name, req.reason, None, req.force, req.trigger)
@@ -389,7 +390,7 @@ def _unpin(reg: Registry, req: Request, ctx: Context, history: _History, base: s
     reg.model(model)
     state = reg.release(env.name, model)
     live = state.live.version if state and state.live else None
-    path = reg.release_path(env.name, model)
+    path = layout.release_path(env.name, model)
     preview = commits.unpin(model, env.name, live, ctx.actor, req.reason, path)
     noop = None if state and state.pin else f"{model} is not pinned in {env.name}"
     return _record_plan(req, ctx, base, preview, live, noop, _readonly_block(ctx, env))
@@ -399,7 +400,7 @@ def _approve(reg: Registry, req: Request, ctx: Context, history: _History, base:
     env = _environment(reg.config, req.environment)
     model, manifest = _model_and_version(reg, req)
     state = reg.release(env.name, model) or st.empty(model, env.name)
-    path = reg.release_path(env.name, model)
+    path = layout.release_path(env.name, model)
     preview = commits.approve(model, manifest.version, env.name, ctx.actor, req.reason, path)
     notes = []
     if any(r.version == manifest.version for r in reg.rejections(model)):
@@ -417,10 +418,10 @@ def _approve(reg: Registry, req: Request, ctx: Context, history: _History, base:
 
 def _reject(reg: Registry, req: Request, ctx: Context, history: _History, base: str, aid: str) -> Plan:
     model, manifest = _model_and_version(reg, req)
-    path = f"models/{model}/rejections.yaml"
+    path = layout.rejections_path(model)
     preview = commits.reject(model, manifest.version, ctx.actor, req.reason, path)
     existing = next((r for r in reg.rejections(model) if r.version == manifest.version), None)
-    releases = readable_releases(reg, [])  # only for notes: a broken file elsewhere must not stop a rejection
+    releases = reg.releases([])  # only for notes: a broken file elsewhere must not stop a rejection
     notes = [
         f"{manifest.version} is live in {env}: rejecting does not undeploy it (use `mlrelease rollback {model} --env {env}`)"
         for (env, m), s in sorted(releases.items())
@@ -469,7 +470,7 @@ def _retrain(reg: Registry, req: Request, ctx: Context, history: _History, base:
     latest = reg.latest_version(model)
     manifest = reg.version(model, latest) if latest else None
     action = action_for("retrain", model, manifest, action_id=aid, actor=ctx.actor, reason=req.reason)
-    path = f"retrain/{model}.yaml"
+    path = layout.retrain_path(model)
     pending = next((r for r in reg.retrain_requests(model) if r.phase == "Pending"), None)
     block = _readonly_block(ctx, None)
     if block is None and pending is not None:
@@ -518,23 +519,10 @@ def _already_requested(reg: Registry, req: Request, now: datetime) -> str | None
 # ---- reconcile -------------------------------------------------------------------------------
 
 
-def readable_releases(reg: Registry, problems: list[Problem]) -> dict[tuple[str, str], ReleaseState]:
-    """Every release state that parses; a broken file becomes a problem, not a failure of all."""
-    items = [("release", p) for p in reg.source.files("releases") if p.endswith(".yaml") and p.count("/") == 2]
-    out: dict[tuple[str, str], ReleaseState] = {}
-    for (_kind, path), (status, value) in reg.parse_many(items).items():
-        if status == "err":
-            problems.extend(value)
-            continue
-        _, env, fname = path.split("/")
-        out[(env, fname[:-5])] = value
-    return out
-
-
 def pending_items(reg: Registry, problems: list[Problem], *, environment: str | None = None, model: str | None = None) -> list[PendingItem]:
     """Every action left Pending: release states and retraining requests (unreadable files go to ``problems``)."""
     items = []
-    for (env, m), s in sorted(readable_releases(reg, problems).items()):
+    for (env, m), s in sorted(reg.releases(problems).items()):
         if not s.pending or s.desired is None or s.observed is None:
             continue
         if (environment and env != environment) or (model and m != model):
@@ -543,9 +531,9 @@ def pending_items(reg: Registry, problems: list[Problem], *, environment: str | 
         version = d.canary.version if d.canary else d.version
         items.append(PendingItem("release", m, s.observed.promotion_id, s.observed.backend, s.observed.at, d.actor, env, version))
     if environment is None:
-        for path in reg.source.files("retrain"):
-            name = path.rsplit("/", 1)[-1].removesuffix(".yaml")
-            if path.count("/") != 1 or not path.endswith(".yaml") or (model and name != model):
+        for loc in layout.located(reg.source.files(layout.RETRAIN), "retrain"):
+            name = loc.model or ""
+            if model and name != model:
                 continue
             requests = reg.collect(lambda name=name: reg.retrain_requests(name), problems) or ()
             items += [PendingItem("retrain", name, r.id, r.backend, r.at, r.actor) for r in requests if r.phase == "Pending"]

@@ -23,7 +23,7 @@ from typing import Any
 
 from mlrelease.errors import MlreleaseError, NotFound, UsageError
 from mlrelease.registry import conventions as conv
-from mlrelease.registry import yamlsafe
+from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import describe, format_timestamp
 from mlrelease.registry.lint import Index, check_version
 from mlrelease.registry.loader import Registry
@@ -189,8 +189,8 @@ def builder(req: Request, author: str, created: datetime, actor: str) -> transac
     def build(reg: Registry) -> Change:
         config = reg.config
         c = config.conventions
-        path = reg.version_path(req.model, req.version)
-        model_path = f"models/{req.model}/model.yaml"
+        path = layout.version_path(req.model, req.version)
+        model_path = layout.model_path(req.model)
         problem = conv.name_problem("model", req.model, c)
         if problem:
             raise MlreleaseError(f"{model_path}: not registered: {problem}")
@@ -242,7 +242,7 @@ def register(registry_root: Path, req: Request, *, remote: str | None = None, br
     return Registered(
         model=req.model,
         version=req.version,
-        path=f"models/{req.model}/versions/{req.version}.yaml",
-        created_model=f"models/{req.model}/model.yaml" in built[-1].files,
+        path=layout.version_path(req.model, req.version),
+        created_model=layout.model_path(req.model) in built[-1].files,
         committed=committed,
     )

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from mlrelease import __version__
 from mlrelease.errors import MlreleaseError
-from mlrelease.registry import yamlsafe
+from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.gitio import git, git_toplevel
-from mlrelease.registry.loader import CONFIG
+from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.parse import parse_config
 from mlrelease.registry.trailers import format_message
 from mlrelease.release import gitwrite
@@ -71,8 +71,8 @@ def _planned(root: Path, git_root: Path, config: bytes) -> dict[str, bytes]:
         return p if prefix == "." else f"{prefix}/{p}"
 
     envs = parse_config(yamlsafe.load(config, CONFIG)).environment_names
-    files: dict[str, bytes] = {rel(f"{top}/.gitkeep"): b"" for top in ("models", "datasets", "telemetry")}
-    files.update({rel(f"releases/{env}/.gitkeep"): b"" for env in envs})
+    files: dict[str, bytes] = {rel(f"{top}/.gitkeep"): b"" for top in (layout.MODELS, layout.DATASETS, layout.TELEMETRY)}
+    files.update({rel(f"{layout.releases_folder(env)}.gitkeep"): b"" for env in envs})
     templates = resource_dir("templates")
     for template, dest in CI_FILES.items():
         text = (templates / template).read_text(encoding="utf-8")

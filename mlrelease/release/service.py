@@ -29,9 +29,10 @@ from mlrelease.backends import backend_for
 from mlrelease.backends.base import Action, Backend, BackendContext, Outcome
 from mlrelease.backends.record import RecordBackend
 from mlrelease.errors import ExitCode, MlreleaseError, UsageError
-from mlrelease.registry import yamlsafe
+from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.gitio import git
-from mlrelease.registry.loader import CONFIG, Registry
+from mlrelease.registry.layout import CONFIG
+from mlrelease.registry.loader import Registry
 from mlrelease.registry.parse import parse_config
 from mlrelease.registry.types import Approval, Config, Rejection, ReleaseState, RemoteConfig, RetrainRequest
 from mlrelease.release import commits, gitwrite, transaction
@@ -201,7 +202,7 @@ class ReleaseService:
     def _deploy(self, plan: Plan, say: Callable[[Progress], None]) -> Result:
         r = plan.request
         env, model, aid = r.environment or "", r.model or "", plan.action_id or ""
-        path = f"releases/{env}/{model}.yaml"
+        path = layout.release_path(env, model)
         ours_already = False
 
         def intent(reg: Registry) -> Change | None:
@@ -260,7 +261,7 @@ class ReleaseService:
         self._keep_log(aid, outcome)
         phase = "Succeeded" if outcome.ok else "Failed"
         ref = redact(outcome.reference) if outcome.reference else None
-        path = f"releases/{env}/{model}.yaml"
+        path = layout.release_path(env, model)
 
         def build(reg: Registry) -> Change | None:
             current = reg.release(env, model)
@@ -336,21 +337,21 @@ class ReleaseService:
         message = plan.commits[0].message()
         if r.kind == "reject":
             rejection = Rejection(version=r.version or "", by=plan.actor, at=now, reason=r.reason or "")
-            path = f"models/{model}/rejections.yaml"
+            path = layout.rejections_path(model)
             return Change({path: st.dump_rejections(model, (*reg.rejections(model), rejection))}, message)
         state: ReleaseState = reg.release(env, model) or st.empty(model, env)
         if r.kind == "unpin":
             new = st.without_pin(state)
         else:
             new = st.with_approval(state, Approval(version=r.version or "", by=plan.actor, at=now, comment=r.reason))
-        return Change({f"releases/{env}/{model}.yaml": st.dump_release(new)}, message)
+        return Change({layout.release_path(env, model): st.dump_release(new)}, message)
 
     # ---- retrain --------------------------------------------------------------------------------
 
     def _retrain(self, plan: Plan, say: Callable[[Progress], None]) -> Result:
         r = plan.request
         model, aid = r.model or "", plan.action_id or ""
-        path = f"retrain/{model}.yaml"
+        path = layout.retrain_path(model)
         ours_already = False
 
         def intent(reg: Registry) -> Change | None:
@@ -397,7 +398,7 @@ class ReleaseService:
         self._keep_log(aid, outcome)
         phase = "Succeeded" if outcome.ok else "Failed"
         ref = redact(outcome.reference) if outcome.reference else None
-        path = f"retrain/{model}.yaml"
+        path = layout.retrain_path(model)
 
         def build(reg: Registry) -> Change | None:
             requests = list(reg.retrain_requests(model))
@@ -499,7 +500,7 @@ class ReleaseService:
             return None
         d = s.desired
         version = d.canary.version if d.canary else d.version
-        manifest = reg.version(model, version) if reg.source.exists(reg.version_path(model, version)) else None
+        manifest = reg.version(model, version) if reg.source.exists(layout.version_path(model, version)) else None
         previous = s.live.version if s.live else None
         canary = d.canary.weight if d.canary else None
         action = action_for(

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from mlrelease.errors import ManifestError, Problem
+from mlrelease.registry import layout
 from mlrelease.registry.types import Telemetry
 from mlrelease.telemetry.base import Settings, SourceContext
 
@@ -30,7 +31,7 @@ class FileSource:
         if telemetry is None:
             return None
         if telemetry.model != model or telemetry.environment != environment:
-            path = f"telemetry/{environment}/{model}.yaml"
+            path = layout.telemetry_path(environment, model)
             message = f"names model {telemetry.model!r} in {telemetry.environment!r}, not the model and environment of its path"
             raise ManifestError([Problem(path, telemetry.lines.get("model"), message)])
         ordered = tuple(sorted(telemetry.snapshots, key=lambda s: s.at))

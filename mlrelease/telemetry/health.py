@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem
+from mlrelease.registry import layout
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Config, Environment, RetrainRequest, Snapshot, Telemetry, Version
@@ -197,7 +198,7 @@ def assess(
         except ManifestError as exc:
             problems.extend(exc.problems)
         except MlreleaseError as exc:
-            problems.append(Problem(f"retrain/{m}.yaml", None, str(exc)))
+            problems.append(Problem(layout.retrain_path(m), None, str(exc)))
         decisions.append(decide(m, found[m], requests, config.retrain.policy_for(m), now))
     return Assessment(now, tuple(health), tuple(decisions), tuple(dict.fromkeys(problems)))
 
@@ -225,10 +226,10 @@ def _live_rows(registry: Registry, models: list[str], envs: list[Environment], p
                 problems.extend(exc.problems)
                 continue
             except NotFound as exc:
-                problems.append(Problem(registry.release_path(env.name, m), None, f"live version has no manifest: {exc}"))
+                problems.append(Problem(layout.release_path(env.name, m), None, f"live version has no manifest: {exc}"))
                 continue
             except MlreleaseError as exc:  # unreadable (a symbolic link, permissions): the other rows go on
-                problems.append(Problem(registry.release_path(env.name, m), None, str(exc)))
+                problems.append(Problem(layout.release_path(env.name, m), None, str(exc)))
                 continue
             rows.append(_Row(m, env, version))
     return rows
@@ -245,7 +246,7 @@ def _sources(registry: Registry, config: Config, rows: list[_Row], problems: lis
                 sources[name] = source_for(row.env, context)
             except SourceConfigError as exc:
                 line = row.env.telemetry.line if row.env.telemetry else None
-                problems.append(Problem("mlrelease.yaml", line, str(exc).removeprefix("mlrelease.yaml: ")))
+                problems.append(Problem(layout.CONFIG, line, str(exc).removeprefix(f"{layout.CONFIG}: ")))
                 sources[name] = None
         row.source = sources[name]
         if row.source is None:
@@ -271,7 +272,7 @@ def _fetch(rows: list[_Row], *, history: bool, problems: list[Problem]) -> None:
             row.error = str(exc)
         except MlreleaseError as exc:  # the registry could not be read (a symbolic link, permissions)
             with lock:
-                problems.append(Problem(f"telemetry/{row.env.name}/{row.model}.yaml", None, str(exc)))
+                problems.append(Problem(layout.telemetry_path(row.env.name, row.model), None, str(exc)))
             row.error = str(exc)
         except Exception as exc:  # a plugin's bug must not hide the other rows
             row.error = redact(f"telemetry source {source.name!r} failed: {type(exc).__name__}: {exc}")
@@ -297,7 +298,7 @@ def _judge(registry: Registry, config: Config, row: _Row, now: datetime, problem
     except ManifestError as exc:
         problems.extend(exc.problems)
     except MlreleaseError as exc:
-        problems.append(Problem(registry.version_path(row.model, row.version.version), None, f"training data: {exc}"))
+        problems.append(Problem(layout.version_path(row.model, row.version.version), None, f"training data: {exc}"))
     report = drift_report(row.env.name, row.version, baseline, row.telemetry, config.metrics, now)
     policy = config.retrain.policy_for(row.model)
     due = reasons(report, policy, config.metrics)

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlrelease.registry import layout
 from mlrelease.registry.gitio import git_text, git_toplevel
-from mlrelease.registry.loader import CONFIG, Registry
+from mlrelease.registry.loader import Registry
 from mlrelease.release import gitwrite
 
 # Folders whose files may change in place (small, few); elsewhere only the folder's time is read.
-_MUTABLE = ("releases", "telemetry", "retrain")
-_TOP = ("models", "datasets", *_MUTABLE)
+_MUTABLE = (layout.RELEASES, layout.TELEMETRY, layout.RETRAIN)
 
 
 class Session:
@@ -53,8 +53,8 @@ class Session:
                 stamps.append((path, -1))
 
         root = str(self.root)
-        stamp(os.path.join(root, CONFIG))
-        for top in _TOP:
+        stamp(os.path.join(root, layout.CONFIG))
+        for top in layout.FOLDERS:
             base = os.path.join(root, top)
             stamp(base)
             for entry in _scandir(base):
@@ -66,7 +66,7 @@ class Session:
                 for inner in _scandir(entry.path):
                     if inner.is_dir(follow_symlinks=False):
                         stamp(inner.path)  # models/<m>/versions
-                    elif top in _MUTABLE or top == "models":
+                    elif top in _MUTABLE or top == layout.MODELS:
                         stamp(inner.path)  # model.yaml, rejections.yaml, releases/<env>/<m>.yaml
         return (self.head(), tuple(stamps))
 
