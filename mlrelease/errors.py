@@ -1,7 +1,11 @@
-"""Errors that reach the user as one line and an exit code.
+"""Errors that reach the user as one line and an exit code, all of them in this module.
 
 Exit codes are an API for scripts: they are listed in the README and never reused for
-another meaning.
+another meaning. Every failure mlrelease expects is a :class:`MlreleaseError`; the
+classes below it say which layer failed (a registry file, git, a backend's or a
+telemetry source's settings, a call to a server) so a caller can catch one kind and let
+the others through. Plugin authors import them from here (``mlrelease.backends.base``
+and ``mlrelease.telemetry.base`` re-export the ones of their protocol).
 """
 
 from __future__ import annotations
@@ -64,3 +68,60 @@ class UsageError(MlreleaseError):
 
 class NotFound(MlreleaseError):
     """A model, version, dataset or environment named by the user does not exist."""
+
+
+# ---- the read side --------------------------------------------------------------------------
+
+
+class GitError(MlreleaseError):
+    """A git command failed; ``stderr`` keeps git's words for callers that parse them."""
+
+    def __init__(self, message: str, stderr: str = "", returncode: int = 1) -> None:
+        super().__init__(message)
+        self.stderr = stderr
+        self.returncode = returncode
+
+
+class StoryError(MlreleaseError):
+    """The example's story file contradicts itself (an unknown person, version or order of events)."""
+
+
+# ---- plugins: backends and telemetry sources ------------------------------------------------
+
+
+class BackendConfigError(MlreleaseError):
+    """Bad settings for a backend instance in mlrelease.yaml."""
+
+
+class EditError(MlreleaseError):
+    """The ``gitops-file`` deployment file cannot take the value (wrong shape, bad YAML, missing file)."""
+
+
+class SourceError(MlreleaseError):
+    """A telemetry source could not give figures now (down, slow, bad reply): the view goes on without them."""
+
+
+class SourceConfigError(MlreleaseError):
+    """Bad settings for a telemetry source in mlrelease.yaml: a registry problem."""
+
+
+# ---- interop: imports and the MLflow client --------------------------------------------------
+
+
+class ImportProblems(MlreleaseError):
+    """Everything that stops an import, found before anything is written."""
+
+    def __init__(self, what: str, problems: list[str]) -> None:
+        self.problems = problems
+        shown = "; ".join(problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        super().__init__(f"{what}: nothing was imported: {shown}{more}")
+
+
+class MlflowError(MlreleaseError):
+    """A call to MLflow failed; ``status`` and ``code`` are the HTTP status and MLflow's error_code (0 and "" when it did not answer)."""
+
+    def __init__(self, message: str, *, status: int = 0, code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code

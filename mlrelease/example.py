@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mlrelease.errors import ManifestError, MlreleaseError, Problem
+from mlrelease.errors import ManifestError, MlreleaseError, Problem, StoryError
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import Fields, format_timestamp, parse_timestamp
 from mlrelease.registry.gitio import git
@@ -43,10 +43,6 @@ RECORD_DELAY = timedelta(seconds=4)  # the git-only backend answers at once
 ROLLOUT_DELAY = timedelta(minutes=3)  # a real rollout takes minutes
 LOCAL_TZ = ZoneInfo("Europe/London")  # where the bank's people commit from
 _NEVER = datetime.min.replace(tzinfo=UTC)  # stands in for a missing time while problems are collected
-
-
-class StoryError(MlreleaseError):
-    """The story file contradicts itself (an unknown person, version or order of events)."""
 
 
 # ---- git fast-import ------------------------------------------------------------------------

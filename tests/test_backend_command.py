@@ -12,9 +12,10 @@ import pytest
 
 import mlrelease.cli.output
 from mlrelease.backends import create
-from mlrelease.backends.base import Action, BackendConfigError, BackendContext
+from mlrelease.backends.base import Action, BackendContext
 from mlrelease.backends.command import CommandBackend
 from mlrelease.cli import main
+from mlrelease.errors import BackendConfigError
 from mlrelease.registry.types import PluginConfig
 from tests.builders import commit_all, config, git, write
 from tests.release_helpers import state_at

@@ -9,9 +9,10 @@ import pytest
 
 import mlrelease.cli.output
 from mlrelease.backends import create
-from mlrelease.backends.base import Action, BackendConfigError, BackendContext
+from mlrelease.backends.base import Action, BackendContext
 from mlrelease.backends.gitops_file import GitopsFileBackend
 from mlrelease.cli import main
+from mlrelease.errors import BackendConfigError
 from mlrelease.registry.trailers import parse_trailers
 from mlrelease.registry.types import PluginConfig
 from tests.builders import commit_all, config, git, make_registry, write

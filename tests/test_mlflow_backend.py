@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from mlrelease.backends import create
-from mlrelease.backends.base import Action, BackendConfigError, BackendContext
+from mlrelease.backends.base import Action, BackendContext
 from mlrelease.backends.mlflow import MlflowBackend
 from mlrelease.cli import main
+from mlrelease.errors import BackendConfigError
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import PluginConfig
 from mlrelease.secrets import redact

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mlrelease.errors import SourceConfigError, SourceError
 from mlrelease.registry.types import Artifact, FeatureProfile, Profile, Version
-from mlrelease.telemetry.base import SourceConfigError, SourceContext, SourceError
+from mlrelease.telemetry.base import SourceContext
 from mlrelease.telemetry.drift import Baseline, drift_report
 from mlrelease.telemetry.prometheus import PrometheusSource, duration_seconds
 from tests.telemetry_servers import dead_url, hanging_server, prometheus

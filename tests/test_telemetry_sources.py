@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mlrelease.errors import ManifestError
+from mlrelease.errors import ManifestError, SourceConfigError, SourceError
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import PluginConfig
-from mlrelease.telemetry.base import SourceConfigError, SourceContext, SourceError, create, installed
+from mlrelease.telemetry.base import SourceContext, create, installed
 from mlrelease.telemetry.httpjson import HttpJsonSource
 from tests.builders import commit_all, write
 from tests.telemetry_servers import Reply, dead_url, hanging_server, json_service

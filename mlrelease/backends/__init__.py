@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlrelease import plugins
-from mlrelease.backends.base import Backend, BackendConfigError, BackendContext
-from mlrelease.errors import MlreleaseError
+from mlrelease.backends.base import Backend, BackendContext
+from mlrelease.errors import BackendConfigError, MlreleaseError
 from mlrelease.registry.types import Config, PluginConfig
 
 if TYPE_CHECKING:

@@ -29,11 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from mlrelease.errors import MlreleaseError
-
-
-class BackendConfigError(MlreleaseError):
-    """Bad settings for a backend instance in mlrelease.yaml."""
+from mlrelease.errors import BackendConfigError as BackendConfigError  # re-exported: the plugin protocol
 
 
 @dataclass(frozen=True)

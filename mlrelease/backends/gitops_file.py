@@ -36,7 +36,7 @@ import yaml
 from mlrelease.backends.base import Action, BackendContext, Health, Outcome
 from mlrelease.backends.settings import Settings
 from mlrelease.backends.support import file_name, one_line
-from mlrelease.errors import ManifestError, MlreleaseError
+from mlrelease.errors import EditError, ManifestError, MlreleaseError
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import describe
 from mlrelease.registry.gitio import git, git_text, git_toplevel
@@ -56,10 +56,6 @@ ATTEMPTS = 20
 SECONDS = 60.0
 LOCK_TIMEOUT = 60.0
 HEALTH_TIMEOUT = 10.0
-
-
-class EditError(MlreleaseError):
-    """The deployment file cannot take the value (wrong shape, bad YAML, missing file)."""
 
 
 # ---- the YAML edit ------------------------------------------------------------------------

@@ -36,8 +36,8 @@ from typing import Any, ClassVar
 from mlrelease.backends.base import Action, BackendContext, Health, Outcome
 from mlrelease.backends.settings import Settings
 from mlrelease.backends.support import one_line
-from mlrelease.errors import MlreleaseError
-from mlrelease.interop.mlflow_api import Connection, MlflowApi, MlflowError, alias_problem, model_name_problem, tag_key, uri_problem
+from mlrelease.errors import MlflowError, MlreleaseError
+from mlrelease.interop.mlflow_api import Connection, MlflowApi, alias_problem, model_name_problem, tag_key, uri_problem
 from mlrelease.secrets import secret
 
 CANARY_SUFFIX = "-canary"

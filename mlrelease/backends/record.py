@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from mlrelease.backends.base import Action, BackendConfigError, BackendContext, Health, Outcome
+from mlrelease.backends.base import Action, BackendContext, Health, Outcome
+from mlrelease.errors import BackendConfigError
 
 
 class RecordBackend:

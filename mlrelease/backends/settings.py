@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlrelease.backends.base import BackendConfigError
+from mlrelease.errors import BackendConfigError
 from mlrelease.registry import layout
 from mlrelease.registry.fields import describe
 

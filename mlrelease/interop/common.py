@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mlrelease.errors import ManifestError, MlreleaseError, UsageError
+from mlrelease.errors import ManifestError, UsageError
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import yamlsafe
 from mlrelease.registry.parse import parse_model, parse_release, parse_version
@@ -42,16 +42,6 @@ def pairs(items: Iterable[str] | None, flag: str) -> dict[str, str]:
 def quoted(text: str) -> str:
     """An untrusted name inside a message: visible, one line, quoted."""
     return repr(visible(text, single_line=True))
-
-
-class ImportProblems(MlreleaseError):
-    """Everything that stops an import, found before anything is written."""
-
-    def __init__(self, what: str, problems: list[str]) -> None:
-        self.problems = problems
-        shown = "; ".join(problems[:10])
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        super().__init__(f"{what}: nothing was imported: {shown}{more}")
 
 
 def model_name(source: str, renames: Mapping[str, str], config: Config, problems: list[str], *, hint: str) -> str:

@@ -42,9 +42,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mlrelease.errors import ManifestError, MlreleaseError, NotFound
+from mlrelease.errors import ImportProblems, ManifestError, MlreleaseError, NotFound
 from mlrelease.interop import common
-from mlrelease.interop.common import ImportProblems, Report, quoted
+from mlrelease.interop.common import Report, quoted
 from mlrelease.interop.mlflow_api import safe_uri
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import layout, yamlsafe

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mlrelease import __version__
-from mlrelease.errors import MlreleaseError
+from mlrelease.errors import MlflowError, MlreleaseError
 from mlrelease.secrets import redact
 from mlrelease.textsafe import visible
 
@@ -35,15 +35,6 @@ RESERVED_ALIAS = re.compile(r"(?i:latest)|[vV]\d+")
 PAGE = 1000
 MAX_PAGES = 10_000  # a server that keeps answering with new page tokens is cut off here
 TAG_KEY_BAD = re.compile(r"[^\w./ -]")
-
-
-class MlflowError(MlreleaseError):
-    """A call to MLflow failed; ``status`` and ``code`` are the HTTP status and MLflow's error_code (0 and "" when it did not answer)."""
-
-    def __init__(self, message: str, *, status: int = 0, code: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 def alias_problem(alias: str) -> str | None:

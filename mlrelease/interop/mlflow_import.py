@@ -40,9 +40,9 @@ from typing import Any
 
 from mlrelease.backends.mlflow import MARK_MODEL_ID, MARK_RUN, MARK_VERSION, VERSION_TAG, alias_naming, imported_marks
 from mlrelease.backends.settings import Settings
-from mlrelease.errors import ManifestError, MlreleaseError, NotFound
+from mlrelease.errors import ImportProblems, ManifestError, MlreleaseError, NotFound
 from mlrelease.interop import common
-from mlrelease.interop.common import ImportProblems, Report, quoted
+from mlrelease.interop.common import Report, quoted
 from mlrelease.interop.mlflow_api import MlflowApi, aliases_of, connection_from_env, safe_uri, tags_of
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import layout

@@ -10,7 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from mlrelease.errors import MlreleaseError
+from mlrelease.errors import GitError, MlreleaseError
 
 _SAFE_CONFIG = (
     "-c",
@@ -28,15 +28,6 @@ _SAFE_CONFIG = (
     "-c",
     "gc.auto=0",
 )
-
-
-class GitError(MlreleaseError):
-    """A git command failed; ``stderr`` keeps git's words for callers that parse them."""
-
-    def __init__(self, message: str, stderr: str = "", returncode: int = 1) -> None:
-        super().__init__(message)
-        self.stderr = stderr
-        self.returncode = returncode
 
 
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mlrelease.errors import MlreleaseError
-from mlrelease.registry.gitio import CatFile, GitError, blob_id, git
+from mlrelease.errors import GitError, MlreleaseError
+from mlrelease.registry.gitio import CatFile, blob_id, git
 
 
 class Source:

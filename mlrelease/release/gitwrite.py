@@ -22,9 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from mlrelease.errors import ExitCode, MlreleaseError
+from mlrelease.errors import ExitCode, GitError, MlreleaseError
 from mlrelease.registry.fields import format_timestamp
-from mlrelease.registry.gitio import GitError, git, git_dir, git_text
+from mlrelease.registry.gitio import git, git_dir, git_text
 
 T = TypeVar("T")
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from mlrelease import plugins
-from mlrelease.errors import MlreleaseError
+from mlrelease.errors import SourceConfigError as SourceConfigError  # re-exported: the plugin protocol
+from mlrelease.errors import SourceError as SourceError
 from mlrelease.registry.fields import describe
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Environment, PluginConfig, Telemetry
@@ -44,14 +45,6 @@ BUILTIN = {
     "http-json": "mlrelease.telemetry.httpjson",
     "prometheus": "mlrelease.telemetry.prometheus",
 }
-
-
-class SourceError(MlreleaseError):
-    """The source could not give figures now (down, slow, bad reply): the view goes on without them."""
-
-
-class SourceConfigError(MlreleaseError):
-    """Bad settings for a telemetry source in mlrelease.yaml: a registry problem."""
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem
+from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem, SourceConfigError, SourceError
 from mlrelease.registry import layout
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Config, Environment, RetrainRequest, Snapshot, Telemetry, Version
 from mlrelease.secrets import redact
-from mlrelease.telemetry.base import SourceConfigError, SourceContext, SourceError, TelemetrySource, source_for
+from mlrelease.telemetry.base import SourceContext, TelemetrySource, source_for
 from mlrelease.telemetry.drift import PSI_MODERATE, DriftReport, drift_report, training_baseline
 from mlrelease.telemetry.policy import Decision, Reason, decide, reasons
 

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from mlrelease import __version__
-from mlrelease.errors import MlreleaseError
+from mlrelease.errors import MlreleaseError, SourceError
 from mlrelease.secrets import redact, secret
-from mlrelease.telemetry.base import Settings, SourceError
+from mlrelease.telemetry.base import Settings
 
 if TYPE_CHECKING:
     import httpx

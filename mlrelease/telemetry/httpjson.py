@@ -29,11 +29,11 @@ from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import quote
 
-from mlrelease.errors import ManifestError
+from mlrelease.errors import ManifestError, SourceError
 from mlrelease.registry.parse import parse_telemetry
 from mlrelease.registry.types import Telemetry
 from mlrelease.registry.yamlsafe import YMap
-from mlrelease.telemetry.base import Settings, SourceContext, SourceError, yaml_tree
+from mlrelease.telemetry.base import Settings, SourceContext, yaml_tree
 from mlrelease.telemetry.httpclient import HttpReader, check_url
 
 

@@ -42,9 +42,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import ClassVar
 
+from mlrelease.errors import SourceError
 from mlrelease.registry.parse import numeric_bin_label
 from mlrelease.registry.types import FeatureProfile, Profile, Snapshot, Telemetry
-from mlrelease.telemetry.base import Settings, SourceContext, SourceError
+from mlrelease.telemetry.base import Settings, SourceContext
 from mlrelease.telemetry.httpclient import HttpReader, check_url
 
 DEFAULT_SELECTOR = 'model="{model}",env="{env}"'
