@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 BIN = Path(sys.executable).parent
-START_TIMEOUT = 60.0
+START_TIMEOUT = 120.0  # a shared 2-core machine under load takes a while to migrate a fresh sqlite
 
 
 def tool(name: str) -> str:
@@ -231,3 +231,135 @@ def gto(repo: Path, *args: str, who: tuple[str, str] = ("Test Author", "author@e
     proc = subprocess.run([tool("gto"), *args], cwd=repo, env=env, capture_output=True, text=True, check=False, timeout=120)
     assert proc.returncode == 0, f"gto {' '.join(args)} failed: {proc.stdout}{proc.stderr}"
     return proc.stdout
+
+
+class ClientSeeder:
+    """Builds MLflow registries with MLflow 3's own Python client, the way training code does.
+
+    Runs with params, metrics and ``log_input`` data sets, MLflow 3 logged models (external
+    models: no artifacts to write), ``register_model`` from ``models:/m-…``, aliases, tags,
+    and deleted versions. ``mlflow`` is imported once, when the first test needs it.
+    """
+
+    def __init__(self, url: str) -> None:
+        import mlflow
+
+        self.mlflow = mlflow
+        self.url = url
+        mlflow.set_tracking_uri(url)
+        self.client = mlflow.MlflowClient(url)
+        self.experiment = self.client.create_experiment(f"client-{uuid.uuid4().hex[:8]}")
+
+    def train(
+        self,
+        *,
+        metrics: dict[str, float],
+        params: dict[str, str] | None = None,
+        model_metrics: dict[str, float] | None = None,
+        data: dict[str, tuple[str, str]] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> tuple[str, str]:
+        """One training run that logs a model: (run id, logged model id).
+
+        ``data`` is context → (data set name, digest), logged with ``mlflow.log_input``;
+        ``model_metrics`` are logged against the logged model (MLflow 3 model metrics).
+        """
+        from mlflow.data.http_dataset_source import HTTPDatasetSource
+        from mlflow.data.meta_dataset import MetaDataset
+
+        mlflow = self.mlflow
+        with mlflow.start_run(experiment_id=self.experiment) as run:
+            if params:
+                mlflow.log_params(params)
+            for key, value in metrics.items():
+                mlflow.log_metric(key, value)
+            if tags:
+                mlflow.set_tags(tags)
+            datasets = []
+            for context, (name, digest) in (data or {}).items():
+                ds = MetaDataset(source=HTTPDatasetSource(f"https://data.example.com/{name}.parquet"), name=name, digest=digest)
+                mlflow.log_input(ds, context=context)
+                datasets.append(ds)
+            logged = mlflow.create_external_model(name="model", source_run_id=run.info.run_id)
+            for key, value in (model_metrics or {}).items():
+                mlflow.log_metric(key, value, model_id=logged.model_id, dataset=datasets[0] if datasets else None)
+        return run.info.run_id, logged.model_id
+
+    def register(self, model_id: str, name: str, **tags: str) -> str:
+        """``mlflow.register_model("models:/<model id>", name)``: the new version's number."""
+        mv = self.mlflow.register_model(f"models:/{model_id}", name, tags=tags or None, await_registration_for=0)
+        return str(mv.version)
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
+
+    def delete_version(self, name: str, version: str) -> None:
+        self.client.delete_model_version(name, version)
+
+
+@pytest.fixture(scope="session")
+def client_seeder(mlflow_server: str) -> ClientSeeder:
+    return ClientSeeder(mlflow_server)
+
+
+_GTO_DRIVER = r"""
+import contextlib, io, json, os, sys, time
+from datetime import datetime
+import dulwich.porcelain.tag as dulwich_tag
+from gto.cli import app
+
+class Clock:
+    now = None
+    def time(self):
+        return self.now if self.now is not None else time.time()
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+clock = dulwich_tag.time = Clock()
+steps = json.load(sys.stdin)
+out = []
+for step in steps:
+    clock.now = datetime.fromisoformat(step["date"]).timestamp() if step.get("date") else None
+    env = {"GIT_COMMITTER_NAME": step["who"][0], "GIT_COMMITTER_EMAIL": step["who"][1], "GIT_AUTHOR_NAME": step["who"][0],
+           "GIT_AUTHOR_EMAIL": step["who"][1]}
+    if step.get("date"):
+        env["GIT_COMMITTER_DATE"] = env["GIT_AUTHOR_DATE"] = step["date"]
+    os.environ.update(env)
+    if not step.get("date"):
+        os.environ.pop("GIT_COMMITTER_DATE", None)
+    buf, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(err):
+        try:
+            app.main(args=step["args"], prog_name="gto", standalone_mode=False)
+        except SystemExit as exc:
+            code = exc.code or 0
+        except Exception as exc:
+            code, err = 1, io.StringIO(f"{type(exc).__name__}: {exc}")
+    out.append({"code": code, "stdout": buf.getvalue(), "stderr": err.getvalue()})
+json.dump(out, sys.stdout)
+"""
+
+
+def gto_steps(repo: Path, steps: list[tuple[tuple[str, str], str | None, list[str]]]) -> list[str]:
+    """Run the real ``gto`` CLI (its click app, ``gto.cli:app``) for each step, in one process.
+
+    A step is ``(who, date, args)``: who tags (GTO's tagger is git's committer), and the
+    tag's date (None: now). GTO tags through dulwich, which stamps ``time.time()``; the
+    driver sets that clock to the step's date, as ``faketime`` would, so a fixture can
+    make late tags (as a teammate's clone pushed later does) and keep every event in its
+    own second, which GTO needs to order them. One interpreter for all the steps saves
+    GTO's start-up (about 2 s a call on a loaded machine). Each step must succeed.
+    """
+    payload = [{"who": list(who), "date": date, "args": args} for who, date, args in steps]
+    env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": os.environ.get("HOME", str(repo)), "LANG": "C.UTF-8"}
+    if os.environ.get("GIT_CONFIG_NOSYSTEM"):
+        env["GIT_CONFIG_NOSYSTEM"] = os.environ["GIT_CONFIG_NOSYSTEM"]
+    proc = subprocess.run(
+        [sys.executable, "-c", _GTO_DRIVER], cwd=repo, env=env, input=json.dumps(payload), capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, f"the gto driver failed: {proc.stderr[-2000:]}"
+    results = json.loads(proc.stdout)
+    for (_who, _date, args), result in zip(steps, results, strict=True):
+        assert result["code"] == 0, f"gto {' '.join(args)} failed: {result['stdout']}{result['stderr']}"
+    return [r["stdout"] for r in results]

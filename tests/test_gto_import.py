@@ -158,9 +158,10 @@ def test_import_keeps_the_teams_past_dates_authors_and_order(repo: Path, tmp_pat
     assert main(["--repo", str(root), "history", "retention", "--json"]) == 0
     events = json.loads(capsys.readouterr().out)
     events = events["events"] if isinstance(events, dict) else events
-    oldest = events[-1]
+    oldest = [e for e in events if e["action"] == "promote"][-1]
     assert "Bob Roy" in json.dumps(oldest) and "2024-01-16T10:30:00" in json.dumps(oldest)  # shown in UTC
-    assert {e["action"] for e in events} >= {"promote", "rollback"}
+    assert {e["action"] for e in events} >= {"register", "promote", "rollback", "deregister"}
+    assert events[-1]["action"] == "register" and events[-1]["who"] == "Ann Lee <ann@example.com>"
 
 
 def test_reimport_takes_only_new_tags(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -108,6 +108,28 @@ def known_metrics(values: Mapping[str, float], config: Config, skipped: set[str]
     return out
 
 
+def ownership_problem(old: ReleaseState | None, prefix: str, path: str, importer: str) -> str | None:
+    """Why an import must not change the release state at ``path``, or None: the one ownership rule of both imports.
+
+    An import may write a release state that does not exist yet, or one that an import
+    from the same kind of source wrote (its promotion id starts with ``prefix``: ``gto-``,
+    ``mlflow-``). It never changes a state that mlrelease owns — promoted, rolled back or
+    written by hand here (any other promotion id) — nor one that is pinned or has a
+    promotion pending: those are decisions taken here, and the import stops and names the
+    file instead of overwriting them. Callers ask only when the import would change what
+    is live, so a source that agrees with the record is never a problem.
+    """
+    if old is None:
+        return None
+    if old.pending:
+        return f"{path}: a promotion is pending there"
+    if old.pin is not None:
+        return f"{path} is pinned by {old.pin.by}" + (f" ({visible(old.pin.reason, single_line=True)})" if old.pin.reason else "")
+    if old.desired is None or not old.desired.promotion_id.startswith(prefix):
+        return f"{path} is managed by mlrelease (not by a {importer} import)"
+    return None
+
+
 def imported_state(
     old: ReleaseState | None,
     *,

@@ -1,78 +1,59 @@
 """``mlrelease import gto``: a GTO-managed repository's tags into manifests and release history.
 
-GTO keeps a registry in annotated git tags (``name@v1.2.3`` registers a version,
-``name#stage#N`` assigns a stage, ``name#stage!#N`` un-assigns it, ``name@v1.2.3!``
-deregisters a version, ``name@deprecated`` deprecates the artifact) plus an
-``artifacts.yaml`` (type, path, description, labels, custom). GTO rebuilds its state from
-every tag on every command; we read the tags once with ``git for-each-ref`` (name, tag
-object, commit, tagger, date and message in one call) and artifacts.yaml only at the
-commits that were registered (one ``git cat-file --batch`` pipe).
+GTO keeps its registry in annotated git tags plus an ``artifacts.yaml``
+(:mod:`~mlrelease.interop.gto_tags` reads them). GTO rebuilds its state from every tag on
+every command; this import replays the same rules (:mod:`~mlrelease.interop.gto_replay`)
+once and turns **each tag into one commit** (:mod:`~mlrelease.interop.gto_chain` writes
+them), in event order, authored by the tagger at the tag's date, with the tag message as
+the reason and ``Mlrelease-Source: gto <tag object id> <tag>``:
 
-Each event becomes ONE commit, in event order, authored by the tagger at the tag's date,
-with the tag message as the reason and ``Mlrelease-Source: gto <tag object id> <tag>``,
-so ``mlrelease history`` shows the team's past as it happened:
+* registration → the version manifest (and model.yaml for a new model; its description
+  follows artifacts.yaml);
+* assignment → the environment's release state when it changes what holds the stage
+  (``promote``, or ``rollback`` when that version had held it before);
+* un-assignment → GTO's rule decides what holds the stage now: a ``rollback`` to it, or
+  ``unassign`` when nothing is left (the release state file is removed);
+* deregistration → the manifest is tagged ``deregistered`` and the version is rejected
+  (``models/<model>/rejections.yaml``: never promotable, shown by ``show`` and ``list``),
+  and every stage it held falls to what GTO says holds it now;
+* deprecation → model.yaml is tagged ``deprecated``;
+* a tag that changes nothing (a re-assignment of the holder, an un-assignment of a
+  version that did not hold the stage) is still one commit, with no file changed
+  (action ``assign`` / ``unassign``), so ``history`` shows every GTO event.
 
-* registration → the version manifest (and model.yaml for a new model);
-* assignment → the environment's release state (desired, observed Succeeded with backend
-  ``gto`` and the tag as reference, live), action ``promote``, or ``rollback`` when the
-  version had held that stage before;
-* un-assignment → GTO's rule decides what holds the stage now (the most recent active
-  assignment): a ``rollback`` to it, or, when nothing is left, ``unassign`` (the release
-  state file is removed);
-* deregistration / deprecation → the tag ``deregistered`` on the manifest / ``deprecated``
-  on model.yaml.
-
-Event order is the tagger time, then registration before assignment, then GTO's
-per-artifact counter — so two assignments in the same second keep their real order
-(GTO itself would compare only the seconds). Stages map to environments with
-``--stage-map STAGE=ENV`` (default: same name); a stage with no environment stops the
-import and lists them all. Running the import again skips every tag already imported
-(found by its tag object id in the trailers); an event that changes nothing makes no commit.
+Running it again imports only the tags not imported yet (found by tag object id in the
+trailers). Whatever a fresh import would end in, an incremental one ends in too: tags
+dated before events already imported are recorded (they cannot be put back in time),
+tags deleted since (``gto deprecate --delete``) stop counting, and one ``reconcile``
+commit then brings every release state, deregistration and deprecation to GTO's state
+now; the report lists those tags, which is all that differs from a fresh import.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mlrelease.errors import ImportProblems, ManifestError, MlreleaseError, NotFound
 from mlrelease.interop import common
 from mlrelease.interop.common import Report, quoted
+from mlrelease.interop.gto_chain import Commit, target, write_chain
+from mlrelease.interop.gto_files import DEPRECATED, DEREGISTERED, Files, set_flag, set_rejection
+from mlrelease.interop.gto_replay import Replay
+from mlrelease.interop.gto_tags import PREFIX, REASON_LIMIT, SOURCE, Event, parse_tag, read_events
 from mlrelease.interop.mlflow_api import safe_uri
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import format_timestamp
-from mlrelease.registry.gitio import CatFile, git, git_text, git_toplevel
+from mlrelease.registry.gitio import CatFile, git, git_toplevel
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.trailers import format_message
-from mlrelease.release import gitwrite, transaction
+from mlrelease.release import gitwrite
 from mlrelease.textsafe import visible
-
-# GTO 1.10's tag grammar (gto/constants.py), read-only: artifact names may carry a
-# monorepo folder written ``dir=name`` in the tag (``dir:name`` in GTO's own output).
-_NAME = r"[a-zA-Z0-9]([a-zA-Z0-9\-/_]*[a-zA-Z0-9])?"
-_SEMVER = (
-    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
-)
-TAG = re.compile(
-    rf"(?P<artifact>(?:[a-zA-Z0-9\-_./]+=)?{_NAME})"
-    rf"(?:(?:#(?P<stage>{_NAME})|@(?P<version>v{_SEMVER}))(?P<cancel>!?)|@(?P<deprecated>deprecated)|@(?P<created>created))"
-    r"(?:#(?P<counter>[0-9]+))?"
-)
-RANK = {"register": 0, "assign": 1, "unassign": 1, "deregister": 2, "deprecate": 3}
-PREFIX = "gto-"  # promotion ids of imported assignments
-SOURCE = "gto"  # first word of Mlrelease-Source on every commit this import makes
-REASON_LIMIT = 1000
-_OID = re.compile(r"^gto ([0-9a-f]{40})\b")
 
 
 @dataclass(frozen=True)
@@ -82,117 +63,6 @@ class GtoOptions:
     renames: Mapping[str, str] = field(default_factory=dict)  # artifact → model name
     owner: str | None = None
     push: bool = False  # push the chain to the config's remote (default origin)
-
-
-@dataclass(frozen=True)
-class Event:
-    """One annotated GTO tag, parsed."""
-
-    tag: str
-    oid: str  # the tag object: unique and the same in every clone
-    commit: str
-    tagger: str  # "Name <email>"
-    tagger_name: str
-    tagger_email: str
-    at: datetime
-    message: str
-    kind: str  # register | deregister | assign | unassign | deprecate
-    artifact: str  # as GTO shows it (dir:name for a monorepo artifact)
-    version: str | None = None  # GTO's version, v1.2.3
-    stage: str | None = None
-    counter: int | None = None
-
-    @property
-    def order(self) -> tuple[object, ...]:
-        return (self.at, RANK[self.kind], -1 if self.counter is None else self.counter, self.tag)
-
-    @property
-    def source(self) -> str:
-        return f"{SOURCE} {self.oid} {self.tag}"
-
-
-def parse_tag(name: str) -> dict[str, Any] | None:
-    """GTO's reading of a tag name, or None for a tag that is not GTO's."""
-    m = TAG.fullmatch(name)
-    if m is None or m["created"]:
-        return None
-    artifact = m["artifact"].replace("=", ":")
-    counter = int(m["counter"]) if m["counter"] else None
-    if m["deprecated"]:
-        return {"kind": "deprecate", "artifact": artifact, "counter": counter}
-    if m["stage"]:
-        return {"kind": "unassign" if m["cancel"] else "assign", "artifact": artifact, "stage": m["stage"], "counter": counter}
-    return {"kind": "deregister" if m["cancel"] else "register", "artifact": artifact, "version": m["version"], "counter": counter}
-
-
-def read_events(repo: Path) -> tuple[list[Event], int]:
-    """Every GTO event of ``repo`` in event order, and how many tags were not GTO's (or lightweight)."""
-    fields = (
-        "refname",
-        "objecttype",
-        "objectname",
-        "*objectname",
-        "*objecttype",
-        "taggername",
-        "taggeremail",
-        "taggerdate:iso-strict",
-        "contents",
-    )
-    fmt = "%00".join(f"%({f})" for f in fields) + "%00%00"
-    out = git(repo, "for-each-ref", f"--format={fmt}", "refs/tags").stdout.decode("utf-8", "replace")
-    events: list[Event] = []
-    ignored = 0
-    for record in out.split("\0\0\n"):
-        parts = record.split("\0")
-        if len(parts) != len(fields):
-            continue
-        ref, kind, oid, commit, target_kind, name, email, date, message = parts
-        parsed = parse_tag(ref.removeprefix("refs/tags/"))
-        when = _date(date)
-        if parsed is None or kind != "tag" or target_kind != "commit" or when is None:
-            ignored += 1  # not GTO's, lightweight (GTO ignores those too), or not on a commit
-            continue
-        email = email.strip().strip("<>")
-        events.append(
-            Event(
-                tag=ref.removeprefix("refs/tags/"),
-                oid=oid,
-                commit=commit,
-                tagger=f"{name} <{email}>" if email else name or "unknown",
-                tagger_name=name or "unknown",
-                tagger_email=email or "unknown@unknown.invalid",
-                at=when,
-                message=message.strip(),
-                **parsed,
-            )
-        )
-    events.sort(key=lambda e: e.order)
-    return events, ignored
-
-
-def _date(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-
-
-def imported_oids(git_root: Path, ref: str) -> set[str]:
-    """Tag object ids already imported: read from ``Mlrelease-Source`` trailers on ``ref``."""
-    out = git_text(
-        git_root, "log", "--format=%(trailers:key=Mlrelease-Source,valueonly)", "--fixed-strings", "--grep=Mlrelease-Source: gto ", ref
-    )
-    return {m.group(1) for line in out.splitlines() if (m := _OID.match(line.strip()))}
-
-
-# ---- the import ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Commit:
-    files: dict[str, bytes | None]
-    message: str
-    event: Event
 
 
 def import_gto(registry_root: Path, repo: Path, opts: GtoOptions) -> Report:
@@ -210,10 +80,10 @@ def import_gto(registry_root: Path, repo: Path, opts: GtoOptions) -> Report:
         events = [e for e in events if e.artifact in opts.models]
     if not events:
         report.warnings.append(f"{top}: no GTO tags found ({ignored} other tags)")
-    t = _target(registry_root, opts.push)
+    t = target(registry_root, opts.push)
     plan = _Planner(top, report, opts)
     try:
-        made, note = _write_chain(t, lambda reg, done: plan.commits(reg, events, done))
+        made, note = write_chain(t, lambda reg, done: plan.commits(reg, events, done, gitwrite.identity(t.git_root)))
     finally:
         plan.close()
     report.pushed = bool(made) and t.remote is not None
@@ -232,126 +102,20 @@ def _repo_url(top: Path) -> str:
     return safe_uri(url) if url else top.resolve().as_uri()
 
 
-def _target(registry_root: Path, push: bool) -> transaction.Target:
-    """Where the chain goes: the checked-out branch, and the config's remote when pushing."""
-    if not push:
-        return transaction.target(registry_root)
-    with Registry(registry_root) as reg:
-        remote = reg.config.remote
-    return transaction.target(registry_root, remote=remote.name if remote else "origin", branch=remote.branch if remote else None)
+@dataclass
+class _Names:
+    models: dict[str, str]  # artifact → model
+    stages: dict[str, str]  # stage → environment
+    versions: dict[tuple[str, str], str]  # (artifact, GTO version) → version
 
 
-def _write_chain(t: transaction.Target, build: Callable[[Registry, set[str]], list[_Commit]]) -> tuple[list[str], str | None]:
-    """Commit a chain of dated, authored commits on the branch tip, then move the branch once.
+@dataclass
+class _Step:
+    """What one event does to the registry: files, and the words of its commit."""
 
-    One compare-and-swap for the whole chain (like :func:`transaction.apply` for one
-    commit): a writer that moved the branch meanwhile makes this fail cleanly, never
-    lose either side. With a remote, the chain is built on the fetched remote tip (so
-    tags already imported there are not imported again), pushed, and rebuilt on the new
-    tip after a recognised rejection, bounded like every push; then the local branch is
-    fast-forwarded where that loses nothing. Returns the commits and a note, if any.
-    """
-    with gitwrite.repo_lock(t.git_root):
-        if t.remote is None:
-            return _write_local(t, build), None
-        remote = t.remote
-        who = gitwrite.identity(t.git_root)
-
-        def attempt() -> tuple[list[str], str | None] | None:
-            tip = gitwrite.fetch(t.git_root, remote, t.branch)
-            with Registry(t.registry_root, tip) as reg:
-                chain = build(reg, imported_oids(t.git_root, tip))
-            if not chain:
-                return [], None
-            made = _fast_import(t, tip, chain, who)
-            result = gitwrite.push(t.git_root, remote, made[-1], t.branch)
-            if result.ok:
-                paths = sorted({t.git_path(p) for c in chain for p in c.files})
-                return made, transaction.fast_forward_local(t, made[-1], paths)
-            if not result.retryable:
-                raise MlreleaseError(f"git push to {remote} was refused: {result.detail} (nothing was imported there)")
-            return None
-
-        return gitwrite.retrying(attempt)
-
-
-def _write_local(t: transaction.Target, build: Callable[[Registry, set[str]], list[_Commit]]) -> list[str]:
-    tip = gitwrite.rev(t.git_root, f"refs/heads/{t.branch}")
-    if tip is None:
-        raise MlreleaseError(f"branch {t.branch} has no commits yet in {t.git_root}; commit the registry first")
-    with Registry(t.registry_root, tip) as reg:
-        chain = build(reg, imported_oids(t.git_root, tip))
-    if not chain:
-        return []
-    paths = sorted({t.git_path(p) for c in chain for p in c.files})
-    if gitwrite.current_branch(t.git_root) == t.branch:
-        dirty = gitwrite.dirty_paths(t.git_root, paths)
-        if dirty:
-            raise MlreleaseError(
-                f"{dirty[0]}: has uncommitted changes in your checkout; commit or discard them first (nothing was imported)"
-            )
-    made = _fast_import(t, tip, chain, gitwrite.identity(t.git_root))
-    gitwrite.advance_branch(t.git_root, t.branch, made[-1], tip, paths=paths)
-    return made
-
-
-def _fast_import(t: transaction.Target, tip: str, chain: list[_Commit], committer: gitwrite.Identity) -> list[str]:
-    """Write the whole chain with one ``git fast-import`` (a commit each costs ~7 git calls otherwise).
-
-    The commits land on a private temporary ref, are read back by mark, and the ref is
-    deleted: no branch moves here. Each commit keeps the tag's own time and UTC offset.
-    """
-    ref = f"refs/mlrelease/import-{secrets.token_hex(6)}"
-    out = bytearray()
-    for n, c in enumerate(chain, start=1):
-        e = c.event
-        when = f"{int(e.at.timestamp())} {_offset(e.at)}"
-        message = c.message.encode("utf-8")
-        out += f"commit {ref}\nmark :{n}\n".encode()
-        out += f"author {_ident(e.tagger_name, e.tagger_email)} {when}\n".encode()
-        out += f"committer {_ident(committer.name, committer.email)} {when}\n".encode()
-        out += b"data %d\n%s\n" % (len(message), message)
-        if n == 1:
-            out += f"from {tip}\n".encode()
-        for path, data in c.files.items():
-            full = t.git_path(path)
-            if data is None:
-                out += f"D {full}\n".encode()
-            else:
-                out += f"M 100644 inline {full}\ndata {len(data)}\n".encode() + data + b"\n"
-    out += b"done\n"
-    with tempfile.TemporaryDirectory(prefix="mlrelease-import-") as tmp:
-        marks = Path(tmp) / "marks"
-        try:
-            git(
-                t.git_root,
-                "fast-import",
-                "--quiet",
-                "--done",
-                "--date-format=raw",
-                f"--export-marks={marks}",
-                input=bytes(out),
-                timeout=600,
-            )
-        finally:
-            git(t.git_root, "update-ref", "-d", ref, check=False)
-        by_mark = dict(line.split(" ", 1) for line in marks.read_text().split("\n") if line.startswith(":"))
-    return [by_mark[f":{n}"].strip() for n in range(1, len(chain) + 1)]
-
-
-def _ident(name: str, email: str) -> str:
-    """``Name <email>`` for git: the characters git itself refuses in an identity are dropped."""
-
-    def clean(text: str) -> str:
-        return "".join(ch for ch in text if ch not in "<>\n\r\0").strip()
-
-    return f"{clean(name) or 'unknown'} <{clean(email)}>"
-
-
-def _offset(at: datetime) -> str:
-    minutes = int((at.utcoffset() or timedelta(0)).total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+    changes: dict[str, bytes | None] = field(default_factory=dict)
+    subject: str = ""
+    fields: dict[str, object] = field(default_factory=dict)
 
 
 class _Planner:
@@ -364,13 +128,14 @@ class _Planner:
         self.url = _repo_url(repo)
         self._cat = CatFile(repo)
         self._index: dict[str, Any] = {}  # commit → artifacts.yaml (parsed), read once
+        self._warnings = list(report.warnings)
 
     def close(self) -> None:
         self._cat.close()
 
     # -- names ------------------------------------------------------------------------------
 
-    def _names(self, reg: Registry, events: list[Event]) -> tuple[dict[str, str], dict[str, str], dict[tuple[str, str], str]]:
+    def _names(self, reg: Registry, events: list[Event]) -> _Names:
         """artifact → model, stage → environment, (artifact, GTO version) → version; or every problem at once."""
         config = reg.config
         problems: list[str] = []
@@ -394,109 +159,195 @@ class _Planner:
                 versions[(e.artifact, e.version)] = version
         if problems:
             raise ImportProblems(f"import from {self.report.source}", problems)
-        return models, stages, versions
+        return _Names(models, stages, versions)
 
-    # -- the replay -----------------------------------------------------------------------
+    # -- the replay -------------------------------------------------------------------------
 
-    def commits(self, reg: Registry, events: list[Event], done: set[str]) -> list[_Commit]:
-        models, stages, versions = self._names(reg, events)
-        registered: dict[tuple[str, str], str] = {}  # (artifact, commit) → GTO version (the latest registered there)
-        holders: dict[tuple[str, str], dict[str, tuple[int, bool]]] = {}  # (model, env) → version → (last event, active)
-        after: dict[int, str | None] = {}  # event index → what holds its stage after it
-        held: dict[tuple[str, str], list[tuple[int, str | None]]] = {}  # (model, env) → (event index, holder), in order
-        last_done: dict[tuple[str, str], int] = {}
-        for i, e in enumerate(events):
-            if e.kind == "register" and e.version:
-                registered[(e.artifact, e.commit)] = e.version
-            if e.kind not in ("assign", "unassign") or e.stage is None:
-                continue
-            key = (models[e.artifact], stages[e.stage])
-            gto_version = registered.get((e.artifact, e.commit))
-            if gto_version is None:
-                if e.oid not in done:
-                    self.report.skipped.append(f"{e.tag}: no version of {e.artifact} is registered at commit {e.commit[:10]}")
-                continue
-            table = holders.setdefault(key, {})
-            table[versions[(e.artifact, gto_version)]] = (i, e.kind == "assign")
-            active = [(n, v) for v, (n, on) in table.items() if on]
-            after[i] = max(active)[1] if active else None
-            held.setdefault(key, []).append((i, after[i]))
-            if e.oid in done:
-                last_done[key] = i
-        return self._new_commits(reg, events, done, models, stages, versions, after, held, last_done)
-
-    def _new_commits(
-        self,
-        reg: Registry,
-        events: list[Event],
-        done: set[str],
-        models: dict[str, str],
-        stages: dict[str, str],
-        versions: dict[tuple[str, str], str],
-        after: dict[int, str | None],
-        held: dict[tuple[str, str], list[tuple[int, str | None]]],
-        last_done: dict[tuple[str, str], int],
-    ) -> list[_Commit]:
-        files = _Files(reg)
+    def commits(self, reg: Registry, events: list[Event], done: Mapping[str, str], who: gitwrite.Identity) -> list[Commit]:
+        """The commits for every event not in ``done`` (tag object id → tag), then the reconcile, if needed."""
+        r = self.report
+        r.models, r.versions, r.releases, r.skipped, r.warnings, r.unchanged = [], [], [], [], list(self._warnings), 0
+        names = self._names(reg, events)
+        replay = Replay(events)
+        files = Files(reg)
         problems: list[str] = []
-        out: list[_Commit] = []
-        ever: dict[tuple[str, str], set[str]] = {}  # versions that held a stage, as replayed so far
+        out: list[Commit] = []
+        last_done = max((i for i, e in enumerate(events) if e.oid in done), default=-1)
+        late: list[str] = []
         for i, e in enumerate(events):
-            model = models[e.artifact]
-            key = (model, stages[e.stage]) if e.stage and i in after else None
-            commit = None
+            gto_version = e.version if e.stage is None else replay.version_of(e)
+            was_held = gto_version is not None and e.stage is not None and replay.held_before(e.artifact, e.stage, gto_version)
+            before = replay.holders(e.artifact)
+            replay.apply(i, e)
             if e.oid in done:
-                self.report.unchanged += 1
-            elif e.kind == "register" and e.version:
-                commit = self._register(files, e, model, versions[(e.artifact, e.version)], problems)
-            elif e.kind == "deregister" and e.version:
-                commit = self._mark(
-                    files, e, layout.version_path(model, versions[(e.artifact, e.version)]), "deregistered", "deregister", model
-                )
-            elif e.kind == "deprecate":
-                commit = self._mark(files, e, layout.model_path(model), "deprecated", "deprecate", model)
-            elif key is not None:
-                # A tag that arrives late (dated before events already imported for the same
-                # model and stage) must not roll the present back: it takes effect as of now.
-                j = max(i, last_done.get(key, -1))
-                holder = [h for n, h in held[key] if n <= j][-1]
-                commit = self._stage(files, e, key, holder, holder in ever.get(key, set()), problems)
-            if key is not None and after[i] is not None:
-                ever.setdefault(key, set()).add(after[i])  # type: ignore[arg-type]
-            if commit is not None:
-                out.append(commit)
+                r.unchanged += 1
+                continue
+            if e.stage is not None and gto_version is None:
+                r.skipped.append(f"{e.tag}: no version of {e.artifact} is registered at commit {e.commit[:10]}")
+                continue
+            if i < last_done:
+                late.append(e.tag)
+            step = self._step(files, e, names, gto_version, was_held, before, replay, i < last_done, problems)
+            if step is not None:
+                fields = {**step.fields, "actor": e.tagger, "reason": _reason(e), "source": e.source}
+                message = format_message(f"{step.subject} (GTO {e.tag})", fields)
+                out.append(Commit(step.changes, message, e.tagger_name, e.tagger_email, e.at))
+        deleted = {oid: tag for oid, tag in done.items() if oid not in {e.oid for e in events}}
+        fix = self._reconcile(files, events, names, replay, deleted, late, who, problems)
         if problems:
-            raise ImportProblems(f"import from {self.report.source}", problems)
+            raise ImportProblems(f"import from {r.source}", problems)
+        if deleted:
+            r.warnings.append(
+                "GTO tags deleted since they were imported (their events stay in history; the state now follows GTO): "
+                + ", ".join(sorted(deleted.values()))
+            )
+        if late:
+            r.warnings.append(
+                "GTO tags dated before events already imported, recorded now (history lists them out of date order): " + ", ".join(late)
+            )
+        return out + ([fix] if fix is not None else [])
+
+    def _step(
+        self,
+        files: Files,
+        e: Event,
+        names: _Names,
+        gto_version: str | None,
+        was_held: bool,
+        before: Mapping[str, str | None],
+        replay: Replay,
+        late: bool,
+        problems: list[str],
+    ) -> _Step | None:
+        model = names.models[e.artifact]
+        version = names.versions[(e.artifact, gto_version)] if gto_version else None
+        step = _Step(fields={"action": e.kind, "model": model, "version": version})
+        if e.kind == "register" and version:
+            step.subject = f"Register {model} {version}"
+            self._register(files, e, model, version, step, problems)
+        elif e.kind == "deregister" and version:
+            step.subject = f"Deregister {model} {version}"
+            self._note(set_flag(files, step.changes, layout.version_path(model, version), DEREGISTERED, on=True))
+            set_rejection(files, step.changes, model, version, on=True, by=e.tagger, at=e.at, why=e.message)
+        elif e.kind == "deprecate":
+            step.subject = f"Deprecate {model}"
+            step.fields["version"] = None
+            self._note(set_flag(files, step.changes, layout.model_path(model), DEPRECATED, on=True))
+        moved = [] if late else self._stages(files, e, names, before, replay, step, problems)
+        if e.stage is not None:
+            env = names.stages[e.stage]
+            step.fields["environment"] = env
+            ours = [m for m in moved if m[0] == env]
+            if not ours:
+                held = replay.holder(e.artifact, e.stage)
+                now = names.versions[(e.artifact, held)] if held else "nothing"
+                verb = "Assign" if e.kind == "assign" else "Unassign"
+                why = "dated before events already imported, applied by the reconcile below" if late else f"no change, {now} holds it"
+                step.subject = f"{verb} {model} {version} {'to' if e.kind == 'assign' else 'from'} {env}: {why}"
+            else:
+                _env, previous, holder = ours[0]
+                step.fields.update(previous=previous, version=holder, phase="Succeeded", backend=SOURCE, backend_ref=e.tag)
+                step.fields["promotion_id"] = PREFIX + e.oid[:12] if holder else None
+                if holder is None:
+                    step.fields["action"] = "unassign"
+                    step.subject = f"Unassign {model} from {env}"
+                elif e.kind == "assign" and not was_held:
+                    step.fields["action"] = "promote"
+                    step.subject = f"Promote {model} {holder} to {env}"
+                else:
+                    step.fields["action"] = "rollback"
+                    step.subject = f"Roll back {model} in {env} to {holder}"
+        elif len(moved) == 1:
+            step.fields.update(environment=moved[0][0], previous=moved[0][1])
+        return step
+
+    def _stages(
+        self, files: Files, e: Event, names: _Names, before: Mapping[str, str | None], replay: Replay, step: _Step, problems: list[str]
+    ) -> list[tuple[str, str | None, str | None]]:
+        """Write each stage whose holder this event changed: [(environment, previous, now)]."""
+        model = names.models[e.artifact]
+        out = []
+        for stage, held in replay.holders(e.artifact).items():
+            if before.get(stage) == held:
+                continue
+            version = names.versions[(e.artifact, held)] if held else None
+            moved = self._put_state(files, model, names.stages[stage], version, e, step, problems)
+            if moved is not None:
+                out.append((names.stages[stage], moved, version))
         return out
+
+    def _put_state(
+        self, files: Files, model: str, env: str, version: str | None, e: Event | None, step: _Step, problems: list[str]
+    ) -> str | None:
+        """Make the release state say ``version`` (put there by tag ``e``) is live, or nothing is (None).
+
+        Returns the previous live version ("" for none), or None when nothing changed.
+        """
+        path = layout.release_path(env, model)
+        old = files.release(path)
+        current = old.live.version if old is not None and old.live is not None else None
+        if current == version:
+            return None
+        reason = common.ownership_problem(old, PREFIX, path, "GTO")
+        if reason:
+            problems.append(f"{reason}; GTO tag {quoted(e.tag)} would change it" if e else f"{reason}; GTO's tags now say nothing is there")
+            return None
+        if version is None or e is None:
+            data = None
+        else:
+            state = common.imported_state(
+                old,
+                model=model,
+                environment=env,
+                version=version,
+                promotion_id=PREFIX + e.oid[:12],
+                action="promote" if e.kind == "assign" else "rollback",
+                actor=e.tagger,
+                at=e.at,
+                reason=e.message[:REASON_LIMIT],
+                backend=SOURCE,
+                backend_ref=e.tag,
+            )
+            data = common.checked_release(state, path)
+        files.update({path: data})
+        step.changes[path] = data
+        self.report.releases.append(f"{env}/{model}")
+        return current or ""
 
     # -- one event each ---------------------------------------------------------------------
 
-    def _message(self, subject: str, e: Event, **fields: object) -> str:
-        reason = visible(e.message, single_line=True)[:200] if e.message else None
-        return format_message(f"{subject} (GTO {e.tag})", {**fields, "actor": e.tagger, "reason": reason, "source": e.source})
-
-    def _register(self, files: _Files, e: Event, model: str, version: str, problems: list[str]) -> _Commit | None:
+    def _register(self, files: Files, e: Event, model: str, version: str, step: _Step, problems: list[str]) -> None:
         path = layout.version_path(model, version)
-        if files.exists(path):
-            problems.append(f"{path} exists and was not imported from GTO tag {quoted(e.tag)}; released manifests are not overwritten")
-            return None
         entry = self._entry(e)
+        mark = f"gto:{e.artifact}@{e.version}"
+        if files.exists(path):
+            doc = files.load(path) or {}
+            if mark not in (doc.get("tags") or []):
+                problems.append(f"{path} exists and was not imported from GTO tag {quoted(e.tag)}; released manifests are not overwritten")
+                return
+            # Registered again after a deregistration (or after its tags were deleted and made anew).
+            self._note(set_flag(files, step.changes, path, DEREGISTERED, on=False))
+            set_rejection(files, step.changes, model, version, on=False)
+            return
         model_path = layout.model_path(model)
-        changes: dict[str, bytes | None] = {}
+        description = entry.get("description") if isinstance(entry.get("description"), str) else None
         if not files.exists(model_path):
             custom = entry.get("custom")
             owner = custom.get("owner") if isinstance(custom, dict) and isinstance(custom.get("owner"), str) else None
             doc: dict[str, Any] = {"name": model, "owner": owner or self.opts.owner or "unknown"}
-            if isinstance(entry.get("description"), str):
-                doc["description"] = entry["description"]
-            changes[model_path] = common.dump_model(doc, model_path)
+            if description:
+                doc["description"] = description
+            step.changes[model_path] = common.dump_model(doc, model_path)
             self.report.models.append(model)
+        elif description:
+            current = files.load(model_path) or {}
+            if current.get("description") != description:  # the artifact's description as of this version
+                step.changes[model_path] = common.dump_model({**current, "description": description}, model_path)
         manifest = self._manifest(files.reg, e, model, version, entry)
-        changes[path] = common.dump_version(manifest, path)
+        step.changes[path] = common.dump_version(manifest, path)
         self.report.warnings += common.lint_warnings(manifest, path, files.reg.config)
         self.report.versions.append(f"{model}@{version}")
-        files.update(changes)
-        return _Commit(changes, self._message(f"Register {model} {version}", e, action="register", model=model, version=version), e)
+        files.update(step.changes)
 
     def _manifest(self, reg: Registry, e: Event, model: str, version: str, entry: Mapping[str, Any]) -> dict[str, Any]:
         path = entry.get("path") if isinstance(entry.get("path"), str) else None
@@ -539,92 +390,68 @@ class _Planner:
         entry = self._index[e.commit].get(e.artifact.split(":")[-1])
         return dict(entry) if isinstance(entry, dict) else {}
 
-    def _mark(self, files: _Files, e: Event, path: str, tag: str, action: str, model: str) -> _Commit | None:
-        """Add ``tag`` to the tags of a manifest or model.yaml the import wrote (GTO's flags)."""
-        doc = files.load(path)
-        if doc is None:
-            self.report.skipped.append(f"{e.tag}: {path} does not exist")
+    def _note(self, problem: str | None) -> None:
+        if problem:
+            self.report.skipped.append(problem)
+
+    # -- the reconcile ----------------------------------------------------------------------
+
+    def _reconcile(
+        self,
+        files: Files,
+        events: list[Event],
+        names: _Names,
+        replay: Replay,
+        deleted: Mapping[str, str],
+        late: list[str],
+        who: gitwrite.Identity,
+        problems: list[str],
+    ) -> Commit | None:
+        """One commit that brings the registry to GTO's state now, when late or deleted tags left it elsewhere."""
+        if not deleted and not late:
             return None
-        tags = list(doc.get("tags") or [])
-        if tag in tags:
+        keys: dict[tuple[str, str], tuple[str, str]] = {}  # (artifact, stage) → (model, environment)
+        flags: dict[tuple[str, str], str] = {}  # (artifact, GTO version) → model
+        for artifact, model in names.models.items():
+            keys.update({(artifact, s): (model, names.stages[s]) for s in replay.stages(artifact)})
+        for e in events:
+            if e.version:
+                flags[(e.artifact, e.version)] = names.models[e.artifact]
+        for tag in deleted.values():
+            parsed = parse_tag(tag) or {}
+            artifact = parsed.get("artifact", "")
+            model = names.models.get(artifact) or self.opts.renames.get(artifact, artifact)
+            if parsed.get("stage"):
+                keys.setdefault((artifact, parsed["stage"]), (model, self.opts.stage_map.get(parsed["stage"], parsed["stage"])))
+            if parsed.get("version"):
+                flags.setdefault((artifact, parsed["version"]), model)
+        step = _Step()
+        for (artifact, stage), (model, env) in sorted(keys.items()):
+            held = replay.holder(artifact, stage)
+            at = replay.holder_event(artifact, stage)
+            source = events[at] if at is not None else None
+            version = names.versions.get((artifact, held)) if held else None
+            self._put_state(files, model, env, version, source, step, problems)
+        for (artifact, gto_version), model in sorted(flags.items()):
+            path = layout.version_path(model, gto_version[1:])
+            doc = files.load(path) if files.exists(path) else None
+            if doc is None or f"gto:{artifact}@{gto_version}" not in (doc.get("tags") or []):
+                continue
+            gone = not replay.active(artifact, gto_version)
+            self._note(set_flag(files, step.changes, path, DEREGISTERED, on=gone))
+            why = "its GTO tags were deleted" if (artifact, gto_version) not in replay.registered else ""
+            set_rejection(files, step.changes, model, gto_version[1:], on=gone, by=str(who), why=why)
+        for artifact, model in sorted(set(names.models.items())):
+            if files.exists(layout.model_path(model)):
+                self._note(set_flag(files, step.changes, layout.model_path(model), DEPRECATED, on=artifact in replay.deprecated))
+        if not step.changes:
             return None
-        doc["tags"] = [*tags, tag]
-        loc = layout.locate(path)
-        version = loc.version if isinstance(loc, layout.Located) and loc.kind == "version" else None
-        data = common.dump_version(doc, path) if version is not None else common.dump_model(doc, path)
-        files.update({path: data})
-        subject = f"{action.capitalize()} {model}" + (f" {version}" if version else "")
-        return _Commit({path: data}, self._message(subject, e, action=action, model=model, version=version), e)
-
-    def _stage(
-        self, files: _Files, e: Event, key: tuple[str, str], holder: str | None, was_held: bool, problems: list[str]
-    ) -> _Commit | None:
-        model, env = key
-        path = layout.release_path(env, model)
-        old = files.release(path)
-        if old is not None and (old.desired is None or not old.desired.promotion_id.startswith(PREFIX)):
-            problems.append(f"{path} is managed by mlrelease (not by a GTO import); GTO tag {quoted(e.tag)} would overwrite it")
-            return None
-        current = old.live.version if old is not None and old.live is not None else None
-        if holder == current:
-            return None
-        fields: dict[str, object] = {"model": model, "environment": env, "previous": current}
-        if holder is None:
-            files.update({path: None})
-            self.report.releases.append(f"{env}/{model}")
-            return _Commit({path: None}, self._message(f"Unassign {model} from {env}", e, action="unassign", **fields), e)
-        action = "promote" if e.kind == "assign" and not was_held else "rollback"
-        promotion_id = PREFIX + e.oid[:12]
-        state = common.imported_state(
-            old,
-            model=model,
-            environment=env,
-            version=holder,
-            promotion_id=promotion_id,
-            action=action,
-            actor=e.tagger,
-            at=e.at,
-            reason=e.message[:REASON_LIMIT],
-            backend=SOURCE,
-            backend_ref=e.tag,
-        )
-        data = common.checked_release(state, path)
-        files.update({path: data})
-        self.report.releases.append(f"{env}/{model}")
-        verb = f"Promote {model} {holder} to {env}" if action == "promote" else f"Roll back {model} in {env} to {holder}"
-        fields.update(action=action, version=holder, promotion_id=promotion_id, phase="Succeeded", backend=SOURCE, backend_ref=e.tag)
-        return _Commit({path: data}, self._message(verb, e, **fields), e)
+        what = [f"deleted: {', '.join(sorted(deleted.values()))}" if deleted else "", f"dated late: {', '.join(late)}" if late else ""]
+        reason = "GTO's state now, after tags " + "; ".join(w for w in what if w)
+        fields = {"action": "reconcile", "actor": str(who), "reason": reason[:REASON_LIMIT], "source": self.report.source}
+        message = format_message("Reconcile with GTO's tags as they are now", fields)
+        return Commit(step.changes, message, who.name, who.email, datetime.now(UTC).replace(microsecond=0))
 
 
-class _Files:
-    """The registry at the tip plus what this import has written so far (the chain is built in memory)."""
-
-    def __init__(self, reg: Registry) -> None:
-        self.reg = reg
-        self._written: dict[str, bytes | None] = {}
-
-    def update(self, changes: Mapping[str, bytes | None]) -> None:
-        self._written.update(changes)
-
-    def exists(self, path: str) -> bool:
-        if path in self._written:
-            return self._written[path] is not None
-        return self.reg.source.exists(path)
-
-    def _bytes(self, path: str) -> bytes | None:
-        if path in self._written:
-            return self._written[path]
-        return self.reg.source.read(path) if self.reg.source.exists(path) else None
-
-    def load(self, path: str) -> dict[str, Any] | None:
-        data = self._bytes(path)
-        if data is None:
-            return None
-        tree = yamlsafe.load(data, path)
-        return dict(tree) if isinstance(tree, dict) else None
-
-    def release(self, path: str) -> Any:
-        from mlrelease.registry.parse import parse_release
-
-        data = self._bytes(path)
-        return None if data is None else parse_release(yamlsafe.load(data, path), path)
+def _reason(e: Event) -> str | None:
+    return visible(e.message, single_line=True)[:200] if e.message else None

@@ -1,15 +1,27 @@
-"""Release events read from the git history of releases/, rejections and retrain requests.
+"""Release events read from the git history of the registry: releases, versions, rejections, retrain.
 
 The audit trail is git itself. Commits made by mlrelease carry trailers
 (:mod:`mlrelease.registry.trailers`) and are read from those alone. Anything else that
-touched those files — a hand edit, a merge of someone's branch — still shows: its
-before and after blobs are parsed and the event is derived from what changed (desired
-and live versions of a release state, new rejections, new or changed retrain requests).
+touched a release state, rejections or retrain requests — a hand edit, a merge of
+someone's branch — still shows: its before and after blobs are parsed and the event is
+derived from what changed (desired and live versions of a release state, new
+rejections, new or changed retrain requests). A version manifest or model.yaml changed
+by hand is not an event; registrations, deregistrations and deprecations made by
+mlrelease (``register``, ``import gto``, ``import mlflow``) are.
+
+One commit can hold several events: a commit that touches the files of several models
+or environments without naming one in its trailers (an import, a reconcile) gives one
+event per file, each with the model and environment its path names, and a release
+state's from → to read from the file itself when the trailers do not say it. So every
+filter (``MODEL``, ``--env ENV``, both) sees the same events. A commit that touches no
+file but carries ``Mlrelease-Action`` (an imported GTO tag that changed nothing, kept so
+the team's whole past shows) is one event from its trailers.
 
 Speed: one ``git log`` (``-z --raw``, so each changed file comes with its old and new
 blob ids) reads thousands of commits in a fraction of a second; only commits without
-trailers cost blob reads, and those go through one ``git cat-file --batch`` pipe. With a
-limit, commits are read in pages and reading stops once enough events are found.
+trailers (and imports, for their from → to) cost blob reads, and those go through one
+``git cat-file --batch`` pipe. With a limit, commits are read in pages and reading stops
+once enough events are found.
 """
 
 from __future__ import annotations
@@ -69,7 +81,8 @@ class _Commit:
     at: datetime
     author: str
     message: str
-    changes: tuple[tuple[str, str, str], ...]  # (registry path, old blob, new blob)
+    changes: tuple[tuple[str, str, str], ...]  # (registry path, old blob, new blob) of the files we read
+    touched: bool = True  # False: the commit changed no file at all
 
 
 def history(reg: Registry, model: str | None = None, env: str | None = None, limit: int | None = None) -> list[Event]:
@@ -92,8 +105,8 @@ def history(reg: Registry, model: str | None = None, env: str | None = None, lim
     reader = _Reader(reg)
     try:
         out: list[Event] = []
-        for commit in _commits(reg, rev, prefix, _pathspecs(model, env), page=None if limit is None else max(limit, PAGE)):
-            for event in reader.events(commit):
+        for commit in _commits(reg, rev, prefix, page=None if limit is None else max(limit, PAGE)):
+            for event in reader.events(_only(commit, model, env)):
                 if (model is None or event.model == model) and (env is None or event.environment == env):
                     out.append(event)
             if limit is not None and len(out) >= limit:
@@ -103,15 +116,24 @@ def history(reg: Registry, model: str | None = None, env: str | None = None, lim
         reader.close()
 
 
-def _pathspecs(model: str | None, env: str | None) -> list[str]:
-    if env is not None:
-        return [layout.release_path(env, model) if model else layout.releases_folder(env)]
-    if model is not None:
-        return [layout.release_path("*", model), layout.rejections_path(model), layout.retrain_path(model)]
-    return [layout.releases_folder(), layout.rejections_path("*"), layout.retrain_folder()]
+def _only(c: _Commit, model: str | None, env: str | None) -> _Commit:
+    """The commit with only the changes a filter asks for (as a git pathspec would have limited them)."""
+    if model is None and env is None:
+        return c
+    kept = []
+    for change in c.changes:
+        _kind, path_model, path_env = _classify(change[0])
+        if (model is None or path_model == model) and (env is None or path_env == env):
+            kept.append(change)
+    return replace(c, changes=tuple(kept), touched=c.touched)
 
 
-def _commits(reg: Registry, rev: str, prefix: str, specs: list[str], *, page: int | None) -> Iterator[_Commit]:
+def _commits(reg: Registry, rev: str, prefix: str, *, page: int | None) -> Iterator[_Commit]:
+    """Every commit that touched a registry file we read, or touched nothing and carries trailers.
+
+    No pathspec: git would drop the commits that touch nothing, and some events are just
+    that (see the module's docstring). The registry's own files are picked in Python.
+    """
     assert reg.git_root is not None
     token = secrets.token_hex(8)
     fmt = f"%x00{token}%x00%H %aI %an <%ae>%n%B"
@@ -120,13 +142,18 @@ def _commits(reg: Registry, rev: str, prefix: str, specs: list[str], *, page: in
         args = ["log", "-z", "--raw", "--no-abbrev", "--no-renames", "--no-color", f"--format={fmt}"]
         if page is not None:
             args += [f"--max-count={page}", f"--skip={skip}"]
-        out = git(reg.git_root, *args, rev, "--", *(prefix + s for s in specs)).stdout
+        out = git(reg.git_root, *args, rev, "--").stdout
         chunks = out.split(f"\0{token}\0".encode())[1:]
         for chunk in chunks:
-            yield _parse_commit(chunk, prefix)
+            c = _parse_commit(chunk, prefix)
+            if c.changes or (not c.touched and _ACTION in c.message):
+                yield c
         if page is None or len(chunks) < page:
             return
         skip += page
+
+
+_ACTION = "Mlrelease-Action:"
 
 
 def _parse_commit(chunk: bytes, prefix: str) -> _Commit:
@@ -135,14 +162,16 @@ def _parse_commit(chunk: bytes, prefix: str) -> _Commit:
     oid, at, author = head.split(" ", 2)
     fields = raw.lstrip(b"\n").split(b"\0")
     changes = []
+    touched = False
     for meta, path in zip(fields[0::2], fields[1::2], strict=False):
         parts = meta.decode("ascii", "replace").split()
         if len(parts) < 5 or not meta.startswith(b":"):
             continue
+        touched = True
         rel = path.decode("utf-8", "surrogateescape")
-        if rel.startswith(prefix):
+        if rel.startswith(prefix) and _classify(rel[len(prefix) :])[0] is not None:
             changes.append((rel[len(prefix) :], parts[2], parts[3]))
-    return _Commit(oid, datetime.fromisoformat(at), author, message, tuple(changes))
+    return _Commit(oid, datetime.fromisoformat(at), author, message, tuple(changes), touched)
 
 
 class _Reader:
@@ -161,27 +190,62 @@ class _Reader:
         subject = c.message.split("\n", 1)[0].strip()
         base = Event(commit=c.oid, at=c.at, author=c.author, action=EDIT, subject=subject, structured=False)
         if "action" in trailers:
-            return [self._structured(base, trailers, c)]
+            return self._structured_events(base, trailers, c)
         out: list[Event] = []
         for path, old, new in c.changes:
             out.extend(self._derived(replace(base, path=path, reason=trailers.get("reason")), path, old, new))
         return out
 
-    def _structured(self, base: Event, t: dict[str, str], c: _Commit) -> Event:
-        model, env = t.get("model"), t.get("environment")
-        if len(c.changes) == 1:  # fill what the trailers left out from the one file touched
-            _kind, path_model, path_env = _classify(c.changes[0][0])
+    def _structured_events(self, base: Event, t: dict[str, str], c: _Commit) -> list[Event]:
+        """One event, or one per release file (plus the model's own) when the commit spans several."""
+        if not c.changes:
+            return [self._structured(base, t, None)] if not c.touched else []  # else: outside the filter
+        kinds = [(change, *_classify(change[0])) for change in c.changes]
+        models = {m for _c, _k, m, _e in kinds}
+        envs = {e for _c, _k, _m, e in kinds if e is not None}
+        if len(c.changes) == 1:
+            return [self._structured(base, t, c.changes[0])]
+        if t["action"] != "import" and len(models) == 1 and (len(envs) <= 1 or "environment" in t):
+            one = {**t, "model": t.get("model") or next(iter(models)) or "", "environment": t.get("environment") or next(iter(envs), "")}
+            return [self._structured(base, one, None)]
+        own = {k: v for k, v in t.items() if k not in ("model", "environment", "previous", "version")}
+        out = [self._structured(base, own, ch, derive=True) for ch, k, _m, _e in kinds if k == "release"]
+        for m in sorted(models, key=str):
+            rest = [ch for ch, k, mm, _e in kinds if mm == m and k != "release"]
+            versions = [ch for ch in rest if _classify(ch[0])[0] == "version"]
+            if t["action"] == "import":
+                out += [self._structured(base, own, ch) for ch in versions]  # each imported version is a registration
+            elif rest:
+                single = {**t, "model": m, "environment": ""} if len(models) > 1 else {**t, "environment": ""}
+                out.append(self._structured(base, single, rest[0] if len(rest) == 1 else None))
+        return out
+
+    def _structured(self, base: Event, t: dict[str, str], change: tuple[str, str, str] | None, *, derive: bool = False) -> Event:
+        model, env = t.get("model") or None, t.get("environment") or None
+        previous, version = t.get("previous"), t.get("version")
+        path = None
+        if change is not None:  # fill what the trailers left out from the file touched
+            path = change[0]
+            kind, path_model, path_env = _classify(path)
             model = model or path_model
             env = env or path_env
+            if kind == "version" and version is None:
+                loc = layout.locate(path)
+                version = loc.version if isinstance(loc, layout.Located) else None
+            if kind == "release" and version is None and (derive or t["action"] == "import"):  # from → to, from the file
+                before, _ = self._load(change[1], path, parse_release)
+                after, _ = self._load(change[2], path, parse_release)
+                previous, version = _live(before), _live(after)
         return replace(
             base,
             action=t["action"],
+            path=path,
             structured=True,
             actor=t.get("actor"),
             model=model,
             environment=env,
-            previous=t.get("previous"),
-            version=t.get("version"),
+            previous=previous,
+            version=version,
             canary_weight=t.get("canary_weight"),
             reason=t.get("reason"),
             promotion_id=t.get("promotion_id"),
@@ -297,7 +361,7 @@ class _Reader:
         return out
 
 
-_EVENT_KINDS = ("release", "rejections", "retrain")  # the files whose history is the audit trail
+_EVENT_KINDS = ("release", "rejections", "retrain", "version", "model")  # versions and models: when mlrelease made the change
 
 
 def _classify(path: str) -> tuple[str | None, str | None, str | None]:
