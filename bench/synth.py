@@ -232,7 +232,7 @@ def _releases(history: FastImport, names: tuple[str, ...], versions: int, count:
             canary=Canary(version, 10) if canary else None,
             reason=f"synthetic promotion {p}",
         )
-        d = commits.Deploy(
+        d = commits.DeployFacts(
             kind="promote",
             model=model,
             environment=env,

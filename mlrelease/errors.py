@@ -125,3 +125,35 @@ class MlflowError(MlreleaseError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+# ---- refusals of an action: each kind keeps one exit code (scripts branch on them) ----------
+# Backend failure (5) is not an exception but an outcome: it is recorded, and returned.
+
+
+class GateRefused(MlreleaseError):
+    """One or more gates failed and --force was not given."""
+
+    exit_code = ExitCode.GATE_REFUSED
+
+
+class StaleState(MlreleaseError):
+    """The state is not what the user decided on: someone else acted first, or an action is in flight."""
+
+    exit_code = ExitCode.STALE_STATE
+
+
+class ReadOnly(MlreleaseError):
+    """--readonly, or ``read_only: true`` on the environment."""
+
+    exit_code = ExitCode.READ_ONLY
+
+
+class StaleBranch(StaleState):
+    """The local branch moved while mlrelease was writing it (compare-and-swap lost)."""
+
+
+class RetriesExhausted(MlreleaseError):
+    """Pushes kept being rejected by others' pushes within the budget; nothing changed on the remote."""
+
+    exit_code = ExitCode.RETRIES_EXHAUSTED

@@ -584,7 +584,7 @@ class _Replay:
         assert e.env is not None
         rel = self.release(e.env, e.model)
         live = rel.state.live
-        d = commits.Deploy(
+        d = commits.DeployFacts(
             kind=kind,
             model=e.model,
             environment=e.env,

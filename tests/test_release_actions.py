@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from mlrelease.errors import ExitCode, MlreleaseError
+from mlrelease.errors import ExitCode, GateRefused, MlreleaseError, StaleState
 from mlrelease.registry.loader import Registry
 from mlrelease.release.gitwrite import Identity
 from mlrelease.release.plan import Request
-from mlrelease.release.refusals import GateRefused, StaleState
 from tests.builders import commit_all, write
 from tests.release_helpers import commits_since, head, journal, service, set_config, state_at
 

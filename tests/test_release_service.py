@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlrelease.errors import ExitCode, MlreleaseError, UsageError
+from mlrelease.errors import ExitCode, GateRefused, MlreleaseError, ReadOnly, StaleState, UsageError
 from mlrelease.release.plan import Request
-from mlrelease.release.refusals import GateRefused, ReadOnly, StaleState
 from tests.builders import commit_all, git, version, write
 from tests.release_helpers import commits_since, head, journal, service, set_config, state_at
 

@@ -24,7 +24,7 @@ import signal
 import string
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, ClassVar
@@ -179,8 +179,11 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def run_program(argv: list[str], *, cwd: Path, env: Mapping[str, str], timeout: float) -> Run:
-    """Run ``argv`` (no shell) in its own process group; bounded in time and in memory."""
+def run_program(argv: list[str], *, cwd: Path, env: Mapping[str, str], timeout: float, started: Callable[[int], None] | None = None) -> Run:
+    """Run ``argv`` (no shell) in its own process group; bounded in time and in memory.
+
+    ``started`` is told the process group's id as soon as it exists (it may outlive us).
+    """
     prog = os.path.basename(argv[0])
     try:
         proc = subprocess.Popen(
@@ -200,6 +203,8 @@ def run_program(argv: list[str], *, cwd: Path, env: Mapping[str, str], timeout: 
         return Run(None, "", None, f"{prog}: an argument or environment value contains a NUL character")
     except OSError as exc:
         return Run(None, "", None, f"{argv[0]}: cannot start: {exc.strerror}")
+    if started is not None:
+        started(proc.pid)  # start_new_session: the group's id is the leader's pid
     assert proc.stdout is not None
     out = _Output(proc.stdout)
     reader = threading.Thread(target=out.run, name=f"output-{prog}", daemon=True)
@@ -259,16 +264,20 @@ class CommandBackend:
             env.update({f"MLRELEASE_{'ENVIRONMENT' if k == 'env' else k.upper()}": v for k, v in action_values(action).items()})
         return env
 
-    def _run(self, template: tuple[str, ...], action: Action | None, timeout: float) -> Run:
+    def _run(self, template: tuple[str, ...], action: Action | None, timeout: float, *, in_flight: bool = False) -> Run:
         values = action_values(action) if action is not None else {}
         argv = [item.format_map(values) for item in template]
-        return run_program(argv, cwd=self.cwd, env=self._env(action), timeout=timeout)
+        started = None
+        if in_flight and action is not None:
+            promotion_id = action.promotion_id
+            started = lambda pgid: self.journal.child(promotion_id, pgid)  # noqa: E731
+        return run_program(argv, cwd=self.cwd, env=self._env(action), timeout=timeout, started=started)
 
     def execute(self, action: Action) -> Outcome:
         replayed = self.journal.replay(action.promotion_id, "done", "not run again")
         if replayed is not None:
             return replayed
-        run = self._run(self.argv, action, self.timeout)
+        run = self._run(self.argv, action, self.timeout, in_flight=True)
         outcome = self._outcome(run)
         self.journal.put(action.promotion_id, outcome)
         return outcome

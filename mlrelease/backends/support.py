@@ -20,12 +20,12 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from mlrelease.backends.base import Outcome
 from mlrelease.errors import MlreleaseError
-from mlrelease.registry.gitio import git_toplevel
-from mlrelease.release.gitwrite import git_dir
+from mlrelease.registry.gitio import git_dir, git_toplevel
 from mlrelease.secrets import redact
 from mlrelease.textsafe import visible
 
@@ -110,6 +110,94 @@ class Journal:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh)
             os.replace(tmp, path)
+
+    # ---- calls in flight: so reconcile never re-drives a call that may still be running ----
+
+    def _flight(self, promotion_id: str) -> Path | None:
+        folder = self._folder()
+        return folder / "inflight" / f"{file_name(promotion_id)}.json" if folder else None
+
+    def _write_flight(self, path: Path, data: dict[str, object]) -> None:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+            os.replace(tmp, path)
+
+    @contextlib.contextmanager
+    def flight(self, promotion_id: str) -> Iterator[None]:
+        """While a backend call for ``promotion_id`` runs: which process makes it, since when.
+
+        Left behind when the process is killed, so a later reconcile can tell that the call
+        (or a child it started, see :meth:`child`) may still be running.
+        """
+        path = self._flight(promotion_id)
+        if path is not None:
+            self._write_flight(path, {"promotion_id": promotion_id, "pid": os.getpid(), "pid_start": _started(os.getpid())})
+        try:
+            yield
+        finally:
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    def child(self, promotion_id: str, pgid: int) -> None:
+        """A backend started a process group for this call: it may outlive us (kill -9)."""
+        path = self._flight(promotion_id)
+        if path is None or not path.is_file():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        data["pgid"] = pgid
+        self._write_flight(path, data)
+
+    def in_flight(self, promotion_id: str) -> str | None:
+        """Why a call for ``promotion_id`` may still be running on this machine, or None."""
+        path = self._flight(promotion_id)
+        if path is None or not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            pid, start, pgid = int(data.get("pid", 0)), data.get("pid_start"), data.get("pgid")
+        except (OSError, ValueError, TypeError, AttributeError):
+            return "its in-flight record is unreadable"  # unknown is never "not running"
+        if pid and pid != os.getpid() and _alive(pid) and _started(pid) == start:
+            return f"process {pid} that started the call is still running"
+        if isinstance(pgid, int) and pgid > 0 and _group_alive(pgid):
+            return f"the backend's process group {pgid} is still running"
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _started(pid: int) -> str | None:
+    """The process's start time (Linux: /proc/PID/stat field 22), so a reused pid is not taken for it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
 
 
 def file_name(text: str) -> str:

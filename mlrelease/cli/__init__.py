@@ -12,12 +12,13 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 from mlrelease import __version__
-from mlrelease.errors import ExitCode, MlreleaseError
+from mlrelease.errors import ExitCode, MlreleaseError, UsageError
 
 # command name → (module under mlrelease/cli/commands, one-line help), in `--help` order.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -105,6 +106,20 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An option given ``--`` as its value (``--reason=--``): argparse hands back a list, not text."""
+    parsers = [parser]
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        choices = getattr(action, "choices", None) or {}
+        if args.command in choices:
+            parsers.append(choices[args.command])
+    for p in parsers:
+        for action in p._actions:
+            value = getattr(args, action.dest, None)
+            if action.nargs is None and action.option_strings and isinstance(value, list):
+                raise UsageError(f"{action.option_strings[-1]} needs a value; write it as {action.option_strings[-1]}='TEXT'")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_chosen(args_list))
@@ -116,10 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return ExitCode.USAGE
     try:
+        _refuse_empty_values(parser, args)
         return int(args._module.run(args) or 0)
     except MlreleaseError as exc:
         if args.debug:
-            raise
+            # --debug adds a traceback on stderr and changes nothing else: exit codes and
+            # --json output are an API.
+            traceback.print_exc(file=sys.stderr)
         from mlrelease.cli.output import report_error
 
         report_error(str(exc), int(exc.exit_code), json_mode=getattr(args, "json", False))

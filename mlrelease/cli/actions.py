@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,15 +70,13 @@ def _service(args: argparse.Namespace) -> ReleaseService:
 
 
 def run(args: argparse.Namespace, request: Request) -> int:
-    """Plan, show, confirm, execute: the flow of every action command."""
+    """The loop every action command shares, owned by the service: prepare, show, confirm, execute."""
     if not args.dry_run and not args.yes and not sys.stdin.isatty():
         raise UsageError("stdin is not a terminal, so there is no one to confirm: pass --yes to act (or --dry-run to look)")
     service = _service(args)
-    if not args.dry_run:
-        service.refresh()
-    plan = service.plan(request)
+    plan = service.prepare(request, fetch=not args.dry_run)
     if args.dry_run:
-        code = _would_exit(plan)
+        code = int(plan.exit_code)
         if args.json:
             print_json({"dry_run": True, "plan": plan.to_json(), "exit_code": code})
         else:
@@ -93,6 +92,8 @@ def run(args: argparse.Namespace, request: Request) -> int:
     except MlreleaseError as exc:
         if not args.json:
             raise
+        if getattr(args, "debug", False):
+            traceback.print_exc(file=sys.stderr)
         print_json({"plan": plan.to_json(), "error": str(exc), "exit_code": int(exc.exit_code)})
         report_error(str(exc), int(exc.exit_code))
         return int(exc.exit_code)
@@ -105,19 +106,13 @@ def run(args: argparse.Namespace, request: Request) -> int:
     return int(result.exit_code)
 
 
-def _would_exit(plan: Plan) -> int:
-    if plan.block is not None:
-        return int(plan.block.exit_code)
-    if plan.noop is None and plan.refused:
-        return int(ExitCode.GATE_REFUSED)
-    return int(ExitCode.OK)
-
-
 def _confirm(plan: Plan) -> bool:
-    if plan.forced:
-        model = plan.request.model or ""
-        answer = input(f"This overrides {len(plan.forced)} failing gate(s). Type the model name ({model}) to go ahead: ")
-        return answer.strip() == model
+    """Ask as :attr:`Plan.confirmation` says: the model name typed out, or a plain yes."""
+    name = plan.confirmation.typed_name
+    if name is not None:
+        why = f"This overrides {len(plan.forced)} failing gate(s)" if plan.forced else f"This changes {plan.request.environment}"
+        answer = input(f"{why}. Type the model name ({name}) to go ahead: ")
+        return answer.strip() == name
     answer = input(f"{plan.title} — go ahead? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 

@@ -1,7 +1,10 @@
 """Running git: argv lists only, a fixed environment, errors as one line.
 
 Every git call in mlrelease goes through :func:`git` so that it never inherits settings
-that hang or change behaviour in CI (signing, pagers, editors, prompts, ``ext::``).
+that hang or change behaviour in CI (pagers, editors, prompts, ``ext::``, hooks). The
+user's own configuration is read as git reads it (``GIT_CONFIG_GLOBAL``,
+``GIT_CONFIG_NOSYSTEM``, ``GIT_CONFIG_COUNT``…), so identity and signing are the ones
+``git config`` shows in the same shell: a team that signs its commits gets signed ones.
 """
 
 from __future__ import annotations
@@ -13,10 +16,6 @@ from pathlib import Path
 from mlrelease.errors import GitError, MlreleaseError
 
 _SAFE_CONFIG = (
-    "-c",
-    "commit.gpgsign=false",
-    "-c",
-    "tag.gpgsign=false",
     "-c",
     "core.quotepath=false",
     "-c",
@@ -30,13 +29,30 @@ _SAFE_CONFIG = (
 )
 
 
-def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("GIT_")
-        or k in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_SSH_COMMAND")
+# What git reads from the environment that is the user's choice, not a caller's state
+# (GIT_DIR, GIT_INDEX_FILE, GIT_WORK_TREE… from a hook would point git elsewhere).
+_USER_GIT_ENV = frozenset(
+    {
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_SSH_COMMAND",
+        "GIT_SSH",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_SYSTEM",
+        "GIT_CONFIG_NOSYSTEM",
+        "GIT_CONFIG_COUNT",
     }
+)
+
+
+def _user_git_var(name: str) -> bool:
+    return name in _USER_GIT_ENV or name.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or _user_git_var(k)}
     env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "PAGER": "cat", "GIT_EDITOR": "true", "LC_ALL": "C", "LANG": "C"})
     if extra:
         env.update(extra)

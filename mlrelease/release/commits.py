@@ -14,7 +14,7 @@ from mlrelease.release.plan import CommitPreview
 
 
 @dataclass(frozen=True)
-class Deploy:
+class DeployFacts:
     """The facts of one promote or rollback that every commit about it repeats."""
 
     kind: str  # promote | rollback
@@ -46,11 +46,11 @@ class Deploy:
         }
 
 
-def _canary(d: Deploy) -> str:
+def _canary(d: DeployFacts) -> str:
     return f" (canary {d.canary:g}%)" if d.canary is not None else ""
 
 
-def intent(d: Deploy, path: str) -> CommitPreview:
+def intent(d: DeployFacts, path: str) -> CommitPreview:
     if d.kind == "rollback":
         subject = f"Roll back {d.model} in {d.environment} to {d.version} (pinned)"
     else:
@@ -60,7 +60,9 @@ def intent(d: Deploy, path: str) -> CommitPreview:
     return CommitPreview(subject, d.fields(phase="Pending"), (path,))
 
 
-def outcome(d: Deploy, path: str, *, phase: str, backend_ref: str | None, message: str | None, by_reconcile: bool = False) -> CommitPreview:
+def outcome(
+    d: DeployFacts, path: str, *, phase: str, backend_ref: str | None, message: str | None, by_reconcile: bool = False
+) -> CommitPreview:
     """Commit B. ``phase`` may be ``Succeeded|Failed`` in a preview, before the backend answers."""
     if phase == "Succeeded":
         subject = f"{d.model} {d.version} is live in {d.environment}{_canary(d)}"

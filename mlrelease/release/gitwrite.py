@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import random
 import tempfile
@@ -22,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from mlrelease.errors import ExitCode, GitError, MlreleaseError
+from mlrelease.errors import GitError, MlreleaseError, RetriesExhausted, StaleBranch
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.gitio import git, git_dir, git_text
 
@@ -39,17 +40,23 @@ class Identity:
 
 
 def identity(git_root: Path) -> Identity:
-    """Who is acting: git's committer identity (user.name / user.email, or GIT_* vars)."""
-    configured = dict(
-        line.split(" ", 1)
-        for line in git_text(git_root, "config", "--get-regexp", r"^user\.(name|email)$", check=False).splitlines()
-        if " " in line
+    """Who is acting: the committer identity exactly as git resolves it (``git var GIT_COMMITTER_IDENT``).
+
+    An identity git only guessed (no ``user.email``, ``GIT_COMMITTER_EMAIL`` or ``EMAIL``)
+    is refused: the audit trail must name a person, not ``root@host``.
+    """
+    proc = git(git_root, "var", "GIT_COMMITTER_IDENT", check=False)
+    ident = proc.stdout.decode("utf-8", "replace").strip()
+    chosen = (
+        os.environ.get("GIT_COMMITTER_EMAIL") or os.environ.get("EMAIL") or git_text(git_root, "config", "user.email", check=False).strip()
     )
-    name = os.environ.get("GIT_COMMITTER_NAME") or configured.get("user.name", "").strip()
-    email = os.environ.get("GIT_COMMITTER_EMAIL") or configured.get("user.email", "").strip()
-    if not name or not email:
+    if proc.returncode != 0 or "<" not in ident or not chosen:
         raise MlreleaseError("no git identity: set user.name and user.email (git config --global user.name 'Your Name')")
-    return Identity(name, email)
+    name, rest = ident.split("<", 1)
+    email = rest.split(">", 1)[0]
+    if not name.strip() or not email.strip():
+        raise MlreleaseError("no git identity: set user.name and user.email (git config --global user.name 'Your Name')")
+    return Identity(name.strip(), email.strip())
 
 
 @contextlib.contextmanager
@@ -132,7 +139,29 @@ def commit_files(
     args = ["commit-tree", tree, "-F", "-"]
     if parent:
         args[2:2] = ["-p", parent]
-    return git_text(git_root, *args, input=message.encode("utf-8"), env=who).strip()
+    signing = signs_commits(git_root)
+    if signing:
+        args.insert(1, "-S")  # commit-tree does not read commit.gpgsign itself
+    try:
+        return git_text(git_root, *args, input=message.encode("utf-8"), env=who).strip()
+    except GitError as exc:
+        if not signing:
+            raise
+        raise MlreleaseError(f"signing the commit failed ({signing_settings(git_root)}): {exc}; nothing was written or pushed") from None
+
+
+def signs_commits(git_root: Path) -> bool:
+    """The user's ``commit.gpgsign``, as git reads it (repository, global, system, environment)."""
+    return git_text(git_root, "config", "--bool", "commit.gpgsign", check=False).strip() == "true"
+
+
+def signing_settings(git_root: Path) -> str:
+    """The settings a signing failure depends on, for the error message."""
+    values = []
+    for key in ("commit.gpgsign", "gpg.format", "user.signingkey"):
+        value = git_text(git_root, "config", key, check=False).strip()
+        values.append(f"{key}={value or '(not set)'}")
+    return ", ".join(values)
 
 
 def dirty_paths(git_root: Path, paths: list[str]) -> list[str]:
@@ -152,27 +181,93 @@ def advance_branch(git_root: Path, branch: str, new: str, old: str | None, *, pa
 
     Raises :class:`StaleBranch` when the branch moved since ``old`` was read. Where the
     user's HEAD is that branch, only ``paths`` are refreshed in their index and work tree
-    (checked clean beforehand by the caller through :func:`dirty_paths`).
+    (checked clean beforehand by the caller through :func:`dirty_paths`). Moving the branch
+    and refreshing the checkout are two steps, so a record of the refresh is written
+    before the first and removed after the second: a process killed in between leaves it,
+    and :func:`repair_checkout` finishes the refresh on the next run.
     """
+    refresh = bool(paths) and current_branch(git_root) == branch
+    record = _refresh_record(git_root)
+    if refresh:
+        lock = git_dir(git_root) / "index.lock"
+        if lock.exists():
+            raise CheckoutBusy(
+                f"{lock} exists: another git process is using this checkout, or one crashed "
+                "(remove the file if no git is running); the branch was not moved"
+            )
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"branch": branch, "old": old, "new": new, "paths": list(paths)}), encoding="utf-8")
     try:
         git(git_root, "update-ref", "-m", "mlrelease", f"refs/heads/{branch}", new, old or "0" * 40)
     except GitError as exc:
+        record.unlink(missing_ok=True)
         raise StaleBranch(f"branch {branch} moved while we were writing; try again ({exc})") from None
-    if paths and current_branch(git_root) == branch:
-        present = set(git_text(git_root, "ls-tree", "-z", "--name-only", "--full-tree", new, "--", *paths).split("\0"))
-        existing = [p for p in paths if p in present]
-        removed = [p for p in paths if p not in present]
-        if existing:
-            # With a commit, checkout updates the index and the work tree of these paths alone.
-            git(git_root, "checkout", "-q", new, "--", *existing)
-        for p in removed:
-            git(git_root, "rm", "-q", "--cached", "--ignore-unmatch", "--", p)
-            with contextlib.suppress(FileNotFoundError):
-                (git_root / p).unlink()
+    if refresh:
+        try:
+            _refresh_paths(git_root, new, list(paths))
+        except GitError:
+            return  # the record stays: the next run finishes the refresh (repair_checkout)
+        record.unlink(missing_ok=True)
 
 
-class StaleBranch(MlreleaseError):
-    exit_code = ExitCode.STALE_STATE
+class CheckoutBusy(MlreleaseError):
+    """The user's checkout is locked by git (``index.lock``): it cannot be refreshed now."""
+
+
+def _refresh_record(git_root: Path) -> Path:
+    return git_dir(git_root) / "mlrelease" / "refresh.json"
+
+
+def _refresh_paths(git_root: Path, commit: str, paths: list[str]) -> None:
+    """Bring ``paths`` in the index and work tree to ``commit`` (deleting those it lacks)."""
+    present = set(git_text(git_root, "ls-tree", "-z", "--name-only", "--full-tree", commit, "--", *paths).split("\0"))
+    existing = [p for p in paths if p in present]
+    removed = [p for p in paths if p not in present]
+    if existing:
+        # With a commit, checkout updates the index and the work tree of these paths alone.
+        git(git_root, "checkout", "-q", commit, "--", *existing)
+    for p in removed:
+        git(git_root, "rm", "-q", "--cached", "--ignore-unmatch", "--", p)
+        with contextlib.suppress(FileNotFoundError):
+            (git_root / p).unlink()
+
+
+def repair_checkout(git_root: Path) -> str | None:
+    """Finish a checkout refresh that a killed mlrelease left half done; say what was repaired.
+
+    Only paths the record names, and only where the index and the work tree still hold
+    what the branch had before the interrupted write (the user changed nothing there), are
+    brought to the branch tip: mlrelease never overwrites the user's work.
+    """
+    record = _refresh_record(git_root)
+    if not record.is_file():
+        return None
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+        branch, old, paths = str(data["branch"]), data.get("old"), [str(p) for p in data["paths"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        record.unlink(missing_ok=True)
+        return None
+    if current_branch(git_root) != branch or (git_dir(git_root) / "index.lock").exists():
+        return None  # later: the user switched branches, or git is busy
+    tip = rev(git_root, f"refs/heads/{branch}")
+    if tip is None:
+        record.unlink(missing_ok=True)
+        return None
+    untouched = [p for p in paths if _as_in(git_root, p, old)]
+    if untouched:
+        _refresh_paths(git_root, tip, untouched)
+    record.unlink(missing_ok=True)
+    return f"finished refreshing {', '.join(untouched)} in your checkout (an earlier mlrelease was interrupted)" if untouched else None
+
+
+def _as_in(git_root: Path, path: str, commit: str | None) -> bool:
+    """The index and the work tree hold ``path`` exactly as ``commit`` had it."""
+    staged = git_text(git_root, "ls-files", "-s", "--", path).split()
+    before = git_text(git_root, "ls-tree", commit, "--", path).split() if commit else []
+    if (staged[1] if len(staged) > 1 else None) != (before[2] if len(before) > 2 else None):
+        return False
+    return git(git_root, "diff", "--quiet", "--", path, check=False).returncode == 0
 
 
 # ---- remotes ----------------------------------------------------------------------------
@@ -196,8 +291,13 @@ class PushResult:
 
 
 def fetch(git_root: Path, remote: str, branch: str) -> str:
-    """Fetch ``branch`` from ``remote``; return the remote tip's commit id."""
-    git(git_root, "fetch", "--quiet", "--no-tags", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}", timeout=60)
+    """Fetch ``branch`` from ``remote``; return the remote tip's commit id.
+
+    A shallow clone is deepened to the whole history on the way: the gates ask history
+    questions ("was it ever live in staging?") that a cut history answers wrongly.
+    """
+    deepen = ["--unshallow"] if (git_dir(git_root) / "shallow").is_file() else []
+    git(git_root, "fetch", "--quiet", "--no-tags", *deepen, remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}", timeout=60)
     tip = rev(git_root, f"refs/remotes/{remote}/{branch}")
     if tip is None:
         raise MlreleaseError(f"remote {remote} has no branch {branch}")
@@ -221,10 +321,6 @@ def push(git_root: Path, remote: str, commit: str, branch: str) -> PushResult:
     text = (err or out).strip().splitlines()
     first = text[-1] if text else f"exit code {proc.returncode}"
     return PushResult(False, any(r in (err + out).lower() for r in RETRYABLE), first)
-
-
-class RetriesExhausted(MlreleaseError):
-    exit_code = ExitCode.RETRIES_EXHAUSTED
 
 
 def retrying(attempt: Callable[[], T | None], *, attempts: int = 20, seconds: float = 60.0, base: float = 0.1, cap: float = 2.0) -> T:

@@ -8,17 +8,16 @@ so ``--json``, ``--dry-run`` and the TUI's confirmation screen show the same fac
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from mlrelease.backends.base import Action, Backend
-from mlrelease.errors import ExitCode
+from mlrelease.errors import ExitCode, MlreleaseError, StaleState
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.trailers import format_message
 from mlrelease.registry.types import Desired, Pin
-
-KINDS = ("promote", "rollback", "unpin", "approve", "reject", "retrain", "reconcile")
 
 
 @dataclass(frozen=True)
@@ -88,10 +87,30 @@ class Expected:
 
 @dataclass(frozen=True)
 class Block:
-    """Why the action cannot run at all, whatever --force says."""
+    """Why the action cannot run at all, whatever --force says: the refusal it raises when run."""
 
     message: str
-    exit_code: ExitCode
+    refusal: type[MlreleaseError]  # e.g. ReadOnly, StaleState
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.refusal.exit_code
+
+    def error(self) -> MlreleaseError:
+        return self.refusal(self.message)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a person must give before a plan runs; both faces read this, never their own rule.
+
+    ``reason_required``: the audit trail records why (a comment is optional otherwise).
+    ``typed_name``: the model name to type out (production, environments with approvals,
+    overridden gates), or None where a plain yes is enough.
+    """
+
+    reason_required: bool = False
+    typed_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,7 @@ class Plan:
     pending: tuple[PendingItem, ...] = ()  # reconcile
     desired: Desired | None = None  # promote/rollback: the desired state the intent commit writes
     pin: Pin | None = None  # rollback: the hold it sets
+    confirmation: Confirmation = Confirmation()  # what a face asks before running it (see release.confirm)
 
     @property
     def failing(self) -> tuple[GateResult, ...]:
@@ -164,6 +184,43 @@ class Plan:
     @property
     def runnable(self) -> bool:
         return self.block is None and self.noop is None and not self.refused
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """What running this plan would exit with before any write: ``--dry-run``'s exit code."""
+        if self.block is not None:
+            return self.block.exit_code
+        if self.noop is None and self.refused:
+            return ExitCode.GATE_REFUSED
+        return ExitCode.OK
+
+    def judged(self) -> tuple[object, ...]:
+        """What a person decided on when shown this plan; a re-check at the tip must agree.
+
+        The backend's action is (the artifact, image and metrics deployed); the reason is not
+        (it is typed after the plan is shown), nor the time or the base commit (others may
+        commit elsewhere in the registry meanwhile).
+        """
+        r = self.request
+        return (
+            r.kind,
+            r.model,
+            r.environment,
+            r.canary,
+            r.force,
+            self.version,
+            self.previous,
+            self.backend,
+            self.expected,
+            self.noop,
+            self.block,
+            tuple((g.name, g.passed) for g in self.gates),
+            dataclasses.replace(self.action, reason="") if self.action is not None else None,  # e.g. the artifact deployed
+        )
+
+    def with_reason(self, reason: str | None) -> Plan:
+        """The same plan with the reason a person typed after seeing it (re-checked at execution)."""
+        return dataclasses.replace(self, request=dataclasses.replace(self.request, reason=reason))
 
     def to_json(self) -> dict[str, object]:
         r = self.request
@@ -192,6 +249,7 @@ class Plan:
             "blocked": {"message": self.block.message, "exit_code": int(self.block.exit_code)} if self.block else None,
             "notes": list(self.notes),
             "pending": [p.to_json() for p in self.pending],
+            "confirmation": {"reason_required": self.confirmation.reason_required, "typed_name": self.confirmation.typed_name},
         }
 
 
@@ -234,3 +292,11 @@ class Progress:
 
 
 ProgressHook = Callable[[Progress], None]
+
+
+class PlanChanged(StaleState):
+    """At the tip, the plan is no longer the one the person saw; ``plan`` is the fresh one to show."""
+
+    def __init__(self, message: str, plan: Plan) -> None:
+        super().__init__(message)
+        self.plan = plan

@@ -18,15 +18,16 @@ from datetime import datetime
 from pathlib import Path
 
 from mlrelease.backends.base import Action, Backend
-from mlrelease.errors import ExitCode, MlreleaseError, NotFound, Problem, UsageError
+from mlrelease.errors import MlreleaseError, NotFound, Problem, ReadOnly, StaleState, UsageError
 from mlrelease.registry import layout
+from mlrelease.registry.gitio import git_dir
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import unsafe_reason
 from mlrelease.registry.source import GitRefSource
 from mlrelease.registry.types import Canary, Config, Desired, Environment, Pin, ReleaseState, Version
-from mlrelease.release import commits, gates, livehistory
+from mlrelease.release import commits, confirm, gates, livehistory
 from mlrelease.release import state as st
-from mlrelease.release.commits import Deploy
+from mlrelease.release.commits import DeployFacts
 from mlrelease.release.ids import new_id
 from mlrelease.release.plan import Block, CommitPreview, Expected, GateResult, PendingItem, Plan, Request
 
@@ -51,6 +52,21 @@ class _History:
     ref: str
     prefix: str
     cache: dict[str, list[livehistory.LiveChange]] = field(default_factory=dict)
+
+    @property
+    def shallow(self) -> bool:
+        """A shallow clone lacks the early history: "never live" cannot be told from "not fetched"."""
+        return (git_dir(self.git_root) / "shallow").is_file()
+
+    def honest(self, results: list[GateResult]) -> list[GateResult]:
+        """History gates that failed in a shallow clone say why they may be wrong."""
+        if not self.shallow or all(g.passed or not g.name.startswith(("order:", "history")) for g in results):
+            return results
+        note = "; this clone is shallow, so older history is missing here: run `git fetch --unshallow` (or use a full clone)"
+        return [
+            g if g.passed or not g.name.startswith(("order:", "history")) else dataclasses.replace(g, detail=g.detail + note)
+            for g in results
+        ]
 
     def changes(self, env: str, model: str) -> list[livehistory.LiveChange]:
         rel = layout.release_path(env, model)
@@ -78,7 +94,8 @@ def make_plan(reg: Registry, req: Request, ctx: Context, *, action_id: str | Non
     build = builders.get(req.kind)
     if build is None:
         raise UsageError(f"unknown action {req.kind!r}")
-    return build(reg, req, ctx, history, source.commit, action_id or new_id(ctx.now))
+    plan = build(reg, req, ctx, history, source.commit, action_id or new_id(ctx.now))
+    return dataclasses.replace(plan, confirmation=confirm.confirmation(reg.config, plan))
 
 
 # ---- shared lookups -------------------------------------------------------------------------
@@ -125,16 +142,16 @@ def _settled(state: ReleaseState, version: str, canary: Canary | None) -> bool:
 
 def _readonly_block(ctx: Context, env: Environment | None) -> Block | None:
     if ctx.readonly:
-        return Block("read-only mode (--readonly): actions are disabled", ExitCode.READ_ONLY)
+        return Block("read-only mode (--readonly): actions are disabled", ReadOnly)
     if env is not None and env.read_only:
-        return Block(f"environment {env.name} is read-only (read_only: true in mlrelease.yaml)", ExitCode.READ_ONLY)
+        return Block(f"environment {env.name} is read-only (read_only: true in mlrelease.yaml)", ReadOnly)
     return None
 
 
 def _impossible(ctx: Context, env: Environment, message: str) -> MlreleaseError:
     """An action that cannot be planned at all: where acting is not allowed anyway, say that first."""
     block = _readonly_block(ctx, env)
-    return MlreleaseError(block.message, block.exit_code) if block else MlreleaseError(message)
+    return block.error() if block else MlreleaseError(message)
 
 
 def _pending_block(state: ReleaseState) -> Block | None:
@@ -145,7 +162,7 @@ def _pending_block(state: ReleaseState) -> Block | None:
     return Block(
         f"{d.action} of {state.model} {what} to {state.environment} (promotion {state.observed.promotion_id}, by {d.actor}, "
         f"{d.at:%Y-%m-%d %H:%M}Z) is still Pending: wait for it to finish, or if it was interrupted, run `mlrelease reconcile`",
-        ExitCode.STALE_STATE,
+        StaleState,
     )
 
 
@@ -236,7 +253,7 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: _History, base:
         except NotFound:
             live_manifest = None
     results: list[GateResult] = [gates.rejected(version, reg.rejections(model)), gates.pinned(state.pin, env.name)]
-    results += gates.order(version, env, _order_evidence(reg, history, model, version, env))
+    results += history.honest(gates.order(version, env, _order_evidence(reg, history, model, version, env)))
     results += gates.thresholds(env.gates.thresholds, manifest.metrics, config.metrics)
     results += gates.no_regression(
         env.gates.no_regression,
@@ -273,7 +290,7 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: _History, base:
         reason=req.reason,
         forced=forced,
     )
-    deploy = Deploy("promote", model, env.name, version, previous, req.canary, aid, backend.name, ctx.actor, req.reason, forced)
+    deploy = DeployFacts("promote", model, env.name, version, previous, req.canary, aid, backend.name, ctx.actor, req.reason, forced)
     path = layout.release_path(env.name, model)
     notes = []
     if canary is None and live is not None and live.canary is not None and live.canary.version != version:
@@ -323,13 +340,14 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: _History, base
         results.append(
             GateResult("history", False, f"{target} has never been live in {env.name}: a rollback returns to a version that was", {})
         )
+    results = history.honest(results)
     backend = ctx.resolve(config, env.backend)
     action = action_for(
         "rollback", model, manifest, action_id=aid, actor=ctx.actor, reason=req.reason, environment=env.name, previous=live.version
     )
     forced = tuple(g.name for g in results if not g.passed) if req.force else ()
     desired = Desired(version=target, promotion_id=aid, action="rollback", actor=ctx.actor, at=ctx.now, reason=req.reason, forced=forced)
-    deploy = Deploy("rollback", model, env.name, target, live.version, None, aid, backend.name, ctx.actor, req.reason, forced)
+    deploy = DeployFacts("rollback", model, env.name, target, live.version, None, aid, backend.name, ctx.actor, req.reason, forced)
     path = layout.release_path(env.name, model)
     if state.pin is None:
         notes.append(f"pins {env.name} for {model}: promotions are refused until `mlrelease unpin {model} --env {env.name}`")
@@ -342,7 +360,7 @@ def _deploy_plan(
     req: Request,
     ctx: Context,
     base: str,
-    deploy: Deploy,
+    deploy: DeployFacts,
     path: str,
     results: list[GateResult],
     backend: Backend,
@@ -477,7 +495,7 @@ def _retrain(reg: Registry, req: Request, ctx: Context, history: _History, base:
         block = Block(
             f"retraining request {pending.id} for {model} (by {pending.actor}) is still Pending: wait for it to finish, "
             "or if it was interrupted, run `mlrelease reconcile`",
-            ExitCode.STALE_STATE,
+            StaleState,
         )
     noop = _already_requested(reg, req, ctx.now)
     intent = commits.retrain(model, aid, backend.name, ctx.actor, req.reason, path)

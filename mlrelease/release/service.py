@@ -1,20 +1,39 @@
-"""The release service: plan → gates → execute → record, for every action and every face.
+"""The release service: the whole loop of an action, for every face.
 
-A face asks for a plan (:meth:`ReleaseService.plan`, no side effects), shows it, and
-hands it back to :meth:`ReleaseService.execute` — the one door every write passes
-through, where read-only mode is enforced. Promotions, rollbacks and retraining requests
-run as a small state machine whose every state is committed before the next step:
+Every face (the CLI, the TUI, the telemetry trigger) runs the same loop, and the service
+owns each step of it, so a face only shows and asks::
 
-1. **intent** commit: ``desired`` set, ``observed: Pending``, ``live`` unchanged (pushed
-   first when a remote is used, so nothing is deployed that the record does not show);
-2. **backend** ``execute(action)`` with the promotion id as the idempotency key;
-3. **outcome** commit: Succeeded (``live`` moves) or Failed (``live`` stays), with the
-   backend's reference and a redacted one-line message.
+    service = ReleaseService(root)             # push: as mlrelease.yaml's remote: says
+    plan = service.prepare(request)            # 1. fetch (with a remote), 2. plan at that tip
+    show(plan)                                 # 3. a face shows plan.gates, backend_call, commits
+    if not plan.runnable: exit(plan.exit_code) #    blocked / refused / nothing to do: --dry-run's code
+    ask(plan.confirmation)                     #    reason_required, typed_name: one rule for all faces
+    result = service.execute(plan.with_reason(reason), progress)
+    exit(result.exit_code)
+
+:meth:`execute` is the one door every write passes through (read-only is enforced
+here). It **re-checks at the tip** being written on — inside each commit attempt, after
+the fetch — and refuses with :class:`~mlrelease.release.plan.PlanChanged` (exit 4,
+carrying the fresh plan to show again) when what the person judged
+(:meth:`Plan.judged`) differs there. Then it **executes exactly the re-checked plan**:
+the intent commit, the backend call and the outcome commit all come from it.
+:meth:`plan` (no fetch) re-plans under the same action id when a person changes a
+canary weight or the override in a face.
+
+Promotions, rollbacks and retraining requests are two-phase (see
+:mod:`mlrelease.release.twophase` for where each is written); each state is committed
+before the next step:
+
+1. **intent** commit: desired set, ``observed: Pending`` (pushed first when a remote is
+   used, so nothing is deployed that the record does not show);
+2. **backend** ``execute(action)`` with the action id as the idempotency key;
+3. **outcome** commit: Succeeded or Failed, with the backend's reference and a redacted
+   one-line message. It conflicts with nobody but its own intent, so its push is retried
+   for longer than an intent's: losing races to others' pushes never loses it.
 
 A process killed anywhere leaves an intent Pending (never shown as live), which
-:meth:`reconcile` finishes: it asks the backend for the status of that promotion id and
-records the answer; when the backend cannot tell, it calls ``execute`` again with the same
-id (idempotent by the backend contract) and records that answer. See docs/actions.md.
+``reconcile`` finishes (:mod:`mlrelease.release.reconcile`). Unpin, approve and reject
+are one commit each. See docs/actions.md.
 """
 
 from __future__ import annotations
@@ -26,39 +45,46 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlrelease.backends import backend_for
-from mlrelease.backends.base import Action, Backend, BackendContext, Outcome
+from mlrelease.backends.base import Backend, BackendContext, Outcome
 from mlrelease.backends.record import RecordBackend
-from mlrelease.errors import ExitCode, MlreleaseError, UsageError
+from mlrelease.backends.support import Journal
+from mlrelease.errors import ExitCode, GateRefused, MlreleaseError, ReadOnly, UsageError
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.gitio import git
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.parse import parse_config
-from mlrelease.registry.types import Approval, Config, Rejection, ReleaseState, RemoteConfig, RetrainRequest
-from mlrelease.release import commits, gitwrite, transaction
-from mlrelease.release import state as st
-from mlrelease.release.commits import Deploy
-from mlrelease.release.confirm import needs_reason
+from mlrelease.registry.types import Approval, Config, Rejection, RemoteConfig
+from mlrelease.release import gitwrite, kinds, reconcile, transaction
+from mlrelease.release import state as release_state
 from mlrelease.release.gitwrite import Identity
 from mlrelease.release.ids import new_id
-from mlrelease.release.plan import Block, PendingItem, Plan, Progress, ProgressHook, Request, Result
-from mlrelease.release.planner import BackendResolver, Context, action_for, make_plan
-from mlrelease.release.refusals import GateRefused, ReadOnly, StaleState
+from mlrelease.release.plan import Plan, PlanChanged, Progress, ProgressHook, Request, Result
+from mlrelease.release.planner import BackendResolver, Context, make_plan
 from mlrelease.release.transaction import Change, Target
+from mlrelease.release.twophase import Slot, slot_for
 from mlrelease.secrets import redact
+
+# An outcome commit conflicts only with its own intent: others' pushes can delay it, never
+# make it wrong, so it keeps trying this many times longer than an intent would.
+OUTCOME_PATIENCE = 10
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def _raise_block(block: Block) -> None:
-    kinds: dict[int, type[MlreleaseError]] = {ExitCode.READ_ONLY: ReadOnly, ExitCode.STALE_STATE: StaleState}
-    raise kinds.get(block.exit_code, MlreleaseError)(block.message)
-
-
 def _gate_summary(plan: Plan) -> str:
     return "; ".join(f"{g.name}: {g.detail}" for g in plan.failing)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    """An outcome commit as written (or not, when someone recorded the same answer first)."""
+
+    commits: tuple[str, ...]
+    pushed: bool
+    note: str | None
 
 
 class ReleaseService:
@@ -111,7 +137,7 @@ class ReleaseService:
             return RecordBackend("record", {}, context)
         return backend_for(config, name, self.target.registry_root)
 
-    def _backend(self, config: Config, name: str | None) -> Backend:
+    def backend(self, config: Config, name: str | None) -> Backend:
         """One instance per name for the service's life: planned and executed by the same object."""
         if name not in self._backends:
             self._backends[name] = self._resolver(config, name)
@@ -123,8 +149,11 @@ class ReleaseService:
             self._identity = gitwrite.identity(self.target.git_root)
         return self._identity
 
+    def now(self) -> datetime:
+        return self._clock()
+
     def _context(self) -> Context:
-        return Context(actor=str(self.actor), now=self._clock(), resolve=self._backend, readonly=self.readonly)
+        return Context(actor=str(self.actor), now=self._clock(), resolve=self.backend, readonly=self.readonly)
 
     @property
     def base_ref(self) -> str:
@@ -145,11 +174,17 @@ class ReleaseService:
 
     # ---- planning --------------------------------------------------------------------------------
 
-    def plan(self, request: Request, *, action_id: str | None = None) -> Plan:
-        """What ``request`` would do, with every gate and its numbers. Changes nothing.
+    def prepare(self, request: Request, *, fetch: bool = True) -> Plan:
+        """Steps 1 and 2 of every face's loop: fetch what others pushed (with a remote), plan at that tip."""
+        if fetch:
+            self.refresh()
+        return self.plan(request)
 
-        ``action_id``: plan again under the id a person already saw (the TUI re-plans with
-        the reason typed after the first plan was shown); a fresh id otherwise.
+    def plan(self, request: Request, *, action_id: str | None = None) -> Plan:
+        """What ``request`` would do at the last fetched tip, with every gate and its numbers. Changes nothing.
+
+        ``action_id``: plan again under the id a person already saw (a face re-plans when
+        the canary weight or the override changes); a fresh id otherwise.
         """
         with Registry(self.target.registry_root, self.base_ref) as reg:
             return make_plan(reg, request, self._context(), action_id=action_id or new_id(datetime.now(UTC)))
@@ -157,429 +192,181 @@ class ReleaseService:
     # ---- execution: the one door -------------------------------------------------------------------
 
     def execute(self, plan: Plan, progress: ProgressHook | None = None) -> Result:
-        """Carry out a plan made by :meth:`plan`. Refusals raise; a backend failure is a Result (exit 5)."""
+        """Carry out a plan made by :meth:`prepare` or :meth:`plan`, re-checked at the tip.
+
+        Refusals raise (:class:`PlanChanged` when the tip disagrees with what was shown);
+        a backend failure is a Result (exit 5).
+        """
         if self.readonly:
             raise ReadOnly("read-only mode (--readonly): actions are disabled")
         if plan.block is not None:
-            _raise_block(plan.block)
+            raise plan.block.error()
         if plan.noop is not None:
             return Result(plan, "noop", plan.noop)
         r = plan.request
-        if (needs_reason(r.kind) or r.force) and not (r.reason or "").strip():
+        if (plan.confirmation.reason_required or r.force) and not (r.reason or "").strip():
             raise UsageError(f"{r.kind}{' --force' if r.force else ''} needs a reason: it is recorded in the audit trail")
         if plan.refused:
             raise GateRefused(f"refused by {len(plan.failing)} gate{'s' if len(plan.failing) > 1 else ''}: {_gate_summary(plan)}")
         say = progress or (lambda _p: None)
-        kind = plan.request.kind
-        if kind in ("promote", "rollback"):
-            return self._deploy(plan, say)
-        if kind == "retrain":
-            return self._retrain(plan, say)
-        if kind == "reconcile":
-            return self._reconcile(plan, say)
-        return self._record(plan, say)
+        flow = kinds.KINDS[r.kind].flow
+        if flow == "reconcile":
+            return reconcile.run(self, plan, say)
+        if flow == "two-phase":
+            return self._two_phase(plan, slot_for(plan), say)
+        return self._single(plan, say)
 
-    def _apply(self, build: transaction.Builder) -> transaction.Committed:
-        return transaction.apply(self.target, build, author=self.actor, attempts=self._attempts, seconds=self._seconds)
+    def apply(self, build: transaction.Builder, *, patience: int = 1) -> transaction.Committed:
+        """One commit through the transaction, with ``patience`` times the configured retry budget."""
+        return transaction.apply(
+            self.target, build, author=self.actor, attempts=self._attempts * patience, seconds=self._seconds * patience
+        )
 
-    def _recheck(self, reg: Registry, plan: Plan) -> Plan:
-        """Re-plan at the tip being written on: same gates, same expected state, or no write."""
-        now = make_plan(reg, plan.request, self._context(), action_id=plan.action_id)
+    def _recheck(self, reg: Registry, shown: Plan) -> Plan | None:
+        """The plan again at the tip being written on: None if there is nothing left to do, or the same plan."""
+        now = make_plan(reg, shown.request, self._context(), action_id=shown.action_id)
         if now.block is not None:
-            _raise_block(now.block)
-        if plan.expected is not None and now.expected != plan.expected:
-            r = plan.request
-            raise StaleState(
-                f"{r.model} in {r.environment} changed since this was planned: you saw {plan.expected.describe()}, "
-                f"it is now {now.expected.describe() if now.expected else 'gone'}; look again and retry"
+            raise now.block.error()
+        if now.noop is not None:
+            return None  # someone did the same meanwhile
+        if now.judged() != shown.judged():
+            if now.refused:
+                raise PlanChanged(f"refused by gates at commit time: {_gate_summary(now)}", now)
+            r = shown.request
+            was = shown.expected.describe() if shown.expected else "the plan shown"
+            is_ = now.expected.describe() if now.expected else "gone"
+            raise PlanChanged(
+                f"{r.model}{f' in {r.environment}' if r.environment else ''} changed since this was planned: "
+                f"you saw {was}, it is now {is_}; look at the new plan and retry",
+                now,
             )
-        if now.refused:
-            raise GateRefused(f"refused by gates at commit time: {_gate_summary(now)}")
         return now
 
-    # ---- promote and rollback ------------------------------------------------------------------------
+    # ---- two-phase: promote, rollback, retrain ---------------------------------------------------
 
-    def _deploy(self, plan: Plan, say: Callable[[Progress], None]) -> Result:
-        r = plan.request
-        env, model, aid = r.environment or "", r.model or "", plan.action_id or ""
-        path = layout.release_path(env, model)
-        ours_already = False
+    def _two_phase(self, shown: Plan, slot: Slot, say: Callable[[Progress], None]) -> Result:
+        action_id = shown.action_id or ""
+        landed = False
+        checked: Plan | None = None
 
         def intent(reg: Registry) -> Change | None:
-            nonlocal ours_already
-            current = reg.release(env, model)
-            if current is not None and current.desired is not None and current.desired.promotion_id == aid:
-                ours_already = True  # an earlier attempt landed (e.g. a push reported as failed that was not)
+            nonlocal landed, checked
+            if slot.landed(reg, action_id):
+                landed = True  # an earlier attempt landed (a push reported as failed that was not)
                 return None
-            now = self._recheck(reg, plan)
-            if now.noop is not None or now.desired is None:
-                return None
-            base = current or st.empty(model, env)
-            new = st.with_intent(base, now.desired, now.backend or "record", pin=now.pin)
-            return Change({path: st.dump_release(new)}, commits.intent(_deploy_of(now), path).message())
+            checked = self._recheck(reg, shown)
+            return slot.intent(reg, checked) if checked is not None else None
 
-        say(Progress("intent", f"recording the intent: {plan.title}"))
-        committed = self._apply(intent)
-        if committed.commit is None and not ours_already:
-            return Result(plan, "noop", f"nothing to do: {model} in {env} is already as asked")
-        commits_done = tuple(c for c in (committed.commit,) if c)
-        backend, action = _executor(plan)
-        say(Progress("backend", f"calling backend {backend.name} for promotion {aid}"))
-        outcome, error = self._call(lambda: backend.execute(action))
+        say(Progress("intent", f"recording the intent: {shown.title}"))
+        committed = self.apply(intent)
+        if committed.commit is None and not landed:
+            return Result(shown, "noop", "nothing to do: someone already did it")
+        plan = checked or shown  # exactly what was re-checked at the tip is what runs and is recorded
+        done = tuple(c for c in (committed.commit,) if c)
+        backend, action = plan.executor, plan.action
+        if backend is None or action is None:
+            raise MlreleaseError(f"{plan.title}: the plan has no backend call")
+        say(Progress("backend", f"calling backend {backend.name} for {slot.noun} {action_id}"))
+        outcome, error = self.call_backend(backend, action_id, lambda: backend.execute(action))
         if outcome is None:
             return Result(
                 plan,
                 "pending",
-                f"backend {backend.name} raised an error: {error}; the promotion {aid} is left Pending (not live). "
+                f"backend {backend.name} raised an error: {error}; the {slot.noun} {action_id} is left Pending (not live). "
                 "Run `mlrelease reconcile` to ask the backend what happened and record it.",
                 ExitCode.BACKEND_FAILED,
-                commits=commits_done,
+                commits=done,
                 phase="Pending",
                 pushed=committed.pushed,
             )
         say(Progress("outcome", f"recording the outcome: {'Succeeded' if outcome.ok else 'Failed'}"))
-        recorded = self._record_outcome(plan, env, model, aid, outcome, by_reconcile=False)
-        return self._deploy_result(plan, outcome, commits_done + recorded.commits, committed, recorded)
+        rec = self.record_outcome(slot, plan, outcome, recorder=None)
+        ref = release_state.redacted(outcome.reference)
+        phase, code = ("Succeeded", ExitCode.OK) if outcome.ok else ("Failed", ExitCode.BACKEND_FAILED)
+        notes = tuple(n for n in (committed.note, rec.note) if n)
+        status = "done" if outcome.ok else "failed"
+        return Result(
+            plan, status, slot.summary(plan, outcome, ref), code, done + rec.commits, phase, ref, committed.pushed or rec.pushed, notes
+        )
+
+    def call_backend(self, backend: Backend, action_id: str, fn: Callable[[], Outcome | None]) -> tuple[Outcome | None, str | None]:
+        """``execute`` for ``action_id``, marked in flight on this machine while it runs (see reconcile)."""
+        with Journal(self.target.registry_root, backend.name).flight(action_id):
+            return self.call(fn)
 
     @staticmethod
-    def _call(fn: Callable[[], Outcome | None]) -> tuple[Outcome | None, str | None]:
+    def call(fn: Callable[[], Outcome | None]) -> tuple[Outcome | None, str | None]:
         """A backend call: an exception means "outcome unknown", never "failed" (it may have deployed)."""
         try:
             return fn(), None
         except Exception as exc:  # a plugin's bug must not lose the record of what may have happened
             return None, redact(f"{type(exc).__name__}: {exc}")
 
-    def _keep_log(self, aid: str, outcome: Outcome) -> None:
+    def _keep_log(self, action_id: str, outcome: Outcome) -> None:
         """The backend's full output, redacted, beside the repository (never committed)."""
         if not outcome.log:
             return
         logs = gitwrite.git_dir(self.target.git_root) / "mlrelease" / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        (logs / f"{aid}.log").write_text(redact(outcome.log), encoding="utf-8")
+        (logs / f"{action_id}.log").write_text(redact(outcome.log), encoding="utf-8")
 
-    def _record_outcome(self, plan: Plan, env: str, model: str, aid: str, outcome: Outcome, *, by_reconcile: bool) -> _Recorded:
-        self._keep_log(aid, outcome)
-        phase = "Succeeded" if outcome.ok else "Failed"
-        ref = redact(outcome.reference) if outcome.reference else None
-        path = layout.release_path(env, model)
+    def record_outcome(self, slot: Slot, plan: Plan, outcome: Outcome, *, recorder: str | None) -> Recorded:
+        """The outcome commit of ``plan``; ``recorder``: who records it when it is not the actor (reconcile)."""
+        action_id = plan.action_id or ""
+        self._keep_log(action_id, outcome)
+        at = self._clock()
 
         def build(reg: Registry) -> Change | None:
-            current = reg.release(env, model)
-            if current is None or current.observed is None or current.observed.promotion_id != aid:
-                raise MlreleaseError(
-                    f"{path}: promotion {aid} is no longer the one in the release state, so its outcome ({phase}) cannot be recorded"
-                )
-            if current.observed.phase != "Pending":
-                if current.observed.phase == phase:
-                    return None  # someone (reconcile) recorded the same answer first
-                raise MlreleaseError(
-                    f"{path}: promotion {aid} was already recorded as {current.observed.phase}, and the backend now says {phase}"
-                )
-            new = st.with_outcome(current, ok=outcome.ok, at=self._clock(), backend_ref=ref, message=outcome.message)
-            facts = _deploy_of(plan, actor=str(self.actor) if by_reconcile else None)
-            message = new.observed.message if new.observed else None
-            preview = commits.outcome(facts, path, phase=phase, backend_ref=ref, message=message, by_reconcile=by_reconcile)
-            return Change({path: st.dump_release(new)}, preview.message())
+            return slot.outcome(reg, plan, outcome, at=at, recorder=recorder)
 
         try:
-            committed = self._apply(build)
+            committed = self.apply(build, patience=OUTCOME_PATIENCE)
         except MlreleaseError as exc:
+            phase = "Succeeded" if outcome.ok else "Failed"
             raise MlreleaseError(
-                f"the backend reported {phase} for promotion {aid} ({model} in {env}), but recording it failed: {exc}. "
-                "The registry still shows it Pending, never as live; run `mlrelease reconcile` to record the outcome.",
+                f"the backend reported {phase} for {slot.noun} {action_id} ({plan.title}), but recording it failed: {exc}. "
+                "The registry still shows it Pending, never as done; run `mlrelease reconcile` to record the outcome.",
                 exc.exit_code,
             ) from None
-        return _Recorded(tuple(c for c in (committed.commit,) if c), committed.pushed, committed.note)
-
-    def _deploy_result(self, plan: Plan, outcome: Outcome, done: tuple[str, ...], intent: transaction.Committed, rec: _Recorded) -> Result:
-        r = plan.request
-        what = f"{r.model} {plan.version}"
-        notes = tuple(n for n in (intent.note, rec.note) if n)
-        ref = redact(outcome.reference) if outcome.reference else None
-        message = st.one_line(outcome.message)
-        if outcome.ok:
-            where = f" as canary at {r.canary:g}%" if r.canary is not None else ""
-            pinned = " and pinned" if r.kind == "rollback" else ""
-            text = f"{what} is live in {r.environment}{where}{pinned} (promotion {plan.action_id}"
-            text += f", backend ref {ref})" if ref else ")"
-            return Result(plan, "done", text, ExitCode.OK, done, "Succeeded", ref, intent.pushed or rec.pushed, notes)
-        text = f"backend {plan.backend} failed to deploy {what} to {r.environment}: {message or 'no message'}; recorded as Failed, nothing changed in what is live"
-        return Result(plan, "failed", text, ExitCode.BACKEND_FAILED, done, "Failed", ref, intent.pushed or rec.pushed, notes)
+        return Recorded(tuple(c for c in (committed.commit,) if c), committed.pushed, committed.note)
 
     # ---- single-commit actions: unpin, approve, reject ------------------------------------------
 
-    def _record(self, plan: Plan, say: Callable[[Progress], None]) -> Result:
-        r = plan.request
+    def _single(self, shown: Plan, say: Callable[[Progress], None]) -> Result:
+        r = shown.request
 
         def build(reg: Registry) -> Change | None:
-            now = self._recheck(reg, plan)
-            if now.noop is not None:
-                return None
-            return self._single_change(reg, now)
+            now = self._recheck(reg, shown)
+            return self._single_change(reg, now) if now is not None else None
 
-        say(Progress("commit", plan.title))
-        committed = self._apply(build)
+        say(Progress("commit", shown.title))
+        committed = self.apply(build)
         if committed.commit is None:
-            return Result(plan, "noop", "nothing to do: someone already did it")
+            return Result(shown, "noop", "nothing to do: someone already did it")
         done = {
             "unpin": f"{r.model} is no longer pinned in {r.environment}",
             "approve": f"approved {r.model} {r.version} for {r.environment} as {self.actor}",
             "reject": f"rejected {r.model} {r.version}: it cannot be promoted again without --force",
         }[r.kind]
-        return Result(
-            plan, "done", done, ExitCode.OK, (committed.commit,), pushed=committed.pushed, notes=tuple(n for n in (committed.note,) if n)
-        )
+        notes = tuple(n for n in (committed.note,) if n)
+        return Result(shown, "done", done, ExitCode.OK, (committed.commit,), pushed=committed.pushed, notes=notes)
 
     def _single_change(self, reg: Registry, plan: Plan) -> Change:
         r = plan.request
         model, env = r.model or "", r.environment or ""
-        now = plan.at
         message = plan.commits[0].message()
         if r.kind == "reject":
-            rejection = Rejection(version=r.version or "", by=plan.actor, at=now, reason=r.reason or "")
+            rejection = Rejection(version=r.version or "", by=plan.actor, at=plan.at, reason=r.reason or "")
             path = layout.rejections_path(model)
-            return Change({path: st.dump_rejections(model, (*reg.rejections(model), rejection))}, message)
-        state: ReleaseState = reg.release(env, model) or st.empty(model, env)
+            return Change({path: release_state.dump_rejections(model, (*reg.rejections(model), rejection))}, message)
+        state = reg.release(env, model) or release_state.empty(model, env)
         if r.kind == "unpin":
-            new = st.without_pin(state)
+            new = release_state.without_pin(state)
         else:
-            new = st.with_approval(state, Approval(version=r.version or "", by=plan.actor, at=now, comment=r.reason))
-        return Change({layout.release_path(env, model): st.dump_release(new)}, message)
-
-    # ---- retrain --------------------------------------------------------------------------------
-
-    def _retrain(self, plan: Plan, say: Callable[[Progress], None]) -> Result:
-        r = plan.request
-        model, aid = r.model or "", plan.action_id or ""
-        path = layout.retrain_path(model)
-        ours_already = False
-
-        def intent(reg: Registry) -> Change | None:
-            nonlocal ours_already
-            existing = reg.retrain_requests(model)
-            if any(q.id == aid for q in existing):
-                ours_already = True
-                return None
-            now = self._recheck(reg, plan)
-            if now.noop is not None:
-                return None  # another job requested the same rules meanwhile
-            request = RetrainRequest(
-                id=aid, at=now.at, actor=now.actor, reason=r.reason or "", trigger=r.trigger, backend=now.backend, phase="Pending"
-            )
-            return Change({path: st.dump_retrain(model, (*existing, request))}, now.commits[0].message())
-
-        say(Progress("intent", plan.title))
-        committed = self._apply(intent)
-        if committed.commit is None and not ours_already:
-            return Result(plan, "noop", f"nothing to do: retraining of {model} was already requested for these reasons")
-        done = tuple(c for c in (committed.commit,) if c)
-        backend, action = _executor(plan)
-        say(Progress("backend", f"calling backend {backend.name} for retraining request {aid}"))
-        outcome, error = self._call(lambda: backend.execute(action))
-        if outcome is None:
-            return Result(
-                plan,
-                "pending",
-                f"backend {backend.name} raised an error: {error}; request {aid} is left Pending; run `mlrelease reconcile`",
-                ExitCode.BACKEND_FAILED,
-                done,
-                "Pending",
-            )
-        rec = self._record_retrain_outcome(plan, model, aid, outcome, by_reconcile=False)
-        phase = "Succeeded" if outcome.ok else "Failed"
-        ref = redact(outcome.reference) if outcome.reference else None
-        if outcome.ok:
-            text = f"retraining of {model} requested (request {aid}{f', backend ref {ref}' if ref else ''})"
-            return Result(plan, "done", text, ExitCode.OK, done + rec.commits, phase, ref, committed.pushed or rec.pushed)
-        text = f"backend {backend.name} refused to start retraining {model}: {st.one_line(outcome.message) or 'no message'}; recorded as Failed"
-        return Result(plan, "failed", text, ExitCode.BACKEND_FAILED, done + rec.commits, phase, ref, committed.pushed or rec.pushed)
-
-    def _record_retrain_outcome(self, plan: Plan, model: str, aid: str, outcome: Outcome, *, by_reconcile: bool) -> _Recorded:
-        self._keep_log(aid, outcome)
-        phase = "Succeeded" if outcome.ok else "Failed"
-        ref = redact(outcome.reference) if outcome.reference else None
-        path = layout.retrain_path(model)
-
-        def build(reg: Registry) -> Change | None:
-            requests = list(reg.retrain_requests(model))
-            index = next((i for i, q in enumerate(requests) if q.id == aid), None)
-            if index is None:
-                raise MlreleaseError(f"{path}: retraining request {aid} is not there, so its outcome ({phase}) cannot be recorded")
-            if requests[index].phase != "Pending":
-                if requests[index].phase == phase:
-                    return None
-                raise MlreleaseError(
-                    f"{path}: request {aid} was already recorded as {requests[index].phase}, and the backend now says {phase}"
-                )
-            requests[index] = dataclasses.replace(requests[index], phase=phase, backend_ref=ref, message=st.one_line(outcome.message))
-            q = requests[index]
-            actor = str(self.actor) if by_reconcile else q.actor
-            preview = commits.retrain_outcome(
-                model, aid, q.backend or "record", actor, path, phase=phase, backend_ref=ref, message=q.message, by_reconcile=by_reconcile
-            )
-            return Change({path: st.dump_retrain(model, requests)}, preview.message())
-
-        try:
-            committed = self._apply(build)
-        except MlreleaseError as exc:
-            raise MlreleaseError(
-                f"the backend reported {phase} for retraining request {aid} ({model}), but recording it failed: {exc}. "
-                "It still shows Pending; run `mlrelease reconcile` to record the outcome.",
-                exc.exit_code,
-            ) from None
-        return _Recorded(tuple(c for c in (committed.commit,) if c), committed.pushed, committed.note)
+            new = release_state.with_approval(state, Approval(version=r.version or "", by=plan.actor, at=plan.at, comment=r.reason))
+        return Change({layout.release_path(env, model): release_state.dump_release(new)}, message)
 
     # ---- reconcile ------------------------------------------------------------------------------
 
     def reconcile_plan(self, *, environment: str | None = None, model: str | None = None) -> Plan:
         return self.plan(Request("reconcile", model=model, environment=environment))
-
-    def _reconcile(self, plan: Plan, say: Callable[[Progress], None]) -> Result:
-        results = []
-        for item in plan.pending:
-            say(
-                Progress(
-                    "status", f"{item.kind} {item.model}{f' in {item.environment}' if item.environment else ''}: promotion {item.action_id}"
-                )
-            )
-            try:
-                results.append(self._reconcile_one(plan, item, say))
-            except MlreleaseError as exc:
-                sub = dataclasses.replace(plan, title=f"{item.model} {item.environment or ''}".strip(), action_id=item.action_id)
-                results.append(Result(sub, "error", str(exc), exc.exit_code))
-        codes = [r.exit_code for r in results if r.exit_code != ExitCode.OK]
-        worst = ExitCode.OK
-        if codes:
-            worst = next((c for c in codes if c != ExitCode.BACKEND_FAILED), ExitCode.BACKEND_FAILED)
-        summary = ", ".join(f"{r.plan.title}: {r.phase or r.status}" for r in results)
-        return Result(
-            plan, "done" if worst == ExitCode.OK else "failed", f"reconciled {len(results)}: {summary}", worst, items=tuple(results)
-        )
-
-    def _reconcile_one(self, plan: Plan, item: PendingItem, say: Callable[[Progress], None]) -> Result:
-        """Ask the backend; if it cannot tell, re-drive ``execute`` with the same id; record the answer."""
-        with Registry(self.target.registry_root, self.base_ref) as reg:
-            if item.kind == "release":
-                sub_plan = self._pending_release_plan(reg, plan, item)
-            else:
-                sub_plan = self._pending_retrain_plan(reg, plan, item)
-        if sub_plan is None:
-            return Result(dataclasses.replace(plan, title=item.model, action_id=item.action_id), "noop", "no longer Pending")
-        backend, action = _executor(sub_plan)
-        status, error = self._call(lambda: backend.status(action))
-        how = "backend status"
-        if status is None and error is None:
-            say(Progress("backend", f"backend {backend.name} cannot tell; calling it again with the same id {item.action_id}"))
-            status, error = self._call(lambda: backend.execute(action))
-            how = "re-driven by reconcile"
-        if status is None:
-            return Result(
-                sub_plan,
-                "pending",
-                f"backend {backend.name} raised an error: {error}; {item.action_id} stays Pending (not live); run reconcile again when it is reachable",
-                ExitCode.BACKEND_FAILED,
-                phase="Pending",
-            )
-        status = dataclasses.replace(status, message=f"{how}: {status.message}" if status.message else how)
-        if item.kind == "release":
-            rec = self._record_outcome(sub_plan, item.environment or "", item.model, item.action_id, status, by_reconcile=True)
-        else:
-            rec = self._record_retrain_outcome(sub_plan, item.model, item.action_id, status, by_reconcile=True)
-        phase = "Succeeded" if status.ok else "Failed"
-        ref = redact(status.reference) if status.reference else None
-        code = ExitCode.OK if status.ok else ExitCode.BACKEND_FAILED
-        return Result(
-            sub_plan, "done" if status.ok else "failed", f"{sub_plan.title}: {phase} ({how})", code, rec.commits, phase, ref, rec.pushed
-        )
-
-    def _pending_release_plan(self, reg: Registry, plan: Plan, item: PendingItem) -> Plan | None:
-        """The original action, rebuilt from the Pending state (same id, same payload)."""
-        env, model = item.environment or "", item.model
-        s = reg.release(env, model)
-        if s is None or not s.pending or s.desired is None or s.observed is None or s.observed.promotion_id != item.action_id:
-            return None
-        d = s.desired
-        version = d.canary.version if d.canary else d.version
-        manifest = reg.version(model, version) if reg.source.exists(layout.version_path(model, version)) else None
-        previous = s.live.version if s.live else None
-        canary = d.canary.weight if d.canary else None
-        action = action_for(
-            d.action,
-            model,
-            manifest,
-            action_id=d.promotion_id,
-            actor=d.actor,
-            reason=d.reason,
-            environment=env,
-            version=version,
-            previous=previous,
-            canary=canary,
-        )
-        configured = reg.config.environment(env)
-        name = s.observed.backend if s.observed.backend in reg.config.backends else (configured.backend if configured else None)
-        backend = self._backend(reg.config, name)
-        return dataclasses.replace(
-            plan,
-            request=Request(d.action, model, version, env, d.reason, canary, bool(d.forced)),
-            title=f"{d.action} {model} {version} in {env}",
-            action_id=d.promotion_id,
-            version=version,
-            previous=previous,
-            backend=backend.name,
-            action=action,
-            executor=backend,
-            pending=(),
-        )
-
-    def _pending_retrain_plan(self, reg: Registry, plan: Plan, item: PendingItem) -> Plan | None:
-        q = next((r for r in reg.retrain_requests(item.model) if r.id == item.action_id and r.phase == "Pending"), None)
-        if q is None:
-            return None
-        latest = reg.latest_version(item.model)
-        manifest = reg.version(item.model, latest) if latest else None
-        backend = self._backend(reg.config, q.backend if q.backend in reg.config.backends else reg.config.retrain.backend)
-        action = action_for("retrain", item.model, manifest, action_id=q.id, actor=q.actor, reason=q.reason)
-        return dataclasses.replace(
-            plan,
-            request=Request("retrain", item.model, reason=q.reason, trigger=q.trigger),
-            title=f"retrain {item.model}",
-            action_id=q.id,
-            version=latest,
-            backend=backend.name,
-            action=action,
-            executor=backend,
-            pending=(),
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class _Recorded:
-    """An outcome commit as written (or not, when someone recorded the same answer first)."""
-
-    commits: tuple[str, ...]
-    pushed: bool
-    note: str | None
-
-
-def _deploy_of(plan: Plan, actor: str | None = None) -> Deploy:
-    """The facts every commit about a promote/rollback repeats; ``actor``: who records (reconcile)."""
-    r = plan.request
-    return Deploy(
-        r.kind,
-        r.model or "",
-        r.environment or "",
-        plan.version or "",
-        plan.previous,
-        r.canary,
-        plan.action_id or "",
-        plan.backend or "record",
-        actor or plan.actor,
-        r.reason,
-        plan.forced,
-    )
-
-
-def _executor(plan: Plan) -> tuple[Backend, Action]:
-    if plan.executor is None or plan.action is None:
-        raise MlreleaseError(f"{plan.title}: the plan has no backend call")
-    return plan.executor, plan.action

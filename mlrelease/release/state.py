@@ -48,6 +48,11 @@ def one_line(text: str | None) -> str | None:
     return line[: MESSAGE_LIMIT - 1] + "…" if len(line) > MESSAGE_LIMIT else line
 
 
+def redacted(text: str | None) -> str | None:
+    """A backend's reference as recorded: redacted, or None."""
+    return redact(text) if text else None
+
+
 # ---- transitions ------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from mlrelease.errors import MlreleaseError
+from mlrelease.errors import MlreleaseError, StaleBranch
 from mlrelease.registry.gitio import git, git_toplevel
 from mlrelease.registry.loader import Registry
 from mlrelease.release import gitwrite
@@ -84,6 +84,8 @@ def apply(
     seconds: float = 60.0,
 ) -> Committed:
     """Build and commit one change; see the module docstring for the two paths."""
+    with gitwrite.repo_lock(t.git_root):
+        gitwrite.repair_checkout(t.git_root)
     if t.remote is None:
         return _apply_local(t, build, author=author, date=date)
     return _apply_remote(t, build, author=author, date=date, attempts=attempts, seconds=seconds)
@@ -169,6 +171,8 @@ def fast_forward_local(t: Target, new: str, paths: list[str]) -> str | None:
         paths = changed
     try:
         gitwrite.advance_branch(t.git_root, t.branch, new, local, paths=paths)
-    except gitwrite.StaleBranch:
+    except StaleBranch:
         return f"pushed, but local branch {t.branch} moved meanwhile; pull to update"
+    except gitwrite.CheckoutBusy as exc:
+        return f"pushed, but your checkout was not updated: {exc}; pull when ready"
     return None

@@ -20,22 +20,18 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from mlrelease.errors import ExitCode, MlreleaseError
+from mlrelease.errors import ExitCode, MlreleaseError, ReadOnly
 from mlrelease.registry.overview import ModelSummary
-from mlrelease.release.confirm import needs_reason, needs_typed_name
-from mlrelease.release.plan import Plan, Request, Result
+from mlrelease.release.kinds import KINDS
+from mlrelease.release.plan import Plan, PlanChanged, Request, Result
 from mlrelease.release.planner import BackendResolver
 from mlrelease.release.service import ReleaseService
 from mlrelease.tui.keys import RELEASE_KINDS
 from mlrelease.tui.safe import lit, plain
-from mlrelease.tui.screens.plan import Friction
 
 if TYPE_CHECKING:
     from mlrelease.tui.app import MlreleaseApp
     from mlrelease.tui.screens.plan import Decision, PlanModal, ProgressModal
-
-ENVIRONMENT_KINDS = frozenset({"promote", "rollback", "approve", "unpin"})
-MODEL_OPTIONAL = frozenset({"reconcile"})  # without a model: every pending action
 
 
 @dataclass(frozen=True)
@@ -45,25 +41,6 @@ class Target:
     model: str
     version: str | None = None
     environment: str | None = None
-
-
-def material(plan: Plan) -> tuple[object, ...]:
-    """What the person judged in a plan; a fresh plan that differs here is shown again."""
-    r = plan.request
-    return (
-        r.kind,
-        r.model,
-        r.environment,
-        r.canary,
-        r.force,
-        plan.version,
-        plan.previous,
-        plan.backend,
-        plan.expected,
-        plan.noop,
-        plan.block,
-        tuple((g.name, g.passed) for g in plan.gates),
-    )
 
 
 def suggested_environment(kind: str, summary: ModelSummary, version: str | None) -> str | None:
@@ -101,13 +78,13 @@ class Dispatcher:
             why = "the registry is read at a git ref" if self.app.session.ref else "the dashboard was started with --readonly"
             self.refuse(kind, f"read-only: {why}; nothing was changed")
             return
-        if target is None and kind not in MODEL_OPTIONAL:
+        if target is None and not KINDS[kind].model_optional:
             self.app.notify("select a model (or a version) first", severity="warning")
             return
-        if kind in ("promote", "approve", "reject") and target is not None and target.version is None:
+        if KINDS[kind].version and target is not None and target.version is None:
             self.app.notify(f"{kind}: select a version (open the model with Enter), or wait for a candidate", severity="warning")
             return
-        if target is not None and kind in ENVIRONMENT_KINDS and target.environment is None:
+        if target is not None and KINDS[kind].environment and target.environment is None:
             self._choose_environment(kind, target)
             return
         self._plan(kind, target)
@@ -160,29 +137,27 @@ class Dispatcher:
         )
 
     def _plan_work(self, request: Request) -> None:
-        with self.app.session.open() as reg:
-            config = reg.config
-        env = config.environment(request.environment) if request.environment else None
-        if env is not None and env.read_only:
-            message = f"environment {env.name} is read-only (read_only: true in mlrelease.yaml)"
-            self.app.call_from_thread(self.refuse, request.kind, message)
+        """The service's loop, steps 1-2: fetch what others pushed, plan at that tip."""
+        try:
+            plan = self.service().prepare(request)
+        except ReadOnly as exc:  # an action that cannot even be planned where acting is switched off
+            self.app.call_from_thread(self.refuse, request.kind, str(exc))
             return
-        plan = self.service().plan(request)
-        typed = needs_typed_name(config, request.kind, request.environment)
-        friction = Friction(needs_reason(request.kind), request.model if typed else None)
-        self.app.call_from_thread(self._show_plan, plan, friction, "")
+        self.app.call_from_thread(self._show_plan, plan, "")
 
-    def _show_plan(self, plan: Plan, friction: Friction, reason: str) -> None:
+    def _show_plan(self, plan: Plan, reason: str) -> None:
         from mlrelease.tui.screens.plan import PlanModal
 
         if plan.block is not None and plan.block.exit_code == ExitCode.READ_ONLY:
             self.refuse(plan.request.kind, plan.block.message)
             return
         self.app.record(plan.request.kind, f"planned: {plan.title}", ok=True)
-        modal = PlanModal(plan, friction, self._replan, reason=reason)
-        self.app.push_screen(modal, callback=lambda decision: self._decided(modal.plan, friction, decision))
+        modal = PlanModal(plan, self._replan, reason=reason)
+        self.app.push_screen(modal, callback=lambda decision: self._decided(modal.plan, decision))
 
     def _replan(self, modal: PlanModal, request: Request) -> None:
+        """A changed canary weight or override: plan again under the id the person saw (no fetch)."""
+
         def work() -> None:
             try:
                 plan = self.service().plan(request, action_id=modal.plan.action_id)
@@ -195,7 +170,7 @@ class Dispatcher:
 
     # ---- 3. execute -------------------------------------------------------------------------
 
-    def _decided(self, shown: Plan, friction: Friction, decision: Decision | None) -> None:
+    def _decided(self, shown: Plan, decision: Decision | None) -> None:
         from mlrelease.tui.screens.plan import ProgressModal
 
         kind = shown.request.kind
@@ -206,7 +181,7 @@ class Dispatcher:
         self._progress = ProgressModal(shown.title)
         self.app.push_screen(self._progress)
         self.app.run_worker(
-            partial(self._execute_work, shown, friction, decision.request),
+            partial(self._execute_work, shown.with_reason(decision.request.reason)),
             thread=True,
             exclusive=True,
             group="action",
@@ -214,29 +189,29 @@ class Dispatcher:
             description=shown.title,
         )
 
-    def _execute_work(self, shown: Plan, friction: Friction, request: Request) -> None:
-        service = self.service()
+    def _execute_work(self, plan: Plan) -> None:
+        """The service's loop, steps 4-6: it re-checks at the tip and runs exactly what it re-checked."""
         progress = self._progress
         try:
-            fresh = service.plan(request, action_id=shown.action_id)
-            result = None
-            if material(fresh) == material(shown):
-                result = service.execute(fresh, progress=lambda p: self.app.call_from_thread(progress.add, p) if progress else None)
-        finally:
+            result = self.service().execute(plan, progress=lambda p: self.app.call_from_thread(progress.add, p) if progress else None)
+        except PlanChanged as exc:
             self.app.call_from_thread(self._close_progress)
-        if result is None:
-            self.app.call_from_thread(self._changed, fresh, friction, request.reason or "")
-        else:
-            self.app.call_from_thread(self._finished, result)
+            self.app.call_from_thread(self._changed, exc.plan, plan.request.reason or "")
+            return
+        except BaseException:
+            self.app.call_from_thread(self._close_progress)
+            raise
+        self.app.call_from_thread(self._close_progress)
+        self.app.call_from_thread(self._finished, result)
 
     def _close_progress(self) -> None:
         if self._progress is not None and self._progress in self.app.screen_stack:
             self._progress.dismiss(None)
         self._progress = None
 
-    def _changed(self, fresh: Plan, friction: Friction, reason: str) -> None:
+    def _changed(self, fresh: Plan, reason: str) -> None:
         self.app.notify("the registry changed since this plan was made; here is the plan as it is now", severity="warning")
-        self._show_plan(fresh, friction, reason)
+        self._show_plan(fresh, reason)
 
     def _finished(self, result: Result) -> None:
         kind = result.plan.request.kind

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 
+from mlrelease.release.kinds import KINDS
+
 if TYPE_CHECKING:
     from textual.app import App
 
 # The actions the release service offers, in the order the palette lists them.
-RELEASE_KINDS: tuple[str, ...] = ("promote", "rollback", "retrain", "approve", "reject", "unpin", "reconcile")
+RELEASE_KINDS: tuple[str, ...] = tuple(KINDS)
 
 
 @dataclass(frozen=True)

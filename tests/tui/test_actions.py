@@ -400,7 +400,7 @@ async def test_a_read_only_environment_refuses_before_the_plan(tmp_path: Path, m
 
 def test_the_service_refuses_a_read_only_app_too(repo: Path) -> None:
     """Defence in depth: the dispatcher's service is built read-only, so a plan cannot run."""
-    from mlrelease.release.refusals import ReadOnly
+    from mlrelease.errors import ReadOnly
 
     service = ReleaseService(repo, readonly=True)
     plan = service.plan(Request("promote", "fraud-card", "1.2.0", "staging", reason="x"))

@@ -23,20 +23,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, LoadingIndicator, Static
 
 from mlrelease.registry.trailers import format_message
+from mlrelease.release.kinds import KINDS
 from mlrelease.release.plan import Plan, Progress, Request
 from mlrelease.tui import keys
 from mlrelease.tui.safe import block, join, lit, plain
 from mlrelease.tui.widgets.safeinput import SafeInput
-
-VERBS = {
-    "promote": "Promote",
-    "rollback": "Roll back",
-    "retrain": "Retrain",
-    "approve": "Approve",
-    "reject": "Reject",
-    "unpin": "Unpin",
-    "reconcile": "Reconcile",
-}
 
 
 @dataclass(frozen=True)
@@ -44,14 +35,6 @@ class Decision:
     """What the person confirmed: the request to plan again and execute (reason, canary, force)."""
 
     request: Request
-
-
-@dataclass(frozen=True)
-class Friction:
-    """What this plan asks of the person before it can run."""
-
-    reason_required: bool
-    typed_name: str | None  # the model name to type out, or None
 
 
 def gate_lines(plan: Plan) -> Text:
@@ -82,11 +65,10 @@ def commit_lines(plan: Plan, reason: str) -> Text:
 class PlanModal(ModalScreen[Decision | None]):
     BINDINGS = keys.bindings("modal")
 
-    def __init__(self, plan: Plan, friction: Friction, replan: Callable[[PlanModal, Request], None], *, reason: str = "") -> None:
+    def __init__(self, plan: Plan, replan: Callable[[PlanModal, Request], None], *, reason: str = "") -> None:
         super().__init__(classes="modal plan-modal")
         self.plan = plan
         self._initial_reason = reason
-        self.friction = friction
         self._replan = replan
         self._busy = False
 
@@ -104,7 +86,7 @@ class PlanModal(ModalScreen[Decision | None]):
                 yield Static(id="plan-backend")
                 yield Static(Text("Commits to be written", style="bold underline"), classes="plan-section")
                 yield Static(id="plan-commits")
-            label = "Reason (required)" if self.friction.reason_required else "Comment (optional)"
+            label = "Reason (required)" if self.plan.confirmation.reason_required else "Comment (optional)"
             yield SafeInput(self._initial_reason, placeholder=f"{label}: why, for the audit trail", id="reason", classes="plan-input")
             if kind == "promote":
                 yield SafeInput(placeholder="Canary weight in % (empty: all traffic), Enter to re-plan", id="canary", classes="plan-input")
@@ -113,7 +95,7 @@ class PlanModal(ModalScreen[Decision | None]):
             yield Static(id="plan-status", classes="plan-warning")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel (n)", id="cancel", variant="primary")
-                yield Button(f"{VERBS.get(kind, kind)} (y)", id="confirm", variant="error")
+                yield Button(f"{KINDS[kind].verb} (y)", id="confirm", variant="error")
 
     def on_mount(self) -> None:
         self.show_plan(self.plan)
@@ -156,12 +138,8 @@ class PlanModal(ModalScreen[Decision | None]):
         self._refresh()
 
     def typed_name(self) -> str | None:
-        """The name to type: when the environment asks for it, or when gates are overridden."""
-        if self.friction.typed_name is not None:
-            return self.friction.typed_name
-        if self.plan.request.force and self.plan.failing:
-            return self.plan.request.model
-        return None
+        """The name to type, as the plan's confirmation policy says (release.confirm)."""
+        return self.plan.confirmation.typed_name
 
     def reason(self) -> str:
         return self.query_one("#reason", Input).value.strip()
@@ -177,7 +155,7 @@ class PlanModal(ModalScreen[Decision | None]):
             return f"nothing to do: {plan.noop}"
         if plan.refused:
             return f"refused by {len(plan.failing)} failing gate(s); tick the override to force it (recorded)"
-        if self.friction.reason_required and not self.reason():
+        if self.plan.confirmation.reason_required and not self.reason():
             return "type a reason first"
         name = self.typed_name()
         if name is not None and self.query_one("#typed", Input).value.strip() != name:
