@@ -32,6 +32,14 @@ from typing import ClassVar, Protocol
 from mlrelease.errors import BackendConfigError as BackendConfigError  # re-exported: the plugin protocol
 
 
+class OutcomeUnknown(Exception):
+    """``execute`` cannot tell whether the far side acted (e.g. its reply was cut off).
+
+    Never a failure and never a success: the action stays Pending for ``reconcile``,
+    which asks ``status``. The message says what the last attempt saw.
+    """
+
+
 @dataclass(frozen=True)
 class Action:
     """One thing to do outside git, with everything a deployment hook needs to know."""

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from mlrelease import __version__
-from mlrelease.backends.base import Action, BackendContext, Health, Outcome
+from mlrelease.backends.base import Action, BackendContext, Health, Outcome, OutcomeUnknown
 from mlrelease.backends.settings import Settings
 from mlrelease.backends.support import Journal, bounded_log, one_line
 from mlrelease.registry.fields import format_timestamp
@@ -48,6 +48,8 @@ from mlrelease.secrets import secret
 
 if TYPE_CHECKING:
     import httpx
+
+    from mlrelease.backends.wallclock import Clock
 
 MAX_RETRY_AFTER = 30.0
 BACKOFF_CAP = 8.0
@@ -141,10 +143,13 @@ class Reply:
     problem: str | None = None  # a transport failure, or why no further attempt was made
     attempts: int = 0
     log: list[str] = field(default_factory=list)
+    complete: bool = False  # the whole reply arrived (status line, headers and body)
+    maybe_acted: bool = False  # some attempt reached the receiver without a complete answer
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+        """Only a completely received 2xx reply is a success."""
+        return self.status is not None and 200 <= self.status < 300 and self.complete and self.problem is None
 
     def note(self, text: str) -> None:
         """Why no further attempt was made, added to the problem and the log."""
@@ -227,12 +232,14 @@ class WebhookBackend:
 
     # ---- HTTP ---------------------------------------------------------------------------
 
-    def _client(self, url: str) -> httpx.Client:
+    def _client(self, url: str, clock: Clock) -> httpx.Client:
         import httpx
+
+        from mlrelease.backends.wallclock import transport
 
         host = urllib.parse.urlsplit(url).hostname or ""
         return httpx.Client(
-            verify=self._verify,
+            transport=transport(clock, verify=self._verify),
             follow_redirects=False,
             trust_env=not _loopback(host),  # proxies from the environment, but never for a local receiver
             headers={"User-Agent": f"mlrelease/{__version__}"},
@@ -258,39 +265,66 @@ class WebhookBackend:
     def _request(
         self, method: str, url: str, *, body: Callable[[], bytes] | None, msg_id: str | None, attempts: int, timeout: float
     ) -> Reply:
-        """One request with retries; ``body`` is rebuilt per attempt (it carries ``sent_at``)."""
+        """One request with retries; ``body`` is rebuilt per attempt (it carries ``sent_at``).
+
+        ``timeout`` bounds each attempt and ``deadline`` all of them, both in wall-clock
+        time (:mod:`mlrelease.backends.wallclock`), so a trickling receiver cannot hold an
+        action for longer.
+        """
         import httpx
+
+        from mlrelease.backends.wallclock import Clock
 
         reply = Reply()
         end = time.monotonic() + self.deadline
-        with self._client(url) as client:
+        clock = Clock()
+        with self._client(url, clock) as client:
             for n in range(attempts):
-                remaining = end - time.monotonic()
-                if remaining <= 0:
+                now = time.monotonic()
+                if end - now <= 0:
                     reply.note(f"the deadline of {self.deadline:g} s is used up")
                     break
-                wait = min(timeout, remaining)
+                clock.until = min(now + timeout, end)
+                bound = (
+                    f"the timeout of {timeout:g} s per attempt"
+                    if now + timeout < end
+                    else f"the deadline of {self.deadline:g} s for all attempts"
+                )
                 content = body() if body is not None else b""
-                reply = Reply(attempts=n + 1, log=reply.log)
+                reply = Reply(attempts=n + 1, log=reply.log, maybe_acted=reply.maybe_acted)
                 retry_in: float | None = None
                 try:
-                    with client.stream(method, url, content=content, headers=self._headers(content, msg_id), timeout=wait) as r:
+                    with client.stream(method, url, content=content, headers=self._headers(content, msg_id), timeout=timeout) as r:
                         reply.status = r.status_code
                         reply.headers = {k.lower(): v for k, v in r.headers.items()}
-                        reply.body = self._read(r, time.monotonic() + wait)
+                        reply.body = self._read(r)
+                        reply.complete = True
                     retryable = reply.status == 429 or reply.status >= 500
                     if retryable:
                         retry_in = retry_after(reply.headers.get("retry-after"))
                     reply.log.append(f"attempt {n + 1}: {reply.status_text()}")
                 except httpx.ConnectTimeout:
-                    reply.problem, retryable = f"cannot connect within {wait:g} s (timed out)", True
+                    reply.problem, retryable = f"cannot connect before {bound} ran out", True
+                except httpx.ConnectError as exc:
+                    text = str(exc) or type(exc).__name__
+                    reply.problem, retryable = f"cannot connect: {text}", "CERTIFICATE_VERIFY_FAILED" not in text
                 except httpx.TimeoutException:
                     # The request may have arrived: the receiver can still act on it (by its idempotency key).
-                    reply.problem, retryable = f"no answer within {wait:g} s (timed out; the receiver may still act on it)", True
+                    got = f"{reply.status_text()}, but the rest of the reply did not arrive" if reply.status else "no complete answer"
+                    reply.problem, retryable = f"{got} before {bound} ran out (wall clock; the receiver may have acted)", True
+                    reply.maybe_acted = True
                 except httpx.TransportError as exc:
                     text = str(exc) or type(exc).__name__
-                    reply.problem = f"cannot connect: {text}" if isinstance(exc, httpx.ConnectError) else f"{type(exc).__name__}: {text}"
-                    retryable = "CERTIFICATE_VERIFY_FAILED" not in text and not isinstance(exc, httpx.UnsupportedProtocol)
+                    if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(exc, httpx.UnsupportedProtocol):
+                        reply.problem, retryable = f"{type(exc).__name__}: {text}", False
+                    else:
+                        got = (
+                            f"{reply.status_text()}, but the reply was cut off"
+                            if reply.status
+                            else "the connection was lost before an answer"
+                        )
+                        reply.problem, retryable = f"{got} ({text}; the receiver may have acted)", True
+                        reply.maybe_acted = True
                 except (httpx.HTTPError, ValueError) as exc:  # e.g. an invalid header value: not worth retrying
                     reply.problem, retryable = f"{type(exc).__name__}: {exc}", False
                 if reply.problem:
@@ -311,17 +345,13 @@ class WebhookBackend:
         return reply
 
     @staticmethod
-    def _read(response: httpx.Response, until: float) -> bytes:
-        """At most BODY_LIMIT bytes of the reply, within the attempt's time."""
-        import httpx
-
+    def _read(response: httpx.Response) -> bytes:
+        """At most BODY_LIMIT bytes of the reply (the transport's clock bounds the time)."""
         out = bytearray()
         for chunk in response.iter_bytes():
             out += chunk
             if len(out) >= BODY_LIMIT:
                 break
-            if time.monotonic() > until:
-                raise httpx.ReadTimeout("the reply took too long to arrive")
         return bytes(out[:BODY_LIMIT])
 
     # ---- the protocol --------------------------------------------------------------------
@@ -345,6 +375,11 @@ class WebhookBackend:
         except ValueError as exc:
             return Outcome(ok=False, message=one_line(f"cannot encode the payload as JSON: {exc}"))
         reply = self._request("POST", self.url, body=body, msg_id=action.promotion_id, attempts=1 + self.retries, timeout=self.timeout)
+        if not reply.ok and reply.maybe_acted:
+            where = f"webhook {_shown(self.url)}"
+            raise OutcomeUnknown(
+                one_line(f"{where}: attempt {reply.attempts} of {1 + self.retries}: {reply.problem or reply.status_text()}")
+            )
         outcome = self._outcome(reply)
         self.journal.put(action.promotion_id, outcome)
         return outcome

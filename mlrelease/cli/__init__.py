@@ -116,7 +116,7 @@ def _refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespa
     for p in parsers:
         for action in p._actions:
             value = getattr(args, action.dest, None)
-            if action.nargs is None and action.option_strings and isinstance(value, list):
+            if type(action) is argparse._StoreAction and action.nargs is None and action.option_strings and isinstance(value, list):
                 raise UsageError(f"{action.option_strings[-1]} needs a value; write it as {action.option_strings[-1]}='TEXT'")
 
 

@@ -73,7 +73,7 @@ def _one(service: ReleaseService, plan: Plan, item: PendingItem, say: Callable[[
         return Result(
             sub,
             "pending",
-            f"backend {backend.name} raised an error: {error}; {item.action_id} stays Pending (not live); run reconcile again when it is reachable",
+            f"backend {backend.name}: {error}; {item.action_id} stays Pending (not live); run reconcile again when it is reachable",
             ExitCode.BACKEND_FAILED,
             phase="Pending",
         )

@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlrelease.backends import backend_for
-from mlrelease.backends.base import Backend, BackendContext, Outcome
+from mlrelease.backends.base import Backend, BackendContext, Outcome, OutcomeUnknown
 from mlrelease.backends.record import RecordBackend
 from mlrelease.backends.support import Journal
 from mlrelease.errors import ExitCode, GateRefused, MlreleaseError, ReadOnly, UsageError
@@ -272,7 +272,7 @@ class ReleaseService:
             return Result(
                 plan,
                 "pending",
-                f"backend {backend.name} raised an error: {error}; the {slot.noun} {action_id} is left Pending (not live). "
+                f"backend {backend.name}: {error}; the {slot.noun} {action_id} is left Pending (not live). "
                 "Run `mlrelease reconcile` to ask the backend what happened and record it.",
                 ExitCode.BACKEND_FAILED,
                 commits=done,
@@ -299,8 +299,10 @@ class ReleaseService:
         """A backend call: an exception means "outcome unknown", never "failed" (it may have deployed)."""
         try:
             return fn(), None
+        except OutcomeUnknown as exc:
+            return None, redact(f"it cannot tell whether it happened: {exc}")
         except Exception as exc:  # a plugin's bug must not lose the record of what may have happened
-            return None, redact(f"{type(exc).__name__}: {exc}")
+            return None, redact(f"it raised an error: {type(exc).__name__}: {exc}")
 
     def _keep_log(self, action_id: str, outcome: Outcome) -> None:
         """The backend's full output, redacted, beside the repository (never committed)."""
