@@ -89,7 +89,15 @@ class StoryError(MlreleaseError):
 # ---- plugins: backends and telemetry sources ------------------------------------------------
 
 
-class BackendConfigError(MlreleaseError):
+class SettingsError(MlreleaseError):
+    """Bad settings of a plugin instance in mlrelease.yaml; ``problems`` holds each one with its line."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class BackendConfigError(SettingsError):
     """Bad settings for a backend instance in mlrelease.yaml."""
 
 
@@ -101,7 +109,7 @@ class SourceError(MlreleaseError):
     """A telemetry source could not give figures now (down, slow, bad reply): the view goes on without them."""
 
 
-class SourceConfigError(MlreleaseError):
+class SourceConfigError(SettingsError):
     """Bad settings for a telemetry source in mlrelease.yaml: a registry problem."""
 
 

@@ -268,7 +268,7 @@ def _version_spec(f: Fields) -> VersionSpec:
 def _event(f: Fields) -> Event:
     kinds = [k for k in _EVENT_KINDS if k in f.data]
     if len(kinds) != 1:
-        f.problem(f.line, f"an event needs exactly one of {', '.join(_EVENT_KINDS)}")
+        f.problem_at(f.line, f"an event needs exactly one of {', '.join(_EVENT_KINDS)}")
         kinds = ["promote"]
     kind = kinds[0]
     target = f.req_str(kind)

@@ -108,11 +108,11 @@ def test_placeholders_are_filled_and_escaped() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"window": "an hour"}, "'window' must be a Prometheus duration"),
+        ({"window": "an hour"}, "telemetry.window: must be a Prometheus duration"),
         ({"range": "365d", "window": "1m"}, "holds more than 1000 windows"),
-        ({"queries": {"qps": "x"}}, "'queries' has unknown figure\\(s\\) qps"),
-        ({"metrics": {"precision": 3}}, "'metrics.precision' must be a PromQL expression"),
-        ({"profile": {"amount": {"type": "histogram", "query": "x"}}}, "'profile.amount' must be"),
+        ({"queries": {"qps": "x"}}, "telemetry.queries: has unknown figure\\(s\\) qps"),
+        ({"metrics": {"precision": 3}}, "telemetry.metrics.precision: must be a PromQL expression"),
+        ({"profile": {"amount": {"type": "histogram", "query": "x"}}}, "telemetry.profile.amount: must be"),
     ],
 )
 def test_bad_settings_are_refused(overrides: dict[str, object], message: str) -> None:

@@ -64,18 +64,18 @@ def test_an_unknown_source_type_lists_what_is_installed(repo: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({}, "missing required setting 'url'"),
+        ({}, "telemetry.url: is required for a http-json telemetry source"),
         ({"url": "ftp://x/{model}"}, "must be an http:// or https:// URL"),
-        ({"url": "https://user:pw@x/{model}"}, "must not carry credentials"),
-        ({"url": "https://x/{model}", "timeout": 0}, "'timeout' must be between"),
-        ({"url": "https://x/{model}", "timeout": "5"}, "'timeout' must be a number"),
-        ({"url": "https://x/{model}", "verify": False}, r"unknown setting\(s\): verify"),
+        ({"url": "https://user:pw@x/{model}"}, "telemetry.url: must not hold credentials"),
+        ({"url": "https://x/{model}", "timeout": 0}, "telemetry.timeout: must be between"),
+        ({"url": "https://x/{model}", "timeout": "5"}, "telemetry.timeout: must be a number"),
+        ({"url": "https://x/{model}", "verify": False}, "telemetry.verify: unknown setting for a http-json telemetry source"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_setting(settings: dict[str, object], message: str) -> None:
     with pytest.raises(SourceConfigError, match=message) as err:
         source(settings)
-    assert "telemetry source 'production.telemetry' (http-json)" in str(err.value)
+    assert str(err.value).startswith("mlrelease.yaml: environments.production.telemetry.")
 
 
 # ---- file -----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from mlrelease import plugins
 from mlrelease.backends.base import Backend, BackendContext
-from mlrelease.errors import BackendConfigError, MlreleaseError
+from mlrelease.errors import BackendConfigError, MlreleaseError, Problem
 from mlrelease.registry.types import Config, PluginConfig
 
 if TYPE_CHECKING:
@@ -32,6 +32,15 @@ def installed() -> dict[str, EntryPoint]:
 def create(plugin: PluginConfig, context: BackendContext) -> Backend:
     make = plugins.factory(GROUP, BUILTIN, plugin, what="backend", error=BackendConfigError)
     return make(plugin.name, plugin.settings, context)  # type: ignore[no-any-return]
+
+
+def settings_problems(config: Config, registry_root: Path) -> list[Problem]:
+    """Every configured backend's type and settings checked, without secrets or the network (for lint)."""
+    context = BackendContext(registry_root=registry_root, environ={})
+    out: list[Problem] = []
+    for plugin in config.backends.values():
+        out += plugins.check_settings(GROUP, BUILTIN, plugin, context, what="backend", error=BackendConfigError)
+    return out
 
 
 def backend_for(config: Config, name: str, registry_root: Path) -> Backend:

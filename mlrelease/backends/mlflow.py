@@ -130,6 +130,9 @@ class MlflowBackend:
         self.naming = alias_naming(s)
         timeout = s.seconds("timeout", default=10.0, maximum=300.0)
         ca_bundle = s.text("ca_bundle")
+        reason = uri_problem(uri) if uri else None  # known from the settings alone, so lint says it too
+        if reason:
+            s.problem("tracking_uri", reason)
         s.done()
         environ = context.environ
         chosen = uri or environ.get(uri_env or "MLFLOW_TRACKING_URI")

@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import random
 import ssl
@@ -45,6 +44,7 @@ from mlrelease.backends.settings import Settings
 from mlrelease.backends.support import Journal, bounded_log, one_line
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.secrets import secret
+from mlrelease.urlpolicy import is_loopback, tls_context, url_problem
 
 if TYPE_CHECKING:
     import httpx
@@ -73,15 +73,6 @@ def sign_standard(secret_value: str, msg_id: str, timestamp: str, body: bytes) -
     return f"v1,{base64.b64encode(mac.digest()).decode()}"
 
 
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_url(s: Settings, key: str, text: str | None, *, placeholder: bool = False) -> str | None:
     if text is None:
         return None
@@ -90,21 +81,10 @@ def _check_url(s: Settings, key: str, text: str | None, *, placeholder: bool = F
         known = " (the only placeholder is {promotion_id})" if placeholder else ""
         s.problem(key, f"{text!r} has braces{known}")
         return None
-    try:
-        parts = urllib.parse.urlsplit(probe)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as exc:
-        s.problem(key, f"{text!r} is not a valid URL: {exc}")
-        return None
-    if parts.scheme not in ("https", "http") or not host:
-        s.problem(key, f"must be an https:// URL, not {text!r}")
-        return None
-    if parts.username or parts.password:
-        s.problem(key, "must not hold credentials; name an environment variable in token_env instead")
-        return None
-    if parts.scheme == "http" and not _loopback(host):
-        s.problem(key, "plain http:// is allowed only for a loopback host (127.0.0.1, ::1, localhost); use https://")
+    # Every call carries a signed order to deploy (and maybe a token): plain http only to loopback.
+    reason = url_problem(probe, credentials=True, what="a signed request", hint="name an environment variable in token_env instead")
+    if reason:
+        s.problem(key, reason.replace(repr(probe), repr(text)))
         return None
     return text
 
@@ -191,12 +171,10 @@ class WebhookBackend:
         self.backoff = s.seconds("backoff", default=0.5, maximum=BACKOFF_CAP)
         self.deadline = s.seconds("deadline", default=60.0, maximum=900.0)
         self.ca_bundle = self._ca_bundle(s, context.registry_root)
-        self._verify: ssl.SSLContext | bool = True
-        if self.ca_bundle is not None:
-            try:
-                self._verify = ssl.create_default_context(cafile=str(self.ca_bundle))
-            except (ssl.SSLError, OSError, ValueError) as exc:
-                s.problem("ca_bundle", f"{self.ca_bundle}: not a usable PEM bundle ({exc})")
+        try:
+            self._verify = tls_context(str(self.ca_bundle) if self.ca_bundle is not None else None)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            s.problem("ca_bundle", f"{self.ca_bundle}: not a usable PEM bundle ({exc})")
         s.done()
         assert self.secret_env is not None
         what = f"backend {name}"
@@ -241,7 +219,7 @@ class WebhookBackend:
         return httpx.Client(
             transport=transport(clock, verify=self._verify),
             follow_redirects=False,
-            trust_env=not _loopback(host),  # proxies from the environment, but never for a local receiver
+            trust_env=not is_loopback(host),  # proxies from the environment, but never for a local receiver
             headers={"User-Agent": f"mlrelease/{__version__}"},
         )
 

@@ -17,7 +17,6 @@ httpx is imported when the first call is made, never at import time.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from mlrelease import __version__
 from mlrelease.errors import MlflowError, MlreleaseError
 from mlrelease.secrets import redact
 from mlrelease.textsafe import visible
+from mlrelease.urlpolicy import tls_context, url_problem
 
 API = "/api/2.0/mlflow"
 ALIAS = re.compile(r"[\w-]{1,255}")
@@ -60,22 +60,12 @@ def tag_key(text: str) -> str:
     return TAG_KEY_BAD.sub("_", text)[:250]
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def uri_problem(uri: str) -> str | None:
-    """Why ``uri`` cannot be used as a tracking server URI here, or None."""
+    """Why ``uri`` cannot be used as a tracking server URI here, or None (see :mod:`mlrelease.urlpolicy`)."""
+    reason = url_problem(uri, credentials=False, hint="put them in MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD")
+    if reason:
+        return f"the tracking URI {reason.replace(repr(uri), repr(safe_uri(uri)))}"
     parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"tracking URI {safe_uri(uri)!r} must be an http:// or https:// URL of an MLflow tracking server"
-    if parts.username or parts.password:
-        return "the tracking URI must not hold credentials; put them in MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD"
     if parts.query or parts.fragment:
         return f"tracking URI {safe_uri(uri)!r} must not have a query or fragment"
     return None
@@ -106,12 +96,10 @@ class Connection:
     def problem(self) -> str | None:
         """Why this connection must not be used, or None: a bad URI, or credentials over plain http."""
         reason = uri_problem(self.uri)
-        if reason:
+        if reason or not (self.token or self.password):
             return reason
-        parts = urlsplit(self.uri)
-        if (self.token or self.password) and parts.scheme == "http" and not is_loopback(parts.hostname or ""):
-            return f"refusing to send credentials over plain http to {parts.hostname}; use https://"
-        return None
+        reason = url_problem(self.uri, credentials=True)
+        return f"tracking URI {safe_uri(self.uri)!r}: {reason}" if reason else None
 
 
 def connection_from_env(uri: str | None, environ: Mapping[str, str], *, timeout: float = 10.0) -> Connection:
@@ -179,7 +167,7 @@ class MlflowApi:
                 headers=headers,
                 auth=auth,
                 timeout=httpx.Timeout(self.conn.timeout),
-                verify=self.conn.ca_bundle or True,
+                verify=tls_context(self.conn.ca_bundle),
                 follow_redirects=False,
             )
         return self._client

@@ -96,7 +96,7 @@ def default_alias_map(config: Config, model: str) -> dict[str, str]:
         s = Settings(plugin.name, plugin.type, plugin.settings)
         naming = alias_naming(s)
         if s.problems:
-            raise MlreleaseError("; ".join(f"mlrelease.yaml: {p}" for p in s.problems))
+            raise MlreleaseError("; ".join(str(p) for p in s.problems))
         out[naming.alias_for(env.name, model)] = env.name
     return out
 

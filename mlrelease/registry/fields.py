@@ -1,14 +1,24 @@
-"""A strict reader over one YAML mapping: typed fields, line numbers, unknown keys refused.
+"""The one strict reader of YAML mappings: typed fields, line numbers, unknown keys refused.
 
-Every parser in the registry reads through :class:`Fields`, so every file kind gets the
-same guarantees: a typo'd key is a problem (never silently ignored), a wrong type names
-the key and its line, and all problems of a file are collected, not just the first.
+Every parser in the registry reads through :class:`Fields`, and every plugin (backend or
+telemetry source) reads its settings through
+:class:`~mlrelease.registry.settings.PluginSettings`, a :class:`Fields` that speaks of
+settings. So every file kind and every plugin gets the same guarantees: a
+typo'd key is a problem (never silently ignored), a wrong type names the key and its
+line, and all problems are collected, not just the first.
+
+The two differ only in words: a manifest problem reads ``'artifact.uri' must be text``,
+a setting problem ``backends.deploy.timeout: must be a number of seconds`` (the form
+``mlrelease.yaml`` users see from every backend). A message is said of a key by
+:meth:`Fields.said`, so a getter is written once for both.
 """
 
 from __future__ import annotations
 
+import builtins
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -17,7 +27,8 @@ from mlrelease.registry.yamlsafe import YList, YMap
 
 T = TypeVar("T")
 
-_MISSING = object()
+MISSING = object()  # what _get returns for a key that is absent or null
+_TOP_KEY = re.compile(r"([^.\[]*)(?:\[(\d+)\])?")  # "argv[1]" → ("argv", "1"); "env.A" → ("env", None)
 
 
 def describe(value: object) -> str:
@@ -61,7 +72,7 @@ class Fields:
             self.data: YMap = data
         else:
             self.data = YMap(getattr(data, "line", line or 1))
-            self.problem(line or getattr(data, "line", None), f"{where or 'the file'} must be a mapping, not {describe(data)}")
+            self.problem_at(line or getattr(data, "line", None), f"{where or 'the file'} must be a mapping, not {describe(data)}")
         self.seen: set[str] = set()
 
     @property
@@ -71,32 +82,59 @@ class Fields:
     def name(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
 
-    def problem(self, line: int | None, message: str) -> None:
+    # ---- the words: how a problem is said of a key (PluginSettings says it otherwise) ----------
+
+    def said(self, key: str, message: str) -> str:
+        return f"'{self.name(key)}' {message}"
+
+    def missing(self, key: str) -> str:
+        return f"missing required field '{self.name(key)}'"
+
+    def unknown(self, key: str) -> str:
+        return f"unknown key '{self.name(key)}'"
+
+    # ---- problems -------------------------------------------------------------------------
+
+    def problem_at(self, line: int | None, message: str) -> None:
+        """A problem at a line, in words of its own."""
         self.ok = False
-        self.problems.append(Problem(self.path, line, message))
+        self.problems.append(Problem(self.path, line or None, message))
+
+    def problem(self, key: str, message: str) -> None:
+        """A problem with ``key`` (``a``, ``a.b`` or ``a[2]`` below this mapping), at its line."""
+        self.problem_at(self.line_of(key), self.said(key, message))
 
     def line_of(self, key: str) -> int:
-        return self.data.line_of(key)
+        """The line of ``key``; for ``a.b`` or ``a[2]`` the line of ``a`` (or of that item of ``a``)."""
+        if key in self.data.key_lines:
+            return self.data.key_lines[key]
+        top = _TOP_KEY.match(key)
+        name = top.group(1) if top else key
+        value = self.data.get(name)
+        index = top.group(2) if top else None
+        if isinstance(value, YList) and index is not None and int(index) < len(value.item_lines):
+            return value.item_lines[int(index)]
+        return self.data.line_of(name)
 
     def has(self, key: str) -> bool:
         return key in self.data and self.data[key] is not None
 
     def _get(self, key: str, required: bool) -> Any:
         self.seen.add(key)
-        value = self.data.get(key, _MISSING)
-        if value is _MISSING or value is None:
+        value = self.data.get(key, MISSING)
+        if value is MISSING or value is None:
             if required:
-                self.problem(self.data.line if value is _MISSING else self.line_of(key), f"missing required field '{self.name(key)}'")
-            return _MISSING
+                self.problem_at(self.data.line if value is MISSING else self.line_of(key), self.missing(key))
+            return MISSING
         return value
 
     def _wrong(self, key: str, expected: str, value: object) -> None:
-        self.problem(self.line_of(key), f"'{self.name(key)}' must be {expected}, not {describe(value)}")
+        self.problem(key, f"must be {expected}, not {describe(value)}")
 
     def str(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
         """Text as written: numbers keep their source text (``1.10`` stays ``"1.10"``)."""
         value = self._get(key, required)
-        if value is _MISSING:
+        if value is MISSING:
             return default
         if isinstance(value, YMap | YList):
             self._wrong(key, "text", value)
@@ -109,13 +147,13 @@ class Fields:
     def choice(self, key: str, choices: tuple[str, ...], *, default: str | None = None, required: bool = False) -> str | None:
         value = self.str(key, required=required, default=default)
         if value is not None and value not in choices:
-            self.problem(self.line_of(key), f"'{self.name(key)}' must be one of {', '.join(choices)}, not {value!r}")
+            self.problem(key, f"must be one of {', '.join(choices)}, not {value!r}")
             return default
         return value
 
     def number(self, key: str, *, required: bool = False, default: float | None = None) -> float | None:
         value = self._get(key, required)
-        if value is _MISSING:
+        if value is MISSING:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             self._wrong(key, "a number", value)
@@ -124,19 +162,19 @@ class Fields:
 
     def int(self, key: str, *, required: bool = False, default: int | None = None, minimum: int | None = None) -> int | None:
         value = self._get(key, required)
-        if value is _MISSING:
+        if value is MISSING:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
             self._wrong(key, "a whole number", value)
             return default
         if minimum is not None and value < minimum:
-            self.problem(self.line_of(key), f"'{self.name(key)}' must be at least {minimum}, not {value}")
+            self.problem(key, f"must be at least {minimum}, not {value}")
             return default
         return value
 
     def bool(self, key: str, *, default: bool = False) -> bool:
         value = self._get(key, False)
-        if value is _MISSING:
+        if value is MISSING:
             return default
         if not isinstance(value, bool):
             self._wrong(key, "true or false", value)
@@ -149,14 +187,12 @@ class Fields:
             return None
         value = parse_timestamp(text)
         if value is None:
-            self.problem(
-                self.line_of(key), f"'{self.name(key)}' must be an ISO 8601 time with a zone (e.g. 2026-03-01T09:30:00Z), not {text!r}"
-            )
+            self.problem(key, f"must be an ISO 8601 time with a zone (e.g. 2026-03-01T09:30:00Z), not {text!r}")
         return value
 
     def str_list(self, key: str, *, required: bool = False) -> tuple[str, ...]:
         value = self._get(key, required)
-        if value is _MISSING:
+        if value is MISSING:
             return ()
         if not isinstance(value, YList):
             self._wrong(key, "a list", value)
@@ -164,14 +200,14 @@ class Fields:
         out = []
         for i, item in enumerate(value):
             if isinstance(item, YMap | YList) or item is None:
-                self.problem(value.item_lines[i], f"'{self.name(key)}' items must be text, not {describe(item)}")
+                self.problem_at(value.item_lines[i], self.said(key, f"items must be text, not {describe(item)}"))
             else:
                 out.append(item if isinstance(item, str) else _scalar_text(item))
         return tuple(out)
 
     def map(self, key: str, *, required: bool = False) -> YMap | None:
         value = self._get(key, required)
-        if value is _MISSING:
+        if value is MISSING:
             return None
         if not isinstance(value, YMap):
             self._wrong(key, "a mapping", value)
@@ -180,7 +216,7 @@ class Fields:
 
     def list(self, key: str, *, required: bool = False) -> YList | None:
         value = self._get(key, required)
-        if value is _MISSING:
+        if value is MISSING:
             return None
         if not isinstance(value, YList):
             self._wrong(key, "a list", value)
@@ -214,7 +250,7 @@ class Fields:
         out: dict[str, float] = {}
         for k, v in m.items():
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                self.problem(m.line_of(k), f"'{self.name(key)}.{k}' must be a number, not {describe(v)}")
+                self.problem_at(m.line_of(k), self.said(f"{key}.{k}", f"must be a number, not {describe(v)}"))
             else:
                 out[k] = float(v)
         return out
@@ -227,7 +263,7 @@ class Fields:
         out: dict[str, str | float | bool | None] = {}
         for k, v in m.items():
             if isinstance(v, YMap | YList):
-                self.problem(m.line_of(k), f"'{self.name(key)}.{k}' must be a single value, not {describe(v)}")
+                self.problem_at(m.line_of(k), self.said(f"{key}.{k}", f"must be a single value, not {describe(v)}"))
             elif isinstance(v, str) or v is None or isinstance(v, bool):
                 out[k] = v
             else:
@@ -238,7 +274,7 @@ class Fields:
         """Report every key that was not read: unknown keys are errors, never ignored."""
         for key in self.data:
             if key not in self.seen:
-                self.problem(self.line_of(key), f"unknown key '{self.name(key)}'")
+                self.problem_at(self.line_of(key), self.unknown(key))
 
 
 def _scalar_text(value: object) -> str:
@@ -247,3 +283,25 @@ def _scalar_text(value: object) -> str:
     if value is False:
         return "false"
     return str(value)
+
+
+def as_tree(value: object, line: int = 0) -> object:
+    """Plain values (JSON, or settings given in code) as the registry's YAML tree, all at ``line``.
+
+    One parser then reads both formats; line 0 means "no line" (a problem names the file only).
+    """
+    if isinstance(value, YMap | YList):
+        return value
+    if isinstance(value, Mapping):
+        out = YMap(line)
+        for k, v in value.items():
+            out[builtins.str(k)] = as_tree(v, line)
+            out.key_lines[builtins.str(k)] = line
+        return out
+    if isinstance(value, list | tuple):
+        seq = YList(line)
+        for item in value:
+            seq.append(as_tree(item, line))
+            seq.item_lines.append(line)
+        return seq
+    return value

@@ -11,7 +11,7 @@ needs the referenced file to parse.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from mlrelease.errors import Problem
@@ -326,8 +326,12 @@ def sort_key(p: Problem) -> tuple[str, int, str]:
     return (p.path, p.line or 0, p.message)
 
 
-def lint(reg: Registry) -> LintResult:
-    """Check every file of the registry; all problems, sorted by file and line."""
+def lint(reg: Registry, plugin_checks: Callable[[Config], Iterable[Problem]] | None = None) -> LintResult:
+    """Check every file of the registry; all problems, sorted by file and line.
+
+    ``plugin_checks`` adds the problems of the backends' and telemetry sources' own
+    settings (the plugins live above the registry, so the caller brings their checks).
+    """
     problems: list[Problem] = []
     located: list[Located] = []
     files = reg.files()
@@ -353,6 +357,8 @@ def lint(reg: Registry) -> LintResult:
     parsed = reg.parse_many([(loc.kind, loc.path) for loc in located], parallel=True)
     if config is not None:
         problems.extend(check_config(config, index))
+        if plugin_checks is not None:
+            problems.extend(plugin_checks(config))
     problems.extend(_folder_problems(located, config, index))
     for loc in located:
         status, value = parsed[(loc.kind, loc.path)]

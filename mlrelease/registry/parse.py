@@ -54,6 +54,7 @@ from mlrelease.registry.types import (
     Window,
     Windows,
 )
+from mlrelease.registry.yamlsafe import YMap
 
 T = TypeVar("T")
 FORMAT_VERSION = 1
@@ -83,7 +84,7 @@ def _regex(f: Fields, key: str, default: str | None = None) -> re.Pattern[str] |
     try:
         return re.compile(text)
     except re.error as exc:
-        f.problem(f.line_of(key), f"'{f.name(key)}' is not a valid regular expression: {exc}")
+        f.problem(key, f"is not a valid regular expression: {exc}")
         return None
 
 
@@ -93,7 +94,7 @@ def _template(f: Fields, key: str) -> str | None:
         return None
     for field_name in re.findall(r"{([^}]*)}", text):
         if field_name not in ("model", "version"):
-            f.problem(f.line_of(key), f"'{f.name(key)}' may only use {{model}} and {{version}}, not {{{field_name}}}")
+            f.problem(key, f"may only use {{model}} and {{version}}, not {{{field_name}}}")
     return text
 
 
@@ -109,7 +110,7 @@ def _conventions(f: Fields | None) -> Conventions:
     scheme = f.choice("version_scheme", names.SCHEMES, default="semver") or "semver"
     pattern = _regex(f, "version_pattern")
     if scheme == "regex" and pattern is None:
-        f.problem(f.line_of("version_scheme"), "version_scheme 'regex' needs 'conventions.version_pattern'")
+        f.problem_at(f.line_of("version_scheme"), "version_scheme 'regex' needs 'conventions.version_pattern'")
     return Conventions(
         model_name=model_name,
         dataset_name=dataset_name,
@@ -143,7 +144,7 @@ def _metrics(f: Fields) -> dict[str, MetricDef]:
             try:
                 format(0.5, out[name].format or "")
             except ValueError:
-                sub.problem(sub.line_of("format"), f"'metrics.{name}.format' is not a valid format spec: {out[name].format!r}")
+                sub.problem("format", f"is not a valid format spec: {out[name].format!r}")
         sub.done()
     return out
 
@@ -158,7 +159,7 @@ def _time(f: Fields, key: str) -> time | None:
     except ValueError:
         if text == "24:00":
             return None
-        f.problem(f.line_of(key), f"'{f.name(key)}' must be a time HH:MM, not {text!r}")
+        f.problem(key, f"must be a time HH:MM, not {text!r}")
         return None
 
 
@@ -166,7 +167,7 @@ def _window(f: Fields) -> Window:
     days = f.str_list("days")
     for d in days:
         if d.lower() not in DAYS:
-            f.problem(f.line_of("days"), f"'{f.name('days')}' has {d!r}; days are {', '.join(DAYS)}")
+            f.problem("days", f"has {d!r}; days are {', '.join(DAYS)}")
     # 'from' and 'to' read as the words a person writes; an end of 24:00 means midnight.
     start = _time(f, "from")
     end = _time(f, "to")
@@ -184,7 +185,7 @@ def _gates(f: Fields | None) -> Gates:
         if sub.ok:
             thresholds[name] = Threshold(min=sub.number("min"), max=sub.number("max"))
             if thresholds[name].min is None and thresholds[name].max is None:
-                sub.problem(sub.line, f"'{sub.where}' needs 'min' or 'max'")
+                sub.problem_at(sub.line, f"'{sub.where}' needs 'min' or 'max'")
             sub.done()
     no_regression: dict[str, Tolerance] = {}
     nm = f.map("no_regression")
@@ -207,19 +208,25 @@ def _gates(f: Fields | None) -> Gates:
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
-            wf.problem(wf.line_of("timezone"), f"'{wf.name('timezone')}' is not a known time zone: {tz!r}")
+            wf.problem("timezone", f"is not a known time zone: {tz!r}")
             tz = "UTC"
         windows = Windows(timezone=tz, allow=wf.each("allow", _window), deny=wf.each("deny", _window))
         wf.done()
-    return Gates(
+    gates = Gates(
         thresholds=thresholds, no_regression=no_regression, approvals=f.int("approvals", default=0, minimum=0) or 0, windows=windows
     )
+    f.done()  # a misspelt gate must not silently disappear
+    return gates
 
 
 def _plugin(name: str, f: Fields) -> PluginConfig:
     kind = f.req_str("type")
-    settings = {k: v for k, v in f.data.items() if k != "type"}
-    f.seen.update(f.data.keys())  # settings are checked by the plugin that owns them
+    settings = YMap(f.line)  # the settings keep their lines, so the plugin's problems name them
+    for key, value in f.data.items():
+        if key != "type":
+            settings[key] = value
+            settings.key_lines[key] = f.line_of(key)
+    f.seen.update(f.data.keys())  # settings are checked by the plugin that owns them (also by lint)
     return PluginConfig(name=name, type=kind, settings=settings, line=f.line)
 
 
@@ -265,7 +272,7 @@ def parse_config(data: object, path: str = "mlrelease.yaml") -> Config:
     def body(f: Fields) -> Config:
         version = f.int("version", required=True)
         if version is not None and version != FORMAT_VERSION:
-            f.problem(f.line_of("version"), f"format version {version} is not supported (this mlrelease reads version {FORMAT_VERSION})")
+            f.problem_at(f.line_of("version"), f"format version {version} is not supported (this mlrelease reads version {FORMAT_VERSION})")
         conv = f.sub("conventions")
         conventions = _conventions(conv)
         if conv is not None:
@@ -274,7 +281,7 @@ def parse_config(data: object, path: str = "mlrelease.yaml") -> Config:
         seen: set[str] = set()
         for env in envs:
             if env.name in seen:
-                f.problem(env.line, f"environment {env.name!r} is defined twice")
+                f.problem_at(env.line, f"environment {env.name!r} is defined twice")
             seen.add(env.name)
         backends: dict[str, PluginConfig] = {}
         bm = f.map("backends")
@@ -346,24 +353,24 @@ def _feature(f: Fields) -> FeatureProfile:
             edges = tuple(float(e) for e in raw_edges if not isinstance(e, bool))
             fr = [float(x) for x in fractions if not isinstance(x, bool)]
         except (TypeError, ValueError):
-            f.problem(f.line, f"'{f.where}' edges and fractions must be numbers")
+            f.problem_at(f.line, f"'{f.where}' edges and fractions must be numbers")
             fr = []
         if len(edges) != len(raw_edges) or len(fr) != len(fractions):
-            f.problem(f.line, f"'{f.where}' edges and fractions must be numbers")
+            f.problem_at(f.line, f"'{f.where}' edges and fractions must be numbers")
         elif list(edges) != sorted(set(edges)):
-            f.problem(f.line_of("edges"), f"'{f.where}.edges' must be strictly increasing")
+            f.problem("edges", "must be strictly increasing")
         elif raw_edges and len(fr) != len(edges) + 1:
-            f.problem(f.line_of("fractions"), f"'{f.where}.fractions' needs {len(edges) + 1} values for {len(edges)} edges, has {len(fr)}")
+            f.problem("fractions", f"needs {len(edges) + 1} values for {len(edges)} edges, has {len(fr)}")
         else:
             bins = {numeric_bin_label(edges, i): v for i, v in enumerate(fr)}
     else:
         bins = f.number_map("fractions")
         if "fractions" not in f.data:
-            f.problem(f.line, f"missing required field '{f.where}.fractions'")
+            f.problem_at(f.line, f"missing required field '{f.where}.fractions'")
     if any(v < 0 for v in bins.values()):
-        f.problem(f.line, f"'{f.where}' fractions must not be negative")
+        f.problem_at(f.line, f"'{f.where}' fractions must not be negative")
     elif bins and abs(sum(bins.values()) - 1.0) > 0.02:
-        f.problem(f.line_of("fractions"), f"'{f.where}.fractions' add up to {sum(bins.values()):.3f}, not 1")
+        f.problem("fractions", f"add up to {sum(bins.values()):.3f}, not 1")
     return FeatureProfile(kind=kind, bins=bins, edges=edges, dtype=f.str("dtype"), missing=f.number("missing"), mean=f.number("mean"))
 
 
@@ -408,7 +415,7 @@ def parse_version(data: object, path: str) -> Version:
         if af is not None:
             artifact = Artifact(uri=af.req_str("uri"), sha256=af.str("sha256"), format=af.str("format"), bytes=af.int("bytes", minimum=0))
             if artifact.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", artifact.sha256):
-                af.problem(af.line_of("sha256"), "'artifact.sha256' must be 64 lower-case hex digits")
+                af.problem("sha256", "must be 64 lower-case hex digits")
             af.done()
         image = None
         imf = f.sub("image")
@@ -457,7 +464,7 @@ def parse_dataset(data: object, path: str) -> Dataset:
             assert cols is not None
             v = cols[k]
             if not isinstance(v, str):
-                f.problem(cols.line_of(k), f"'columns.{k}' must be a type name, not {v!r}")
+                f.problem_at(cols.line_of(k), f"'columns.{k}' must be a type name, not {v!r}")
             else:
                 columns[k] = v
         return Dataset(
@@ -485,7 +492,7 @@ def _canary(f: Fields | None) -> Canary | None:
         return None
     weight = f.number("weight", required=True) or 0.0
     if not 0 < weight < 100:
-        f.problem(f.line_of("weight"), f"'{f.name('weight')}' must be between 0 and 100 (exclusive), not {weight:g}")
+        f.problem("weight", f"must be between 0 and 100 (exclusive), not {weight:g}")
     canary = Canary(version=f.req_str("version"), weight=weight)
     f.done()
     return canary

@@ -22,18 +22,17 @@ Contract, which every source must keep:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from mlrelease import plugins
+from mlrelease.errors import Problem
 from mlrelease.errors import SourceConfigError as SourceConfigError  # re-exported: the plugin protocol
 from mlrelease.errors import SourceError as SourceError
-from mlrelease.registry.fields import describe
 from mlrelease.registry.loader import Registry
-from mlrelease.registry.types import Environment, PluginConfig, Telemetry
-from mlrelease.registry.yamlsafe import YList, YMap
+from mlrelease.registry.settings import PluginSettings
+from mlrelease.registry.types import Config, Environment, PluginConfig, Telemetry
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -92,72 +91,23 @@ def source_for(environment: Environment, context: SourceContext) -> TelemetrySou
     return create(plugin, context)
 
 
-class Settings:
+def settings_problems(config: Config, context: SourceContext) -> list[Problem]:
+    """Every configured telemetry source's type and settings checked, without the network (for lint)."""
+    out: list[Problem] = []
+    for env in config.environments:
+        if env.telemetry is not None:
+            out += plugins.check_settings(GROUP, BUILTIN, env.telemetry, context, what="telemetry source", error=SourceConfigError)
+    return out
+
+
+class Settings(PluginSettings):
     """Strict reading of one source's settings: wrong types and unknown keys are refused.
 
     Settings reach plugins as plain values from mlrelease.yaml; every source checks its
-    own the same way, so a typo'd key is an error naming the source, never ignored.
+    own through the registry's one strict reader, so a typo'd key is a problem naming
+    ``environments.ENV.telemetry.KEY`` and its line, never ignored, and all problems of a
+    source are reported together (by ``mlrelease lint`` too, without the network).
     """
 
     def __init__(self, name: str, type_name: str, settings: Mapping[str, object]) -> None:
-        self.label = f"mlrelease.yaml: telemetry source {name!r} ({type_name})"
-        self.data = dict(settings)
-        self.seen: set[str] = set()
-
-    def fail(self, message: str) -> SourceConfigError:
-        return SourceConfigError(f"{self.label}: {message}")
-
-    def _get(self, key: str, required: bool) -> object:
-        self.seen.add(key)
-        value = self.data.get(key)
-        if value is None and required:
-            raise self.fail(f"missing required setting {key!r}")
-        return value
-
-    def str(self, key: str, *, default: str | None = None, required: bool = False) -> str | None:
-        value = self._get(key, required)
-        if value is None:
-            return default
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{key!r} must be non-empty text, not {describe(value)}")
-        return value
-
-    def number(self, key: str, *, default: float, minimum: float, maximum: float) -> float:
-        value = self._get(key, False)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(f"{key!r} must be a number, not {describe(value)}")
-        if not minimum <= value <= maximum:
-            raise self.fail(f"{key!r} must be between {minimum:g} and {maximum:g}, not {value:g}")
-        return float(value)
-
-    def mapping(self, key: str) -> dict[str, object]:
-        value = self._get(key, False)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(f"{key!r} must be a mapping, not {describe(value)}")
-        return {str(k): v for k, v in value.items()}
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            raise self.fail(f"unknown setting(s): {', '.join(unknown)}")
-
-
-def yaml_tree(value: object, line: int = 1) -> object:
-    """Plain JSON values as the registry's YAML tree, so one parser reads both formats."""
-    if isinstance(value, dict):
-        out = YMap(line)
-        for k, v in value.items():
-            out[str(k)] = yaml_tree(v, line)
-            out.key_lines[str(k)] = line
-        return out
-    if isinstance(value, list):
-        seq = YList(line)
-        for item in value:
-            seq.append(yaml_tree(item, line))
-            seq.item_lines.append(line)
-        return seq
-    return value
+        super().__init__(settings, where=f"environments.{name}", kind=f"{type_name} telemetry source", error=SourceConfigError)

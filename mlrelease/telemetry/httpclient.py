@@ -26,6 +26,7 @@ from mlrelease import __version__
 from mlrelease.errors import MlreleaseError, SourceError
 from mlrelease.secrets import redact, secret
 from mlrelease.telemetry.base import Settings
+from mlrelease.urlpolicy import tls_context, url_problem
 
 if TYPE_CHECKING:
     import httpx
@@ -41,12 +42,17 @@ class Reply:
 
 
 def check_url(s: Settings, key: str, url: str) -> str:
-    """Refuse anything but an absolute http(s) URL, at configuration time."""
-    parts = urlsplit(url.replace("{model}", "m").replace("{env}", "e"))
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise s.fail(f"{key!r} must be an http:// or https:// URL, not {url!r}")
-    if parts.username or parts.password:
-        raise s.fail(f"{key!r} must not carry credentials; name an environment variable in 'token_env' instead")
+    """Refuse anything but an absolute http(s) URL, and a token over plain http but to loopback.
+
+    Checked when the source is created (and by ``mlrelease lint``): the URL policy of
+    :mod:`mlrelease.urlpolicy`, with ``{model}`` and ``{env}`` standing for names.
+    """
+    probe = url.replace("{model}", "m").replace("{env}", "e")
+    reason = url_problem(
+        probe, credentials=s.has("token_env"), what="the token", hint="name an environment variable in 'token_env' instead"
+    )
+    if reason:
+        s.problem(key, reason.replace(repr(probe), repr(url)))
     return url
 
 
@@ -55,9 +61,9 @@ class HttpReader:
 
     def __init__(self, label: str, s: Settings) -> None:
         self.label = label
-        self.timeout = s.number("timeout", default=DEFAULT_TIMEOUT, minimum=0.05, maximum=300.0)
-        self.token_env = s.str("token_env")
-        self.ca_bundle = s.str("ca_bundle")
+        self.timeout = s.number("timeout", default=DEFAULT_TIMEOUT, minimum=0.05, maximum=300.0) or DEFAULT_TIMEOUT
+        self.token_env = s.env_name("token_env")
+        self.ca_bundle = s.text("ca_bundle")
         self._client: httpx.Client | None = None
         self._down: str | None = None
         self._lock = threading.Lock()
@@ -78,7 +84,7 @@ class HttpReader:
         with self._lock:
             if self._client is None:
                 try:
-                    context = ssl.create_default_context(cafile=self.ca_bundle)
+                    context = tls_context(self.ca_bundle)
                 except (OSError, ssl.SSLError) as exc:
                     raise SourceError(f"{self.label}: cannot read ca_bundle {self.ca_bundle!r}: {exc}") from None
                 self._client = httpx.Client(timeout=httpx.Timeout(self.timeout), verify=context, follow_redirects=False)

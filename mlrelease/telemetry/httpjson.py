@@ -30,10 +30,11 @@ from typing import ClassVar
 from urllib.parse import quote
 
 from mlrelease.errors import ManifestError, SourceError
+from mlrelease.registry.fields import as_tree
 from mlrelease.registry.parse import parse_telemetry
 from mlrelease.registry.types import Telemetry
 from mlrelease.registry.yamlsafe import YMap
-from mlrelease.telemetry.base import Settings, SourceContext, yaml_tree
+from mlrelease.telemetry.base import Settings, SourceContext
 from mlrelease.telemetry.httpclient import HttpReader, check_url
 
 
@@ -44,7 +45,7 @@ class HttpJsonSource:
     def __init__(self, name: str, settings: Mapping[str, object], context: SourceContext) -> None:
         s = Settings(name, self.type_name, settings)
         self.name = name
-        self.url = check_url(s, "url", s.str("url", required=True) or "")
+        self.url = check_url(s, "url", s.text("url", required=True) or "")
         self.http = HttpReader(f"telemetry source {name!r} (http-json)", s)
         s.done()
 
@@ -61,7 +62,7 @@ class HttpJsonSource:
         return Telemetry(model, environment, ordered if history else ordered[-1:])
 
     def _parse(self, data: object, model: str, environment: str, url: str) -> Telemetry:
-        tree = yaml_tree(data)
+        tree = as_tree(data, 1)
         if isinstance(tree, YMap) and "snapshots" in tree:
             for key, expected in (("model", model), ("environment", environment)):
                 if key in tree and tree[key] != expected:
@@ -69,7 +70,7 @@ class HttpJsonSource:
             document = tree
         else:
             document = YMap(1)
-            document["snapshots"] = yaml_tree(data if isinstance(data, list) else [data])
+            document["snapshots"] = as_tree(data if isinstance(data, list) else [data], 1)
         document["model"] = model
         document["environment"] = environment
         try:

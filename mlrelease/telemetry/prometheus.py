@@ -92,19 +92,19 @@ class PrometheusSource:
     def __init__(self, name: str, settings: Mapping[str, object], context: SourceContext) -> None:
         s = Settings(name, self.type_name, settings)
         self.name = name
-        self.url = check_url(s, "url", s.str("url", required=True) or "").rstrip("/")
+        self.url = check_url(s, "url", s.text("url", required=True) or "").rstrip("/")
         self.http = HttpReader(f"telemetry source {name!r} (prometheus)", s)
-        self.selector = s.str("selector", default=DEFAULT_SELECTOR) or DEFAULT_SELECTOR
-        self.window = s.str("window", default="1h") or "1h"
-        self.range = s.str("range", default="24h") or "24h"
+        self.selector = s.text("selector", default=DEFAULT_SELECTOR) or DEFAULT_SELECTOR
+        self.window = s.text("window", default="1h") or "1h"
+        self.range = s.text("range", default="24h") or "24h"
         window_s, range_s = duration_seconds(self.window), duration_seconds(self.range)
         if not window_s:
-            raise s.fail(f"'window' must be a Prometheus duration such as 5m or 1h, not {self.window!r}")
+            s.problem("window", f"must be a Prometheus duration such as 5m or 1h, not {self.window!r}")
         if not range_s:
-            raise s.fail(f"'range' must be a Prometheus duration such as 24h or 7d, not {self.range!r}")
-        if range_s / window_s > MAX_POINTS:
-            raise s.fail(f"'range' {self.range} holds more than {MAX_POINTS} windows of {self.window}; widen 'window'")
-        self.window_s, self.range_s = window_s, range_s
+            s.problem("range", f"must be a Prometheus duration such as 24h or 7d, not {self.range!r}")
+        if window_s and range_s and range_s / window_s > MAX_POINTS:
+            s.problem("range", f"{self.range} holds more than {MAX_POINTS} windows of {self.window}; widen 'window'")
+        self.window_s, self.range_s = window_s or 3600.0, range_s or 86400.0
         self.queries = self._queries(s)
         self.metrics = self._expressions(s, "metrics")
         self.profile = self._profile(s)
@@ -116,7 +116,7 @@ class PrometheusSource:
         given = s.mapping("queries")
         unknown = sorted(set(given) - set(DEFAULT_QUERIES))
         if unknown:
-            raise s.fail(f"'queries' has unknown figure(s) {', '.join(unknown)}; figures are {', '.join(DEFAULT_QUERIES)}")
+            s.problem("queries", f"has unknown figure(s) {', '.join(unknown)}; figures are {', '.join(DEFAULT_QUERIES)}")
         out: dict[str, str] = {}
         for figure, default in DEFAULT_QUERIES.items():
             if figure not in given:
@@ -130,14 +130,16 @@ class PrometheusSource:
 
     def _expression(self, s: Settings, where: str, value: object) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise s.fail(f"{where!r} must be a PromQL expression (text)")
+            s.problem(where, "must be a PromQL expression (text)")
+            return ""
         return value
 
     def _profile(self, s: Settings) -> dict[str, FeatureQuery]:
         out: dict[str, FeatureQuery] = {}
         for feature, value in s.mapping("profile").items():
             if not isinstance(value, dict) or set(value) != {"type", "query"} or value["type"] not in ("numeric", "categorical"):
-                raise s.fail(f"'profile.{feature}' must be {{type: numeric|categorical, query: PromQL}}")
+                s.problem(f"profile.{feature}", "must be {type: numeric|categorical, query: PromQL}")
+                continue
             out[feature] = FeatureQuery(str(value["type"]), self._expression(s, f"profile.{feature}.query", value["query"]))
         return out
 

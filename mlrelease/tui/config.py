@@ -121,7 +121,7 @@ def load_user_config(path: Path | None = None) -> UserConfig:
             keymap[binding_id] = keys
     refresh = f.number("refresh_seconds", default=2.0)
     if refresh is not None and refresh < 0:
-        f.problem(f.line_of("refresh_seconds"), "'refresh_seconds' must be 0 (never) or more")
+        f.problem("refresh_seconds", "must be 0 (never) or more")
     f.done()
     if not problems:
         problems.extend(Problem(shown, raw.line_of(a) if raw is not None and a in raw else None, msg) for a, msg in clashes(keymap))

@@ -25,10 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlrelease import backends
     from mlrelease.registry.lint import lint
+    from mlrelease.telemetry import base as telemetry
 
     with registry(args) as reg:
-        result = lint(reg)
+        context = telemetry.SourceContext(reg)
+        result = lint(reg, lambda c: [*backends.settings_problems(c, reg.root), *telemetry.settings_problems(c, context)])
     if args.json:
         print_json(result.to_json())
     else:
