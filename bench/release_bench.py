@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.read_bench import child_env
+from bench.scale import child_env
 from bench.synth import build, model_name
 from mlrelease.registry.loader import Registry
 from mlrelease.release.plan import Request
@@ -34,7 +34,7 @@ from mlrelease.release.service import ReleaseService
 
 MLRELEASE = str(Path(sys.executable).parent / "mlrelease")
 ENV = {
-    **child_env(),  # bytecode cached, as an installed mlrelease runs
+    **child_env(),  # bytecode written and reused, as an installed mlrelease runs
     "GIT_AUTHOR_NAME": "Bench",
     "GIT_AUTHOR_EMAIL": "bench@example.com",
     "GIT_COMMITTER_NAME": "Bench",

@@ -76,7 +76,10 @@ def _chosen(argv: Sequence[str]) -> str | None:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser; with ``only``, just that command's module is imported (the others are listed)."""
+    """The parser; with ``only``, just that command's module is imported (the others are listed).
+
+    ``only=""`` imports none (the top-level ``--help`` and ``--version``); ``None`` imports all.
+    """
     parser = argparse.ArgumentParser(
         prog="mlrelease",
         description="Release manager for machine-learning models, with a git repository as the system of record. "
@@ -122,11 +125,13 @@ def _refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespa
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_chosen(args_list))
+    # No command named (``--version``, ``--help``, nothing): import no command module at all,
+    # so answering costs the interpreter's start and this module, not every command's imports.
+    parser = build_parser(_chosen(args_list) or "")
     args = parser.parse_args(args_list)
     if args.command is None:
         if sys.stdin.isatty() and sys.stdout.isatty() and "tui" in COMMANDS:
-            args = parser.parse_args([*args_list, "tui"])
+            args = build_parser("tui").parse_args([*args_list, "tui"])
         else:
             parser.print_help(sys.stderr)
             return ExitCode.USAGE
