@@ -10,7 +10,7 @@ import pytest
 
 from mlrelease.errors import Problem
 from mlrelease.registry.loader import Registry
-from mlrelease.registry.parse import numeric_bin_label
+from mlrelease.registry.profile import numeric_bin_label
 from mlrelease.registry.types import Artifact, Dataset, FeatureProfile, MetricDef, Profile, Snapshot, Telemetry, Version
 from mlrelease.telemetry.drift import (
     EPSILON,

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from mlrelease.errors import Problem
+from mlrelease.errors import ManifestError, Problem
 from mlrelease.registry.yamlsafe import YList, YMap
 
 T = TypeVar("T")
@@ -58,6 +58,18 @@ def parse_timestamp(text: str) -> datetime | None:
 
 def format_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def read_file(data: object, path: str, body: Callable[[Fields], T]) -> T:
+    """``body`` over a whole file's mapping; raise :class:`ManifestError` with every problem found."""
+    problems: list[Problem] = []
+    f = Fields(data, path, problems)
+    result = body(f) if f.ok else None
+    f.done()
+    if problems:
+        raise ManifestError(problems)
+    assert result is not None
+    return result
 
 
 class Fields:
@@ -241,6 +253,26 @@ class Fields:
                 out.append(parse(f))
                 f.done()
         return tuple(out)
+
+    def named(
+        self, key: str, parse: Callable[[Fields], T], *, required: bool = False, empty: Callable[[], T] | None = None
+    ) -> dict[builtins.str, T]:
+        """Parse every value of a mapping of names to mappings (metrics, data roles, features).
+
+        ``empty`` builds the value of a name given no mapping (``f1:`` alone), when that is allowed.
+        """
+        m = self.map(key, required=required)
+        out: dict[builtins.str, T] = {}
+        for name in m or {}:
+            assert m is not None
+            if m[name] is None and empty is not None:
+                out[name] = empty()
+                continue
+            f = Fields(m[name], self.path, self.problems, where=f"{self.name(key)}.{name}", line=m.line_of(name))
+            if f.ok:
+                out[name] = parse(f)
+                f.done()
+        return out
 
     def number_map(self, key: str) -> dict[str, float]:
         """A mapping of names to finite numbers (metrics, live figures)."""

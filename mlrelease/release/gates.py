@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from mlrelease.registry.parse import DAYS
+from mlrelease.registry.config import DAYS
 from mlrelease.registry.types import Environment, MetricDef, Pin, Rejection, Threshold, Tolerance, Window, Windows
 from mlrelease.release.plan import GateResult
 

@@ -20,10 +20,10 @@ import dataclasses
 from collections.abc import Iterable
 from datetime import datetime
 
-from mlrelease.registry.fields import format_timestamp
+from mlrelease.registry.parse import REJECTIONS, RELEASE, RETRAIN_REQUESTS
+from mlrelease.registry.shape import write
 from mlrelease.registry.types import (
     Approval,
-    Canary,
     Desired,
     Live,
     Observed,
@@ -95,66 +95,13 @@ def has_approved(state: ReleaseState, version: str, who: str) -> bool:
 
 
 # ---- YAML ----------------------------------------------------------------------------------
-
-
-def _weight(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
-
-
-def _canary(c: Canary | None) -> dict[str, object] | None:
-    return None if c is None else {"version": c.version, "weight": _weight(c.weight)}
-
-
-def _drop_none(d: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in d.items() if v is not None and v != ()}
+# Written by the shapes the parser reads (mlrelease.registry.parse), so what is written
+# parses back to an equal state.
 
 
 def release_data(s: ReleaseState) -> dict[str, object]:
     """The state as the plain mapping parse_release reads back to an equal state."""
-    data: dict[str, object] = {"model": s.model, "environment": s.environment}
-    if s.desired:
-        d = s.desired
-        data["desired"] = _drop_none(
-            {
-                "version": d.version,
-                "canary": _canary(d.canary),
-                "promotion_id": d.promotion_id,
-                "action": d.action,
-                "actor": d.actor,
-                "at": format_timestamp(d.at),
-                "reason": d.reason,
-                "forced": list(d.forced) or None,
-            }
-        )
-    if s.observed:
-        o = s.observed
-        data["observed"] = _drop_none(
-            {
-                "phase": o.phase,
-                "promotion_id": o.promotion_id,
-                "at": format_timestamp(o.at),
-                "backend": o.backend,
-                "backend_ref": o.backend_ref,
-                "message": o.message,
-            }
-        )
-    if s.live:
-        live = s.live
-        data["live"] = _drop_none(
-            {
-                "version": live.version,
-                "canary": _canary(live.canary),
-                "promotion_id": live.promotion_id,
-                "since": format_timestamp(live.since),
-            }
-        )
-    if s.pin:
-        data["pin"] = _drop_none({"by": s.pin.by, "at": format_timestamp(s.pin.at), "reason": s.pin.reason})
-    if s.approvals:
-        data["approvals"] = [
-            _drop_none({"version": a.version, "by": a.by, "at": format_timestamp(a.at), "comment": a.comment}) for a in s.approvals
-        ]
-    return data
+    return write(s, RELEASE)
 
 
 def dump_release(state: ReleaseState) -> bytes:
@@ -162,25 +109,8 @@ def dump_release(state: ReleaseState) -> bytes:
 
 
 def dump_rejections(model: str, rejections: Iterable[Rejection]) -> bytes:
-    items = [{"version": r.version, "by": r.by, "at": format_timestamp(r.at), "reason": r.reason} for r in rejections]
-    return dump({"model": model, "rejected": items}).encode("utf-8")
+    return dump(REJECTIONS.write(model, rejections)).encode("utf-8")
 
 
 def dump_retrain(model: str, requests: Iterable[RetrainRequest]) -> bytes:
-    items = [
-        _drop_none(
-            {
-                "id": r.id,
-                "at": format_timestamp(r.at),
-                "actor": r.actor,
-                "reason": r.reason,
-                "trigger": r.trigger,
-                "backend": r.backend,
-                "backend_ref": r.backend_ref,
-                "phase": r.phase,
-                "message": r.message,
-            }
-        )
-        for r in requests
-    ]
-    return dump({"model": model, "requests": items}).encode("utf-8")
+    return dump(RETRAIN_REQUESTS.write(model, requests)).encode("utf-8")

@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from mlrelease.errors import SourceError
-from mlrelease.registry.parse import numeric_bin_label
+from mlrelease.registry.profile import numeric_bin_label
 from mlrelease.registry.types import FeatureProfile, Profile, Snapshot, Telemetry
 from mlrelease.telemetry.base import Settings, SourceContext
 from mlrelease.telemetry.httpclient import HttpReader, check_url
