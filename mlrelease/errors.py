@@ -129,10 +129,20 @@ class ImportProblems(MlreleaseError):
 class MlflowError(MlreleaseError):
     """A call to MLflow failed; ``status`` and ``code`` are the HTTP status and MLflow's error_code (0 and "" when it did not answer)."""
 
-    def __init__(self, message: str, *, status: int = 0, code: str = "") -> None:
+    def __init__(self, message: str, *, status: int = 0, code: str = "", sent: bool = True) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.sent = sent  # False: the request never reached the server (connection refused), so it changed nothing
+
+
+class MlflowOutcomeUnknown(MlflowError):
+    """An alias move was sent, no answer came, and the alias cannot be read: it may or may not have moved.
+
+    Raised out of the ``mlflow`` backend's ``execute`` on purpose: the release service
+    records an exception as "outcome unknown" (Pending), never as Failed, and
+    ``reconcile`` then reads the alias through the backend's ``status``.
+    """
 
 
 # ---- refusals of an action: each kind keeps one exit code (scripts branch on them) ----------

@@ -363,3 +363,84 @@ def gto_steps(repo: Path, steps: list[tuple[tuple[str, str], str | None, list[st
     for (_who, _date, args), result in zip(steps, results, strict=True):
         assert result["code"] == 0, f"gto {' '.join(args)} failed: {result['stdout']}{result['stderr']}"
     return [r["stdout"] for r in results]
+
+
+class MlflowProxy:
+    """A local HTTP proxy in front of the real MLflow server that can stop answering on cue.
+
+    ``cut_after_alias``: once a ``POST /registered-models/alias`` has been answered, every
+    later request gets its connection closed without an answer (MLflow "stops answering
+    right after the alias move"). ``drop_alias_answer``: the alias move reaches MLflow and
+    is applied, but its answer is never sent, and everything after is cut too. ``heal()``
+    makes it a plain proxy again.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.mode = "pass"
+        self.moved = threading.Event()
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request seen
+        self.connections = 0  # TCP connections accepted (keep-alive makes this small)
+        self._http = httpx.Client(base_url=upstream, timeout=30)
+        proxy = self
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with lock:
+                    proxy.connections += 1
+
+            def _forward(self) -> None:
+                with lock:
+                    proxy.requests.append((self.command, self.path.split("?")[0]))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if proxy.mode != "pass" and proxy.moved.is_set():
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+                r = proxy._http.request(self.command, self.path, content=body, headers=headers)
+                if self.command == "POST" and self.path.startswith("/api/2.0/mlflow/registered-models/alias") and r.status_code == 200:
+                    proxy.moved.set()
+                    if proxy.mode == "drop_alias_answer":
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                self.send_response(r.status_code)
+                for k, v in r.headers.items():
+                    if k.lower() in ("content-type",):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(r.content)))
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            do_GET = do_POST = do_DELETE = do_PATCH = _forward
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def heal(self) -> None:
+        self.mode = "pass"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._http.close()
+
+
+@pytest.fixture
+def mlflow_proxy(mlflow_server: str) -> Iterator[MlflowProxy]:
+    proxy = MlflowProxy(mlflow_server)
+    try:
+        yield proxy
+    finally:
+        proxy.close()

@@ -65,7 +65,7 @@ def first_year(repo: Path) -> None:
         [
             (ANN, at(1), ["register", "churn", "--version", "v0.1.0", "-m", "first churn model"]),
             (ANN, at(2), ["assign", "churn", "--version", "v0.1.0", "--stage", "dev", "-m", "try it"]),
-            (BOB, at(3), ["assign", "churn", "--version", "v0.1.0", "--stage", "staging", "-m", "QA"]),
+            (BOB, at(3), ["assign", "churn", "--version", "v0.1.0", "--stage", "staging", "-m", "QA passed\n\nsigned off by Bob"]),
             (ANN, at(4), ["register", FRAUD, "--version", "v1.0.0", "-m", "fraud scorer"]),
             (BOB, at(5), ["assign", FRAUD, "--version", "v1.0.0", "--stage", "prod", "-m", "ship fraud"]),
             (ANN, at(6), ["register", "legacy", "--version", "v1.0.0"]),
@@ -298,3 +298,34 @@ def history_json(root: Path, capsys: pytest.CaptureFixture[str]) -> str:
     capsys.readouterr()
     assert main(["--repo", str(root), "history", "--json"]) == 0
     return json.dumps(json.loads(capsys.readouterr().out)["events"])
+
+
+def test_multi_line_tag_messages_read_as_one_line(years: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = registry(tmp_path / "reg")
+    import_gto(root, years[0], capsys)
+    capsys.readouterr()
+    assert main(["--repo", str(root), "history", "churn", "--env", "staging"]) == 0
+    out = capsys.readouterr().out
+    assert "\\x0a" not in out and "QA passed /" in out
+    (qa,) = [e for e in json.loads(history_json(root, capsys)) if e["environment"] == "staging" and e["model"] == "churn"]
+    assert qa["reason"] == "QA passed / signed off by Bob"
+    with Registry(root) as reg:
+        assert reg.release("staging", "churn").desired.reason == "QA passed / signed off by Bob"
+
+
+def test_the_gto_import_never_overwrites_a_pinned_state_that_mlrelease_owns(
+    years: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The MLflow import's rule (tests/test_mlflow_fidelity.py), word for word."""
+    root = registry(tmp_path / "reg")
+    import_gto(root, years[0], capsys)
+    code = main(
+        ["--repo", str(root), "rollback", "churn", "--env", "production", "--to", "0.2.0", "--reason", "bad batch", "--yes", "--json"]
+    )
+    assert code == 0
+    tip = git(root, "rev-parse", "HEAD")
+    capsys.readouterr()
+    code = main(["--repo", str(root), "import", "gto", str(years[1]), *MAPS, "--json"])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == 1 and "releases/production/churn.yaml is pinned" in error and "nothing was imported" in error
+    assert git(root, "rev-parse", "HEAD") == tip

@@ -29,6 +29,7 @@ promote or a rollback moves ``<alias>`` and removes the canary alias and its wei
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -36,8 +37,9 @@ from typing import Any, ClassVar
 from mlrelease.backends.base import Action, BackendContext, Health, Outcome
 from mlrelease.backends.settings import Settings
 from mlrelease.backends.support import one_line
-from mlrelease.errors import MlflowError, MlreleaseError
-from mlrelease.interop.mlflow_api import Connection, MlflowApi, alias_problem, model_name_problem, tag_key, uri_problem
+from mlrelease.clients.mlflow import MlflowApi, alias_problem, logged_model_id, model_name_problem, tag_key
+from mlrelease.clients.mlflow_connection import Connection, uri_problem
+from mlrelease.errors import MlflowError, MlflowOutcomeUnknown, MlreleaseError
 from mlrelease.secrets import secret
 
 CANARY_SUFFIX = "-canary"
@@ -189,29 +191,62 @@ class MlflowBackend:
     # ---- the protocol ---------------------------------------------------------------------
 
     def execute(self, action: Action) -> Outcome:
+        """Find or register our version, then move the alias; the outcome says what MLflow holds.
+
+        A failure before the alias move changed nothing that serves: Failed. Once the move
+        is answered, the promotion happened, whatever the clean-up after it (the canary
+        alias and weight) says: Succeeded, the clean-up's failure in the message. A move
+        whose answer never came may have been applied: the alias is read back, and when
+        even that cannot be done the outcome is unknown — :class:`~mlrelease.errors.MlflowOutcomeUnknown` is
+        raised, the service leaves the state Pending, and ``reconcile`` asks :meth:`status`.
+        """
         if action.kind not in ("promote", "rollback") or not action.version or not action.environment:
             return Outcome(ok=False, message=f"the mlflow backend moves aliases for promote and rollback; it cannot {action.kind}")
         name = self.registered_name(action.model, action.environment)
         alias = self.alias_for(action.environment, action.model)
         canary = action.kind == "promote" and action.canary_weight is not None
-        try:
-            with MlflowApi(self.conn) as api:
+        moving = alias + CANARY_SUFFIX if canary else alias
+        with MlflowApi(self.conn) as api:
+            try:
                 number = self._version_for(api, name, action, create=True)
                 assert number is not None
+            except MlflowError as exc:
+                return Outcome(ok=False, message=one_line(str(exc)))
+            try:
+                api.set_alias(name, moving, number)
+            except MlflowError as exc:
+                if exc.status or not exc.sent:  # MLflow said no, or never heard us: nothing moved
+                    return Outcome(ok=False, message=one_line(str(exc)))
+                return self._lost_answer(api, name, moving, number, exc)
+            after = ""
+            try:
                 if canary:
-                    api.set_alias(name, alias + CANARY_SUFFIX, number)
                     api.set_model_tag(name, f"mlrelease.canary_weight.{alias}", f"{action.canary_weight:g}")
-                    moved = f"alias {alias + CANARY_SUFFIX!r} ({action.canary_weight:g}%)"
                 else:
-                    api.set_alias(name, alias, number)
                     api.delete_alias(name, alias + CANARY_SUFFIX)
                     api.delete_model_tag(name, f"mlrelease.canary_weight.{alias}")
-                    moved = f"alias {alias!r}"
-        except MlflowError as exc:
-            return Outcome(ok=False, message=one_line(str(exc)))
+            except MlflowError as exc:
+                after = f"; the clean-up after the move failed: {exc}"
+        moved = f"alias {moving!r}" + (f" ({action.canary_weight:g}%)" if canary else "")
         return Outcome(
-            ok=True, reference=number, message=one_line(f"{moved} of {name!r} now points at version {number} ({action.version})")
+            ok=True, reference=number, message=one_line(f"{moved} of {name!r} now points at version {number} ({action.version}){after}")
         )
+
+    def _lost_answer(self, api: MlflowApi, name: str, alias: str, number: str, sent: MlflowError) -> Outcome:
+        """The alias move was sent and no answer came: read the alias back to tell what happened."""
+        try:
+            current = api.alias(name, alias)
+        except MlflowError as exc:
+            raise MlflowOutcomeUnknown(
+                one_line(f"{sent}; the alias move may have been applied and {alias!r} cannot be read back ({exc}): outcome unknown")
+            ) from None
+        if current == number:
+            return Outcome(
+                ok=True,
+                reference=number,
+                message=one_line(f"alias {alias!r} of {name!r} points at version {number} (the answer to the move was lost)"),
+            )
+        return Outcome(ok=False, message=one_line(f"{sent}; alias {alias!r} of {name!r} still points at {current or 'nothing'}"))
 
     def status(self, action: Action) -> Outcome | None:
         if action.kind not in ("promote", "rollback") or not action.version or not action.environment:
@@ -291,15 +326,21 @@ class MlflowBackend:
         if not source:
             raise MlflowError(f"{action.model} {action.version} has no artifact URI to register in MLflow")
         run_id = marks.get("run_id") or _run_of(source)
-        api.create_registered_model(name)
-        mv = api.create_version(
-            name,
-            source,
-            tags=self._tags(action, manifest),
-            description=getattr(manifest, "description", None),
-            run_id=run_id,
-            model_id=marks.get("model_id"),
-        )
+        created = api.create_registered_model(name)
+        try:
+            mv = api.create_version(
+                name,
+                source,
+                tags=self._tags(action, manifest),
+                description=getattr(manifest, "description", None),
+                run_id=run_id,
+                model_id=marks.get("model_id") or logged_model_id(source),  # MLflow wants it with a models:/m-… source
+            )
+        except MlflowError:
+            if created:  # leave no empty registered model behind (an import would take it for a model)
+                with contextlib.suppress(MlflowError):
+                    api.delete_registered_model(name)
+            raise
         if mv.get("status") == "FAILED_REGISTRATION":
             raise MlflowError(
                 f"MLflow could not register {name!r} version {mv.get('version')}: {mv.get('status_message') or 'FAILED_REGISTRATION'}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mlrelease.errors import ManifestError, UsageError
+from mlrelease.errors import UsageError
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import yamlsafe
 from mlrelease.registry.parse import parse_model, parse_release, parse_version
@@ -77,24 +77,23 @@ def checked_release(state: ReleaseState, path: str) -> bytes:
     return data
 
 
-def lint_warnings(doc: Mapping[str, Any], path: str, config: Config) -> list[str]:
-    """What ``mlrelease lint`` will say about an imported manifest that the import keeps as it is.
+def checked_version(doc: Mapping[str, Any], path: str, config: Config) -> tuple[bytes, list[str]]:
+    """A manifest's bytes (known to parse back), and what ``mlrelease lint`` will say about it.
 
     An import records where the artifact really is and what it really has; it does not
     invent a URI that follows the template or fill required fields, so the team sees these
-    once, here, and decides (relax the convention, or edit the manifests).
+    once, here, and decides (relax the convention, or edit the manifests). One dump, one
+    parse: an import of hundreds of versions does each once.
     """
+    data = yamlsafe.dump(dict(doc)).encode("utf-8")
+    version = parse_version(yamlsafe.load(data, path), path)
     c = config.conventions
-    try:
-        version = parse_version(yamlsafe.load(yamlsafe.dump(dict(doc)), path), path)
-    except ManifestError as exc:  # dump_version already refused anything that does not parse
-        return [str(exc)]
     out = []
     reason = conv.template_problem("artifact URI", c.artifact_uri, version.artifact.uri, version.model, version.version)
     if reason:
         out.append(f"{path}: {reason}")
     out += [f"{path}: missing required field {m!r} (conventions.required)" for m in conv.missing_required(version, c.required)]
-    return out
+    return data, out
 
 
 def known_metrics(values: Mapping[str, float], config: Config, skipped: set[str]) -> dict[str, float]:

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlrelease.clients.mlflow_connection import safe_uri
 from mlrelease.errors import ImportProblems, ManifestError, MlreleaseError, NotFound
 from mlrelease.interop import common
 from mlrelease.interop.common import Report, quoted
@@ -45,7 +46,6 @@ from mlrelease.interop.gto_chain import Commit, target, write_chain
 from mlrelease.interop.gto_files import DEPRECATED, DEREGISTERED, Files, set_flag, set_rejection
 from mlrelease.interop.gto_replay import Replay
 from mlrelease.interop.gto_tags import PREFIX, REASON_LIMIT, SOURCE, Event, parse_tag, read_events
-from mlrelease.interop.mlflow_api import safe_uri
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import format_timestamp
@@ -304,7 +304,7 @@ class _Planner:
                 action="promote" if e.kind == "assign" else "rollback",
                 actor=e.tagger,
                 at=e.at,
-                reason=e.message[:REASON_LIMIT],
+                reason=one_line(e.message)[:REASON_LIMIT],
                 backend=SOURCE,
                 backend_ref=e.tag,
             )
@@ -344,8 +344,8 @@ class _Planner:
             if current.get("description") != description:  # the artifact's description as of this version
                 step.changes[model_path] = common.dump_model({**current, "description": description}, model_path)
         manifest = self._manifest(files.reg, e, model, version, entry)
-        step.changes[path] = common.dump_version(manifest, path)
-        self.report.warnings += common.lint_warnings(manifest, path, files.reg.config)
+        step.changes[path], warnings = common.checked_version(manifest, path, files.reg.config)
+        self.report.warnings += warnings
         self.report.versions.append(f"{model}@{version}")
         files.update(step.changes)
 
@@ -454,4 +454,9 @@ class _Planner:
 
 
 def _reason(e: Event) -> str | None:
-    return visible(e.message, single_line=True)[:200] if e.message else None
+    """The tag message as a one-line reason: its lines joined with " / " (never a literal ``\\x0a``)."""
+    return visible(one_line(e.message), single_line=True)[:200] if e.message else None
+
+
+def one_line(text: str) -> str:
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -1,9 +1,11 @@
 """``mlrelease import mlflow``: an MLflow model registry into manifests and release state, in one commit.
 
-What is read (REST, read-only): registered models (name, description, tags, aliases —
-from ``registered-models/get``, since search results carry no aliases), their versions
-(``model-versions/search``), and for each new version its run (``runs/get``: latest
-metric values, params, user, and the ``mlflow.source.*`` tags that name the code).
+What is read (REST, read-only, batched and fetched by a bounded pool of keep-alive
+connections — :mod:`mlrelease.clients.mlflow`): registered models with their tags and
+aliases, their versions (``name IN`` searches), and for the new versions their runs
+(``run_id IN`` searches: latest metric values, params, user, ``mlflow.source.*`` tags,
+``log_input`` data sets) and MLflow 3 logged models (their metrics); see
+:mod:`~mlrelease.interop.mlflow_manifest` for how a version becomes a manifest.
 
 What is written, all in ONE commit with trailers (``Mlrelease-Action: import``,
 ``Mlrelease-Source: mlflow <tracking URI>``):
@@ -17,10 +19,15 @@ What is written, all in ONE commit with trailers (``Mlrelease-Action: import``,
   manifest remembers where it came from in its tags (``mlflow:<name>/<n>``,
   ``mlflow-run:<id>``), which is how the backend later moves aliases to *this* version
   instead of registering a copy;
-* for each alias mapped to an environment (``--alias-map ALIAS=ENV``; by default the
-  aliases the registry's ``mlflow`` backends use), the release state of that model
-  there: desired, observed (Succeeded, backend reference = the MLflow version number)
-  and live all name the aliased version.
+* for each alias mapped to an environment (``--alias-map ALIAS=ENV``; by default an
+  alias named like an environment, and the aliases the registry's ``mlflow`` backends
+  move), the release state of that model there: desired, observed (Succeeded, backend
+  reference = the MLflow version number) and live all name the aliased version. Every
+  other alias is listed as skipped, with the reason and the flag that maps it.
+
+Ownership is the GTO import's (:func:`mlrelease.interop.common.ownership_problem`): a
+release state mlrelease owns, or one that is pinned or pending, is never changed; the
+import stops and names it.
 
 Running it again imports only what is new: versions whose manifest exists and alias
 states that already say the same are left alone, and when nothing is new no commit is
@@ -35,26 +42,28 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mlrelease.backends.mlflow import MARK_MODEL_ID, MARK_RUN, MARK_VERSION, VERSION_TAG, alias_naming, imported_marks
+from mlrelease.backends.mlflow import VERSION_TAG, alias_naming, imported_marks
 from mlrelease.backends.settings import Settings
+from mlrelease.clients.mlflow import MlflowApi, aliases_of, logged_model_id, tags_of
+from mlrelease.clients.mlflow_connection import connection_from_env, safe_uri
 from mlrelease.errors import ImportProblems, ManifestError, MlreleaseError, NotFound
 from mlrelease.interop import common
 from mlrelease.interop.common import Report, quoted
-from mlrelease.interop.mlflow_api import MlflowApi, aliases_of, connection_from_env, safe_uri, tags_of
+from mlrelease.interop.mlflow_manifest import manifest
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import layout
-from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.trailers import format_message
 from mlrelease.registry.types import Config
 from mlrelease.release import gitwrite, transaction
 from mlrelease.release.transaction import Change
 
-_SOURCE_TAGS = {"repo": "mlflow.source.git.repoURL", "commit": "mlflow.source.git.commit", "entrypoint": "mlflow.source.name"}
 _DIGITS = re.compile(r"[1-9][0-9]*")
+_PREFIX = "mlflow-"  # promotion ids of imported alias states
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,7 @@ class _Version:
     version: str
     number: str
     doc: dict[str, Any] | None = None  # None: the registry has it already
+    data: bytes | None = None  # the manifest's bytes, checked once
 
 
 @dataclass
@@ -87,8 +97,8 @@ class _Model:
 
 
 def default_alias_map(config: Config, model: str) -> dict[str, str]:
-    """alias → environment for ``model``, from the aliases the registry's own ``mlflow`` backends move."""
-    out: dict[str, str] = {}
+    """alias → environment for ``model``: aliases named like an environment, then those the registry's ``mlflow`` backends move."""
+    out: dict[str, str] = {env.name: env.name for env in config.environments}
     for env in config.environments:
         plugin = config.backends.get(env.backend or "")
         if plugin is None or plugin.type != "mlflow":
@@ -121,7 +131,7 @@ def import_mlflow(registry_root: Path, opts: Options, environ: Mapping[str, str]
         ]
         fmt = version_format(config, opts.version_format)
         with MlflowApi(conn) as api:
-            models = _read_models(api, opts, config, fmt, problems)
+            models = _read_models(api, opts, config, fmt, problems, report)
             if problems:
                 raise ImportProblems(f"import from {report.source}", problems)
             _read_new_versions(api, reg, models, config, opts, report)
@@ -161,29 +171,32 @@ def _remote(config: Config) -> str:
 # ---- reading MLflow -------------------------------------------------------------------------
 
 
-def _read_models(api: MlflowApi, opts: Options, config: Config, fmt: str, problems: list[str]) -> list[_Model]:
+def _read_models(api: MlflowApi, opts: Options, config: Config, fmt: str, problems: list[str], report: Report) -> list[_Model]:
     """Registered models and their versions, every name mapped and checked (problems collected)."""
+    # The experiments are read now, beside the models, so the run searches later need not wait for them.
     if opts.models:
-        registered = []
-        for name in opts.models:
-            rm = api.registered_model(name)
+        *registered, _ = api.each(lambda read: read(), [*(partial(api.registered_model, n) for n in opts.models), api.experiment_ids])
+        for name, rm in zip(opts.models, registered, strict=True):
             if rm is None:
                 raise NotFound(f"MLflow at {api.label} has no registered model {quoted(name)}")
-            registered.append(rm)
     else:
-        registered = [rm for rm in (api.registered_model(str(m.get("name"))) for m in api.registered_models()) if rm]
+        registered, _ = api.each(lambda read: read(), [api.registered_models, api.experiment_ids])
+    found = api.versions_of(str(rm.get("name") or "") for rm in registered if rm)
     models: list[_Model] = []
     owners: dict[str, str] = {}
     for rm in registered:
+        assert rm is not None
         source = str(rm.get("name") or "")
+        ready = [mv for mv in found.get(source, []) if mv.get("status", "READY") == "READY"]  # PENDING/FAILED: no artifact
+        if not ready:
+            report.skipped.append(f"registered model {quoted(source)}: no READY version, nothing to import")
+            continue
         name = common.model_name(source, opts.renames, config, problems, hint="--rename")
         if name in owners:
             problems.append(f"registered models {quoted(owners[name])} and {quoted(source)} would both become model {quoted(name)}")
         owners[name] = source
         model = _Model(source=source, name=name, registered=rm)
-        for mv in api.versions(source):
-            if mv.get("status", "READY") != "READY":
-                continue  # PENDING or FAILED_REGISTRATION: there is no artifact to release
+        for mv in ready:
             number = str(mv.get("version"))
             ours = tags_of(mv).get(VERSION_TAG)
             version = ours or fmt.replace("{n}", number)
@@ -202,29 +215,58 @@ def _read_models(api: MlflowApi, opts: Options, config: Config, fmt: str, proble
 
 
 def _read_new_versions(api: MlflowApi, reg: Registry, models: list[_Model], config: Config, opts: Options, report: Report) -> None:
-    """Turn each version the registry lacks into a manifest (its run is read only then)."""
+    """Turn each version the registry lacks into a manifest (runs and logged models are read only for those, in batches)."""
     problems: list[str] = []
-    skipped_metrics: set[str] = set()
+    new: list[tuple[_Model, _Version]] = []
     for model in models:
         for v in model.versions:
-            path = layout.version_path(v.model, v.version)
-            mv = v.doc or {}
-            if reg.source.exists(path):
+            if reg.source.exists(layout.version_path(v.model, v.version)):
+                problem = _clash(reg, model.source, v, v.doc or {})
                 v.doc = None
-                problem = _clash(reg, model.source, v, mv)
                 if problem:
                     problems.append(problem)
-                continue
-            run = api.run(str(mv["run_id"])) if mv.get("run_id") else None
-            v.doc = _manifest(model, v, mv, run, config, skipped_metrics)
-            report.warnings += common.lint_warnings(v.doc, path, config)
+            else:
+                new.append((model, v))
     if problems:
         raise ImportProblems(f"import from {report.source}", problems)
+    run_ids = [str(v.doc["run_id"]) for _m, v in new if v.doc and v.doc.get("run_id")]
+    model_ids = [m for _m, v in new if v.doc and (m := logged_model_id(str(v.doc.get("source") or "")))]
+    runs, logged = api.each(lambda read: read(), [lambda: api.runs(run_ids), lambda: api.logged_models(model_ids)])  # at once
+    skipped_metrics: set[str] = set()
+    for model, v in new:
+        mv = v.doc or {}
+        v.doc = manifest(
+            source=model.source,
+            model=v.model,
+            version=v.version,
+            number=v.number,
+            mv=mv,
+            run=runs.get(str(mv.get("run_id"))) if mv.get("run_id") else None,
+            logged=logged.get(logged_model_id(str(mv.get("source") or "")) or ""),
+            config=config,
+            skipped_metrics=skipped_metrics,
+            notes=report.warnings,
+        )
+    _parents(reg, models, report)
+    for _model, v in new:
+        v.data, warnings = common.checked_version(v.doc or {}, layout.version_path(v.model, v.version), config)
+        report.warnings += warnings
     if skipped_metrics:
         names = ", ".join(sorted(skipped_metrics)[:20])
         report.warnings.append(
             f"metrics not in the metric catalogue were left out (add them to mlrelease.yaml metrics first to keep them): {names}"
         )
+
+
+def _parents(reg: Registry, models: list[_Model], report: Report) -> None:
+    """A parent that will not be in the registry is left out (lint refuses a parent that does not exist), and said."""
+    for model in models:
+        here = {v.version for v in model.versions} | set(reg.version_names(model.name) if model.name in reg.model_names() else ())
+        for v in model.versions:
+            parent = (v.doc or {}).get("parent")
+            if parent and parent not in here:
+                del v.doc["parent"]  # type: ignore[union-attr]
+                report.warnings.append(f"{model.name}@{v.version}: parent {parent} is not in this registry: left out")
 
 
 def _clash(reg: Registry, source: str, v: _Version, mv: Mapping[str, Any]) -> str | None:
@@ -242,63 +284,6 @@ def _clash(reg: Registry, source: str, v: _Version, mv: Mapping[str, Any]) -> st
     return f"{path} exists and is not {quoted(source)} version {v.number} from MLflow; map versions elsewhere with --version-format"
 
 
-def _numbers(items: Any) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for item in items or []:
-        if isinstance(item, dict) and isinstance(item.get("key"), str):
-            try:
-                value = float(item.get("value"))
-            except (TypeError, ValueError):
-                continue
-            if value == value and abs(value) != float("inf"):  # NaN and infinities cannot be gated on
-                out[item["key"]] = value
-    return out
-
-
-def _when(millis: object) -> datetime:
-    try:
-        return common.utc(int(str(millis)) / 1000)
-    except ValueError:
-        return datetime.now(UTC).replace(microsecond=0)
-
-
-def _manifest(
-    model: _Model, v: _Version, mv: Mapping[str, Any], run: Mapping[str, Any] | None, config: Config, skipped: set[str]
-) -> dict[str, Any]:
-    info = (run or {}).get("info") or {}
-    data = (run or {}).get("data") or {}
-    run_tags = tags_of(data)
-    author = str(info.get("user_id") or mv.get("user_id") or run_tags.get("mlflow.user") or "unknown")
-    doc: dict[str, Any] = {
-        "model": v.model,
-        "version": v.version,
-        "created": format_timestamp(_when(mv.get("creation_timestamp"))),
-        "author": author,
-    }
-    if mv.get("description"):
-        doc["description"] = str(mv["description"])
-    doc["artifact"] = {"uri": str(mv.get("source") or f"models:/{model.source}/{v.number}")}
-    code = {k: run_tags[tag] for k, tag in _SOURCE_TAGS.items() if run_tags.get(tag)}
-    if code:
-        doc["code"] = code
-    params = {
-        str(p["key"]): str(p.get("value", "")) for p in data.get("params") or [] if isinstance(p, dict) and isinstance(p.get("key"), str)
-    }
-    if params:
-        doc["params"] = params
-    # MLflow 3 logged-model metrics first; the run's latest values fill in the rest.
-    metrics = {**_numbers(data.get("metrics")), **_numbers(mv.get("model_metrics"))}
-    doc["metrics"] = common.known_metrics(metrics, config, skipped)
-    tags = [f"{MARK_VERSION}{model.source}/{v.number}"]
-    if mv.get("run_id"):
-        tags.append(f"{MARK_RUN}{mv['run_id']}")
-    if mv.get("model_id"):
-        tags.append(f"{MARK_MODEL_ID}{mv['model_id']}")
-    tags += [f"{k}={val}" for k, val in sorted(tags_of(mv).items()) if not k.startswith(("mlflow.", "mlrelease."))]
-    doc["tags"] = tags
-    return doc
-
-
 # ---- the commit --------------------------------------------------------------------------
 
 
@@ -307,6 +292,7 @@ def _files(
 ) -> dict[str, bytes | None]:
     """Every file that is new or changed at the branch tip (re-checked on every retry)."""
     files: dict[str, bytes | None] = {}
+    problems: list[str] = []
     for model in models:
         model_path = layout.model_path(model.name)
         if not tip.source.exists(model_path):
@@ -323,10 +309,12 @@ def _files(
             if v.doc is None or tip.source.exists(path):
                 report.unchanged += 1
                 continue
-            files[path] = common.dump_version(v.doc, path)
+            files[path] = v.data or common.dump_version(v.doc, path)
             report.versions.append(f"{v.model}@{v.version}")
         alias_map = opts.alias_map if opts.alias_map is not None else default_alias_map(tip.config, model.name)
-        _alias_states(tip, model, present, alias_map, who, now, files, report)
+        _alias_states(tip, model, present, alias_map, who, now, files, report, problems)
+    if problems:
+        raise ImportProblems(f"import from {report.source}", problems)
     return files
 
 
@@ -339,10 +327,15 @@ def _alias_states(
     now: datetime,
     files: dict[str, bytes | None],
     report: Report,
+    problems: list[str],
 ) -> None:
     for alias, number in sorted(aliases_of(model.registered).items()):
         env = alias_map.get(alias)
         if env is None:
+            report.skipped.append(
+                f"alias {alias} of {model.source} (version {number}): maps to no environment "
+                f"({', '.join(tip.config.environment_names)}); map it with --alias-map {alias}=ENV"
+            )
             continue
         version = present.get(number)
         if version is None:
@@ -353,8 +346,9 @@ def _alias_states(
         if old is not None and old.live is not None and old.live.version == version:
             report.unchanged += 1
             continue
-        if old is not None and old.pending:
-            report.skipped.append(f"{path}: a promotion is pending there; alias {alias} ({version}) not recorded")
+        reason = common.ownership_problem(old, _PREFIX, path, "MLflow")
+        if reason:
+            problems.append(f"{reason}; alias {alias} of {model.source} ({version}) would change it")
             continue
         environment = tip.config.environment(env)
         plugin = tip.config.backends.get(environment.backend or "") if environment else None
@@ -363,7 +357,7 @@ def _alias_states(
             model=model.name,
             environment=env,
             version=version,
-            promotion_id=f"mlflow-{alias}-{number}",
+            promotion_id=f"{_PREFIX}{alias}-{number}",
             action="promote",
             actor=str(who),
             at=now,

@@ -119,12 +119,20 @@ def commit_files(
             git(git_root, "read-tree", parent, env=env)
         else:
             git(git_root, "read-tree", "--empty", env=env)
-        for path, data in changes.items():
-            if data is None:
-                git(git_root, "update-index", "--force-remove", "--", path, env=env)
-            else:
-                oid = git_text(git_root, "hash-object", "-w", "--stdin", input=data).strip()
-                git(git_root, "update-index", "--add", "--cacheinfo", f"100644,{oid},{path}", env=env)
+        # A fixed number of git calls whatever the number of files (an import writes hundreds).
+        gone = [path for path, data in changes.items() if data is None]
+        kept = [(path, data) for path, data in changes.items() if data is not None]
+        if gone:
+            git(git_root, "update-index", "--force-remove", "-z", "--stdin", input="".join(f"{p}\0" for p in gone).encode(), env=env)
+        if kept:
+            blobs = Path(tmp) / "blobs"
+            blobs.mkdir()
+            for n, (_path, data) in enumerate(kept):
+                (blobs / str(n)).write_bytes(data)
+            listing = "".join(f"{blobs / str(n)}\n" for n in range(len(kept))).encode()
+            oids = git_text(git_root, "hash-object", "-w", "--no-filters", "--stdin-paths", input=listing).split()
+            info = "".join(f"100644 {oid}\t{path}\0" for (path, _data), oid in zip(kept, oids, strict=True))
+            git(git_root, "update-index", "--add", "-z", "--index-info", input=info.encode(), env=env)
         tree = git_text(git_root, "write-tree", env=env).strip()
     if parent and git_text(git_root, "rev-parse", f"{parent}^{{tree}}").strip() == tree:
         return None

@@ -4,9 +4,11 @@
         [--model NAME ...] [--alias-map champion=production ...] [--push]
     mlrelease import gto [PATH] [--stage-map prod=production ...] [--push]
 
-mlflow: registered models, READY versions (with their run's metrics, params and code
-lineage) and aliases mapped to environments become model.yaml files, version manifests
-and release states, in ONE commit (Mlrelease-Action: import). MLflow version N becomes
+mlflow: registered models, READY versions (with their run's metrics, params, code
+lineage and log_input data sets, and their MLflow 3 logged model's metrics) and aliases
+mapped to environments become model.yaml files, version manifests and release states,
+in ONE commit (Mlrelease-Action: import). Aliases that map to no environment are listed
+as skipped. MLflow version N becomes
 version --version-format (default N.0.0 under semver). Credentials come from
 MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD.
 
@@ -17,7 +19,8 @@ order, dated and authored as the tag was, the tag message as the reason. Stages 
 environments with --stage-map (default: same name).
 
 Both import only what is new: run them again (e.g. nightly) and nothing already imported
-is written twice; when nothing is new, no commit is made. A name that does not follow the
+is written twice; when nothing is new, no commit is made. Neither ever changes a release
+state that mlrelease owns, or one that is pinned or pending: the import stops and names it. A name that does not follow the
 registry's conventions stops the import before anything is written; map it with
 --rename SOURCE=MODEL. Docs: docs/mlflow.md, docs/gto.md.
 
@@ -51,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         metavar="ALIAS=ENV",
-        help="an alias that stands for an environment (repeatable; default: the aliases of the registry's mlflow backends)",
+        help="an alias that stands for an environment (repeatable; default: aliases named like an environment, and those of the registry's mlflow backends)",
     )
     mlflow.add_argument(
         "--version-format", metavar="TEMPLATE", help="the version for MLflow version {n} (default: {n}.0.0 under semver, else {n})"

@@ -1,4 +1,4 @@
-"""A small client for MLflow's model-registry REST API (2.0), shared by the backend and the import.
+"""A small client for MLflow's model-registry REST API (2.0), below the ``mlflow`` backend and the import.
 
 Why not the ``mlflow`` package: it is an ~850 MB install with its own pins, and we need a
 dozen calls. Why a wrapper at all: MLflow's API has sharp edges that both users must get
@@ -12,22 +12,32 @@ right, so they are handled here once (facts checked against MLflow 3.17):
 
 Every failure becomes an :class:`MlflowError` with one redacted line naming the server:
 connection refused, a timeout, an HTTP error with MLflow's own ``error_code`` and message.
-httpx is imported when the first call is made, never at import time.
+``status`` is 0 when no answer came; ``sent`` says whether the request may have reached
+the server (a timeout or a cut connection after sending), which is what a caller that
+changes something needs to know: a refused connection changed nothing, a lost answer may
+have. httpx is imported when the first call is made, never at import time.
+
+Speed, for reading whole registries (``import mlflow``): one keep-alive connection pool,
+the reads batched where MLflow can search for many at once (``name IN``, ``run_id IN``,
+``model_id IN``) and the batches fetched by a bounded pool of threads (:meth:`MlflowApi.each`),
+so 20 models × 10 versions take a handful of requests instead of 240 one after another.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from mlrelease import __version__
-from mlrelease.errors import MlflowError, MlreleaseError
+from mlrelease.clients.mlflow_connection import Connection, safe_uri
+from mlrelease.errors import MlflowError
 from mlrelease.secrets import redact
 from mlrelease.textsafe import visible
-from mlrelease.urlpolicy import tls_context, url_problem
+from mlrelease.urlpolicy import tls_context
 
 API = "/api/2.0/mlflow"
 ALIAS = re.compile(r"[\w-]{1,255}")
@@ -35,6 +45,12 @@ RESERVED_ALIAS = re.compile(r"(?i:latest)|[vV]\d+")
 PAGE = 1000
 MAX_PAGES = 10_000  # a server that keeps answering with new page tokens is cut off here
 TAG_KEY_BAD = re.compile(r"[^\w./ -]")
+READ_RETRIES = 2  # a read answered 5xx is asked again this many times
+POOL = 8  # requests in flight at once, and connections kept alive
+CHUNK = 100  # names or ids per batched search (a filter, so the URL stays short)
+MODEL_SOURCE = re.compile(r"models:/(m-[0-9a-zA-Z]+)/?")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def alias_problem(alias: str) -> str | None:
@@ -55,73 +71,15 @@ def model_name_problem(name: str) -> str | None:
     return None
 
 
+def logged_model_id(source: str) -> str | None:
+    """The MLflow 3 logged model a ``models:/m-…`` source names (MLflow 3.17's REST answers carry no ``model_id``)."""
+    m = MODEL_SOURCE.fullmatch(source.strip())
+    return m.group(1) if m else None
+
+
 def tag_key(text: str) -> str:
     """``text`` as an MLflow tag key (letters, digits, ``_ - . /`` and spaces; other characters become ``_``)."""
     return TAG_KEY_BAD.sub("_", text)[:250]
-
-
-def uri_problem(uri: str) -> str | None:
-    """Why ``uri`` cannot be used as a tracking server URI here, or None (see :mod:`mlrelease.urlpolicy`)."""
-    reason = url_problem(uri, credentials=False, hint="put them in MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD")
-    if reason:
-        return f"the tracking URI {reason.replace(repr(uri), repr(safe_uri(uri)))}"
-    parts = urlsplit(uri)
-    if parts.query or parts.fragment:
-        return f"tracking URI {safe_uri(uri)!r} must not have a query or fragment"
-    return None
-
-
-def safe_uri(uri: str) -> str:
-    """``uri`` without any user:password part, redacted and on one line: fit to print or record."""
-    parts = urlsplit(uri)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        uri = parts._replace(netloc=host).geturl()
-    return visible(redact(uri), single_line=True)
-
-
-@dataclass(frozen=True)
-class Connection:
-    """Where MLflow is and how to prove who we are. Credentials come from the environment only."""
-
-    uri: str
-    token: str | None = None
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 10.0
-    ca_bundle: str | None = None
-
-    def problem(self) -> str | None:
-        """Why this connection must not be used, or None: a bad URI, or credentials over plain http."""
-        reason = uri_problem(self.uri)
-        if reason or not (self.token or self.password):
-            return reason
-        reason = url_problem(self.uri, credentials=True)
-        return f"tracking URI {safe_uri(self.uri)!r}: {reason}" if reason else None
-
-
-def connection_from_env(uri: str | None, environ: Mapping[str, str], *, timeout: float = 10.0) -> Connection:
-    """A connection the way MLflow's own client finds one: URI, token or user and password from the environment."""
-    from mlrelease.secrets import secret
-
-    chosen = uri or environ.get("MLFLOW_TRACKING_URI")
-    if not chosen:
-        raise MlreleaseError("no MLflow tracking URI: pass --tracking-uri URI or set MLFLOW_TRACKING_URI")
-    what = "MLflow"
-    conn = Connection(
-        uri=chosen.rstrip("/"),
-        token=secret("MLFLOW_TRACKING_TOKEN", what=what, required=False, environ=environ),
-        username=environ.get("MLFLOW_TRACKING_USERNAME") or None,
-        password=secret("MLFLOW_TRACKING_PASSWORD", what=what, required=False, environ=environ),
-        timeout=timeout,
-        ca_bundle=environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None,
-    )
-    reason = conn.problem()
-    if reason:
-        raise MlreleaseError(reason)
-    return conn
 
 
 def _quote(value: str) -> str:
@@ -136,10 +94,14 @@ def _quote(value: str) -> str:
 class MlflowApi:
     """One tracking server. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, pool: int = POOL) -> None:
         self.conn = conn
         self.label = safe_uri(conn.uri)
+        self.pool = max(1, pool)
         self._client: Any = None
+        self._lock = threading.Lock()  # the client is opened once, whichever thread asks first
+        self._experiments_lock = threading.Lock()
+        self._experiments: list[str] | None = None
 
     def __enter__(self) -> MlflowApi:
         return self
@@ -153,6 +115,10 @@ class MlflowApi:
             self._client = None
 
     def _http(self) -> Any:
+        with self._lock:
+            return self._client or self._open()
+
+    def _open(self) -> Any:
         if self._client is None:
             import httpx
 
@@ -169,10 +135,38 @@ class MlflowApi:
                 timeout=httpx.Timeout(self.conn.timeout),
                 verify=tls_context(self.conn.ca_bundle),
                 follow_redirects=False,
+                limits=httpx.Limits(max_connections=self.pool, max_keepalive_connections=self.pool),
             )
         return self._client
 
+    def each(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``fn`` over ``items`` with at most :attr:`pool` calls in flight, results in order; the first error is raised."""
+        todo = list(items)
+        if len(todo) <= 1 or self.pool == 1:
+            return [fn(item) for item in todo]
+        self._http()  # one client for every thread (httpx's Client is thread-safe and pools connections)
+        with ThreadPoolExecutor(max_workers=min(self.pool, len(todo)), thread_name_prefix="mlflow") as ex:
+            return list(ex.map(fn, todo))
+
     # ---- one call ---------------------------------------------------------------------------
+
+    def read(
+        self, method: str, path: str, *, params: Mapping[str, object] | None = None, body: Mapping[str, object] | None = None
+    ) -> dict[str, Any]:
+        """A request that only reads: asked again (at most :data:`READ_RETRIES` times) after a 5xx answer.
+
+        MLflow 3.17 under concurrent searches sometimes answers 500 ("AST constructor
+        recursion depth mismatch": its filter parser is not thread-safe); the same read a
+        moment later succeeds. Writes are never retried here.
+        """
+        for attempt in range(READ_RETRIES + 1):
+            try:
+                return self.call(method, path, params=params, body=body)
+            except MlflowError as exc:
+                if exc.status < 500 or attempt == READ_RETRIES:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def call(
         self, method: str, path: str, *, params: Mapping[str, object] | None = None, body: Mapping[str, object] | None = None
@@ -184,7 +178,7 @@ class MlflowApi:
         try:
             response = self._http().request(method, path, params=params, json=body)
         except httpx.ConnectError as exc:
-            raise MlflowError(f"{where} is not reachable: {_reason(exc)}") from None
+            raise MlflowError(f"{where} is not reachable: {_reason(exc)}", sent=False) from None
         except httpx.TimeoutException:
             raise MlflowError(f"{where} did not answer within {self.conn.timeout:g} s ({method} {path})") from None
         except httpx.HTTPError as exc:
@@ -210,21 +204,22 @@ class MlflowApi:
 
     def ping(self) -> None:
         """A cheap authenticated read: proves the server, the API and the credentials."""
-        self.call("GET", "/registered-models/search", params={"max_results": 1})
+        self.read("GET", "/registered-models/search", params={"max_results": 1})
 
     def registered_model(self, name: str) -> dict[str, Any] | None:
         try:
-            return self.call("GET", "/registered-models/get", params={"name": name}).get("registered_model") or {}
+            return self.read("GET", "/registered-models/get", params={"name": name}).get("registered_model") or {}
         except MlflowError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 return None
             raise
 
     def registered_models(self) -> list[dict[str, Any]]:
+        """Every registered model, with its tags and aliases (MLflow 3's search answers carry both)."""
         return list(self._pages("/registered-models/search", "registered_models", {}))
 
-    def create_registered_model(self, name: str, *, tags: Mapping[str, str] | None = None) -> None:
-        """Create the model unless it exists (idempotent)."""
+    def create_registered_model(self, name: str, *, tags: Mapping[str, str] | None = None) -> bool:
+        """Create the model unless it exists (idempotent); True when this call created it."""
         body: dict[str, object] = {"name": name}
         if tags:
             body["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
@@ -233,6 +228,11 @@ class MlflowApi:
         except MlflowError as exc:
             if exc.code != "RESOURCE_ALREADY_EXISTS":
                 raise
+            return False
+        return True
+
+    def delete_registered_model(self, name: str) -> None:
+        self.call("DELETE", "/registered-models/delete", body={"name": name})
 
     def set_model_tag(self, name: str, key: str, value: str) -> None:
         self.call("POST", "/registered-models/set-tag", body={"name": name, "key": key, "value": value})
@@ -250,7 +250,7 @@ class MlflowApi:
     def alias(self, name: str, alias: str) -> str | None:
         """The version ``alias`` points at, or None when there is no such alias (or model)."""
         try:
-            mv = self.call("GET", "/registered-models/alias", params={"name": name, "alias": alias}).get("model_version") or {}
+            mv = self.read("GET", "/registered-models/alias", params={"name": name, "alias": alias}).get("model_version") or {}
         except MlflowError as exc:
             # MLflow 3.17 answers an unknown alias with 400 INVALID_PARAMETER_VALUE, not 404.
             if exc.code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST") and exc.status in (400, 404):
@@ -281,9 +281,25 @@ class MlflowApi:
         found = self._pages("/model-versions/search", "model_versions", {"filter": " AND ".join(clauses)})
         return sorted(found, key=lambda mv: _int(mv.get("version")))
 
+    def versions_of(self, names: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """The versions of many models at once (``name IN`` searches, fetched by the pool), by model."""
+        wanted = list(dict.fromkeys(names))
+        chunks = [wanted[i : i + CHUNK] for i in range(0, len(wanted), CHUNK)]
+        out: dict[str, list[dict[str, Any]]] = {name: [] for name in wanted}
+
+        def search(chunk: list[str]) -> list[dict[str, Any]]:
+            where = f"name IN ({', '.join(_quote(n) for n in chunk)})"
+            return list(self._pages("/model-versions/search", "model_versions", {"filter": where}))
+
+        for found in self.each(search, chunks):
+            for mv in found:
+                if str(mv.get("name")) in out:
+                    out[str(mv["name"])].append(mv)
+        return {name: sorted(mvs, key=lambda mv: _int(mv.get("version"))) for name, mvs in out.items()}
+
     def version(self, name: str, version: str) -> dict[str, Any] | None:
         try:
-            return self.call("GET", "/model-versions/get", params={"name": name, "version": version}).get("model_version") or {}
+            return self.read("GET", "/model-versions/get", params={"name": name, "version": version}).get("model_version") or {}
         except MlflowError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 return None
@@ -319,20 +335,73 @@ class MlflowApi:
     def run(self, run_id: str) -> dict[str, Any] | None:
         """A run's info and data (latest metric values, params, tags); None when it is gone."""
         try:
-            return self.call("GET", "/runs/get", params={"run_id": run_id}).get("run") or {}
+            return self.read("GET", "/runs/get", params={"run_id": run_id}).get("run") or {}
         except MlflowError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 return None
             raise
 
+    def experiment_ids(self) -> list[str]:
+        """Every experiment's id (run and logged-model searches must name them), read once per client."""
+        with self._experiments_lock:
+            if self._experiments is None:
+                self._experiments = [str(e["experiment_id"]) for e in self._pages("/experiments/search", "experiments", {}, page=1000)]
+            return self._experiments
+
+    def runs(self, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Many runs at once (info, latest metrics, params, tags, data set inputs), by run id; gone runs are left out.
+
+        ``runs/search`` with ``run_id IN`` over every experiment, in chunks fetched by the pool.
+        """
+        wanted = sorted(set(run_ids))
+        if not wanted:
+            return {}
+        experiments = self.experiment_ids()
+        found: dict[str, dict[str, Any]] = {}
+
+        def search(chunk: list[str]) -> list[dict[str, Any]]:
+            body = {"experiment_ids": experiments, "filter": f"attributes.run_id IN ({', '.join(_quote(r) for r in chunk)})"}
+            return list(self._posted_pages("/runs/search", "runs", body))
+
+        for runs in self.each(search, [wanted[i : i + CHUNK] for i in range(0, len(wanted), CHUNK)]):
+            for run in runs:
+                run_id = (run.get("info") or {}).get("run_id")
+                if run_id:
+                    found[str(run_id)] = run
+        return found
+
+    def logged_models(self, model_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """MLflow 3 logged models (info and their metrics) by id; {} from a server without them (MLflow 2)."""
+        wanted = sorted(set(model_ids))
+        if not wanted:
+            return {}
+        experiments = self.experiment_ids()
+
+        def search(chunk: list[str]) -> list[dict[str, Any]]:
+            body = {"experiment_ids": experiments, "filter": f"model_id IN ({', '.join(_quote(m) for m in chunk)})"}
+            return list(self._posted_pages("/logged-models/search", "models", body))
+
+        try:
+            batches = self.each(search, [wanted[i : i + CHUNK] for i in range(0, len(wanted), CHUNK)])
+        except MlflowError as exc:
+            if exc.status == 404:
+                return {}
+            raise
+        return {str((m.get("info") or {}).get("model_id")): m for batch in batches for m in batch if (m.get("info") or {}).get("model_id")}
+
     # ---- paging ------------------------------------------------------------------------------
 
-    def _pages(self, path: str, key: str, params: dict[str, object]) -> Iterator[dict[str, Any]]:
+    def _pages(self, path: str, key: str, params: dict[str, object], *, page: int = PAGE) -> Iterator[dict[str, Any]]:
+        return self._paged(lambda token: self.read("GET", path, params={**params, "max_results": page, **token}), path, key)
+
+    def _posted_pages(self, path: str, key: str, body: dict[str, object]) -> Iterator[dict[str, Any]]:
+        return self._paged(lambda token: self.read("POST", path, body={**body, "max_results": PAGE, **token}), path, key)
+
+    def _paged(self, fetch: Callable[[dict[str, str]], dict[str, Any]], path: str, key: str) -> Iterator[dict[str, Any]]:
         token: str | None = None
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            query = {**params, "max_results": PAGE, **({"page_token": token} if token else {})}
-            data = self.call("GET", path, params=query)
+            data = fetch({"page_token": token} if token else {})
             for item in data.get(key) or []:
                 if isinstance(item, dict):
                     yield item
