@@ -444,3 +444,25 @@ def mlflow_proxy(mlflow_server: str) -> Iterator[MlflowProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+# The people of the GTO fixtures (GTO's tagger is git's committer identity).
+ANN = ("Ann Lee", "ann@example.com")
+BOB = ("Bob Roy", "bob@example.com")
+CAROL = ("Carol Diaz", "carol@example.com")
+DAVE = ("Dave Kim", "dave@example.com")
+ERIN = ("Erin Wu", "erin@example.com")
+
+
+@contextlib.contextmanager
+def gto_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A HOME with a git identity and no system git config, for GTO repositories made once per module.
+
+    Module-scoped fixtures run before the per-test isolation, so they set their own.
+    """
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text("[user]\n\tname = Test Author\n\temail = author@example.com\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        yield home

@@ -25,12 +25,8 @@ from tests.builders import config, git, write
 pytestmark = pytest.mark.interop
 
 pytest.register_assert_rewrite("tests.interop_fixtures")
-from tests.interop_fixtures import gto_steps  # noqa: E402  (after the rewrite hook)
+from tests.interop_fixtures import ANN, BOB, CAROL, ERIN, gto_home, gto_steps  # noqa: E402  (after the rewrite hook)
 
-ANN = ("Ann Lee", "ann@example.com")
-BOB = ("Bob Roy", "bob@example.com")
-CAROL = ("Carol Diaz", "carol@example.com")
-ERIN = ("Erin Wu", "erin@example.com")
 FRAUD = "models/fraud:fraud-card"  # a model in a subfolder (GTO's monorepo names)
 MAPS = ("--stage-map", "prod=production", "--rename", f"{FRAUD}=fraud-card")
 STAGES = {"dev": "dev", "staging": "staging", "prod": "production"}
@@ -119,17 +115,13 @@ def second_year(repo: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def gto_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("home")
-    (home / ".gitconfig").write_text("[user]\n\tname = Test Author\n\temail = author@example.com\n")
-    with pytest.MonkeyPatch.context() as mp:  # the module is set up before the per-test isolation
-        mp.setenv("HOME", str(home))
-        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        yield home
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with gto_home(tmp_path_factory) as path:
+        yield path
 
 
 @pytest.fixture(scope="module")
-def years(gto_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def years(home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The GTO repository after the first year, and a copy after the second."""
     first = tmp_path_factory.mktemp("gto") / "first"
     first_year(first)

@@ -25,13 +25,7 @@ from tests.builders import git, make_registry, write
 pytestmark = pytest.mark.interop
 
 pytest.register_assert_rewrite("tests.interop_fixtures")
-from tests.interop_fixtures import gto  # noqa: E402  (after the rewrite hook)
-
-ANN = ("Ann Lee", "ann@example.com")
-BOB = ("Bob Roy", "bob@example.com")
-CAROL = ("Carol Diaz", "carol@example.com")
-DAVE = ("Dave Kim", "dave@example.com")
-ERIN = ("Erin Wu", "erin@example.com")
+from tests.interop_fixtures import ANN, BOB, CAROL, DAVE, ERIN, gto, gto_home  # noqa: E402  (after the rewrite hook)
 
 
 def hand_tag(repo: Path, name: str, message: str, who: tuple[str, str], date: str) -> None:
@@ -79,11 +73,7 @@ def gto_repo(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def team_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The GTO repository, made once per module (the gto CLI takes about a second a call)."""
-    home = tmp_path_factory.mktemp("home")
-    (home / ".gitconfig").write_text("[user]\n\tname = Test Author\n\temail = author@example.com\n")
-    with pytest.MonkeyPatch.context() as mp:  # the module is set up before the per-test isolation
-        mp.setenv("HOME", str(home))
-        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    with gto_home(tmp_path_factory):
         yield gto_repo(tmp_path_factory.mktemp("team") / "gto")
 
 
