@@ -76,10 +76,6 @@ def telemetry_path(env: str, model: str) -> str:
     return f"{TELEMETRY}/{env}/{model}{SUFFIX}"
 
 
-def retrain_folder() -> str:
-    return f"{RETRAIN}/"
-
-
 def retrain_path(model: str) -> str:
     return f"{RETRAIN}/{model}{SUFFIX}"
 

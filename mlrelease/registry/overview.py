@@ -229,7 +229,7 @@ class VersionRow:
 
 @dataclass(frozen=True)
 class ModelView:
-    """One model with its versions: ``show MODEL`` and the TUI's model screen."""
+    """One model with its versions, as ``show MODEL`` prints it (the TUI builds its own, in tui/modeldata.py)."""
 
     model: Model
     environments: tuple[EnvStatus, ...]

@@ -28,16 +28,6 @@ MOVES = {"promote", "rollback", "import", EDIT}  # actions that move a version i
 PHASE_STYLES = {"Succeeded": "green", "Failed": "red", "Pending": "yellow"}
 
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", metavar="MODEL", help="only this model's events")
     parser.add_argument("--env", metavar="ENV", help="only events in this environment")

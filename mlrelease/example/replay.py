@@ -1,389 +1,34 @@
-"""The bundled example: replay ``examples/bank-fraud/story.yaml`` into a real git repository.
+"""The story replayed into commits, as mlrelease itself would have written them.
 
-The story says what happened at a (fictional) bank over seven months — data sets
-published, model versions trained, promotions, approvals, a rejection, a canary, a
-rollback, a failed rollout, a hand edit — and who did it when. This module turns it into
-the repository mlrelease itself would have produced: every action is written with the
-release service's own state transitions (:mod:`mlrelease.release.state`) and commit
-wording (:mod:`mlrelease.release.commits`), so the example can never drift from what the
-tool writes. Derived details (digests, profiles, telemetry noise) come from a fixed seed:
-the same story always gives the same repository, down to the commit ids.
-
-Commits are written with one ``git fast-import`` pipe instead of a ``git commit`` per
-action, so a few hundred commits take well under a second. :class:`FastImport` is also
-what ``bench/synth.py`` uses to build large synthetic registries.
+Every action goes through the release service's own state transitions
+(:mod:`mlrelease.release.state`) and commit wording (:mod:`mlrelease.release.commits`),
+so the example can never drift from what the tool writes. Derived details (digests,
+profiles, telemetry noise) come from the story's seed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
-import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mlrelease.errors import ManifestError, MlreleaseError, Problem, StoryError
+from mlrelease.errors import StoryError
+from mlrelease.example.fastimport import Commit, FastImport, Person, fake_digest, ulid
+from mlrelease.example.story import NEVER, Event, Story, Stream
 from mlrelease.registry import layout, yamlsafe
-from mlrelease.registry.fields import Fields, format_timestamp, parse_timestamp
-from mlrelease.registry.gitio import git
+from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.names import split_ref
 from mlrelease.registry.trailers import format_message
 from mlrelease.registry.types import Approval, Canary, Config, Desired, Live, Observed, Pin, Rejection, ReleaseState, RetrainRequest
 from mlrelease.release import commits, state
-from mlrelease.resources import resource_dir
 
-EXAMPLE = "bank-fraud"
-STORY = "story.yaml"
 RECORD_DELAY = timedelta(seconds=4)  # the git-only backend answers at once
 ROLLOUT_DELAY = timedelta(minutes=3)  # a real rollout takes minutes
 LOCAL_TZ = ZoneInfo("Europe/London")  # where the bank's people commit from
-_NEVER = datetime.min.replace(tzinfo=UTC)  # stands in for a missing time while problems are collected
-
-
-# ---- git fast-import ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Person:
-    name: str
-    email: str
-
-    def __str__(self) -> str:
-        return f"{self.name} <{self.email}>"
-
-
-@dataclass(frozen=True)
-class Commit:
-    at: datetime
-    author: Person
-    committer: Person
-    message: str
-    files: Mapping[str, bytes | None]  # path → content; None deletes
-
-
-def _signature(who: Person, at: datetime, tz: ZoneInfo | None) -> bytes:
-    local = at.astimezone(tz) if tz else at.astimezone(UTC)
-    offset = local.utcoffset() or timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    sign = "+" if minutes >= 0 else "-"
-    zone = f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
-    return f"{who.name} <{who.email}> {int(at.timestamp())} {zone}".encode()
-
-
-class FastImport:
-    """A linear history for one branch, written by a single ``git fast-import`` run.
-
-    Each commit lists only the files it changes; ``fast-import`` builds the trees. This is
-    how thousands of commits land in a second, with exact authors and dates.
-    """
-
-    def __init__(self, branch: str = "main", *, tz: ZoneInfo | None = None) -> None:
-        self.branch = branch
-        self.tz = tz
-        self._chunks: list[bytes] = []
-        self.count = 0
-
-    def commit(self, c: Commit) -> None:
-        self.count += 1
-        msg = c.message.encode("utf-8")
-        out = [
-            f"commit refs/heads/{self.branch}\nmark :{self.count}\n".encode(),
-            b"author " + _signature(c.author, c.at, self.tz) + b"\n",
-            b"committer " + _signature(c.committer, c.at, self.tz) + b"\n",
-            b"data %d\n" % len(msg) + msg + b"\n",
-        ]
-        if self.count > 1:
-            out.append(b"from :%d\n" % (self.count - 1))
-        for path, data in c.files.items():
-            if data is None:
-                out.append(b"D " + path.encode("utf-8") + b"\n")
-            else:
-                out.append(b"M 100644 inline " + path.encode("utf-8") + b"\ndata %d\n" % len(data) + data + b"\n")
-        self._chunks.append(b"".join(out))
-
-    def write(self, root: Path) -> None:
-        """Create a repository at ``root`` (which must not exist), import, check out the branch."""
-        root.mkdir(parents=True)
-        git(root, "init", "--quiet", f"--initial-branch={self.branch}")
-        git(root, "fast-import", "--quiet", "--done", input=b"".join(self._chunks) + b"done\n", timeout=600)
-        git(root, "reset", "--hard", "--quiet")
-
-
-def fake_digest(*parts: object, n: int = 64) -> str:
-    """A stable fake digest: the same parts always give the same hex string."""
-    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:n]
-
-
-def ulid(at: datetime, rng: random.Random) -> str:
-    """A promotion id in the release service's format (a ULID), drawn from the story's seed."""
-    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    value = ((int(at.timestamp() * 1000) & ((1 << 48) - 1)) << 80) | rng.getrandbits(80)
-    return "".join(alphabet[(value >> (5 * i)) & 31] for i in reversed(range(26)))
-
-
-# ---- the story, typed --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VersionSpec:
-    version: str
-    created: datetime
-    author: str
-    data: dict[str, str]  # role → dataset@version
-    metrics: dict[str, float]
-    parent: str | None = None
-    description: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    code: dict[str, str]
-    artifact: dict[str, Any]
-    params: dict[str, Any]
-    versions: tuple[VersionSpec, ...]
-
-
-@dataclass(frozen=True)
-class DatasetVersionSpec:
-    version: str
-    created: datetime
-    rows: int
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    description: str
-    features: str
-    uri: str
-    update_frequency: str
-    columns: dict[str, str]
-    versions: tuple[DatasetVersionSpec, ...]
-
-
-@dataclass(frozen=True)
-class Event:
-    kind: str  # promote | approve | reject | rollback | retrain | hand_edit
-    at: datetime
-    by: str
-    model: str
-    version: str | None = None
-    env: str | None = None
-    reason: str | None = None
-    canary: float | None = None
-    forced: tuple[str, ...] = ()
-    failed: str | None = None
-    ref: str | None = None
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class Effect:
-    start: datetime
-    version: str
-    metrics: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Drift:
-    start: datetime
-    ramp_days: float
-    features: dict[str, Any]  # feature → categorical fractions (mapping) or numeric fractions (list)
-
-
-@dataclass(frozen=True)
-class Stream:
-    env: str
-    model: str
-    calls: int
-    weekend: float
-    error_rate: float
-    latency_ms: dict[str, float]
-    memory_mb: float
-    cpu: float
-    callers: dict[str, float]
-    live: dict[str, float]
-    effects: tuple[Effect, ...] = ()
-    drift: Drift | None = None
-
-
-@dataclass(frozen=True)
-class TelemetrySpec:
-    start: datetime
-    days: int
-    exports: tuple[datetime, ...]
-    streams: tuple[Stream, ...]
-
-
-@dataclass(frozen=True)
-class Story:
-    seed: int
-    people: dict[str, Person]
-    setup_at: datetime
-    setup_by: str
-    features: dict[str, dict[str, Any]]  # family → feature → base profile (as written)
-    datasets: dict[str, DatasetSpec]
-    models: dict[str, ModelSpec]
-    events: tuple[Event, ...]
-    telemetry: TelemetrySpec
-
-
-_EVENT_KINDS = ("promote", "approve", "reject", "rollback", "retrain", "hand_edit")
-
-
-def _when(f: Fields, key: str) -> datetime:
-    return f.timestamp(key, required=True) or _NEVER
-
-
-def _plain(value: Any) -> Any:
-    """A YAML tree as plain dicts and lists (params and profiles are written back out)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _version_spec(f: Fields) -> VersionSpec:
-    data = f.map("data", required=True) or {}
-    return VersionSpec(
-        version=f.req_str("version"),
-        created=_when(f, "created"),
-        author=f.req_str("author"),
-        parent=f.str("parent"),
-        description=f.str("description"),
-        data={role: str(ref) for role, ref in data.items()},
-        params=_plain(f.map("params") or {}),
-        metrics=f.number_map("metrics"),
-    )
-
-
-def _event(f: Fields) -> Event:
-    kinds = [k for k in _EVENT_KINDS if k in f.data]
-    if len(kinds) != 1:
-        f.problem_at(f.line, f"an event needs exactly one of {', '.join(_EVENT_KINDS)}")
-        kinds = ["promote"]
-    kind = kinds[0]
-    target = f.req_str(kind)
-    model, version = split_ref(target) if kind in ("promote", "approve", "reject") else (target, None)
-    env = f.req_str("to") if kind == "promote" else f.req_str("env") if kind in ("approve", "rollback", "hand_edit") else None
-    if kind == "rollback":
-        version = f.req_str("to")
-    return Event(
-        kind=kind,
-        at=_when(f, "at"),
-        by=f.req_str("by"),
-        model=model,
-        version=version,
-        env=env,
-        reason=f.str("reason") or f.str("comment"),
-        canary=f.number("canary"),
-        forced=tuple(x.strip() for x in (f.str("forced") or "").split(",") if x.strip()),
-        failed=f.str("failed"),
-        ref=f.str("ref"),
-        message=f.str("message"),
-    )
-
-
-def _stream(f: Fields) -> Stream:
-    drift = None
-    df = f.sub("drift")
-    if df is not None:
-        drift = Drift(
-            start=_when(df, "from"), ramp_days=df.number("ramp_days", default=1.0) or 1.0, features=_plain(df.map("features") or {})
-        )
-        df.done()
-    return Stream(
-        env=f.req_str("env"),
-        model=f.req_str("model"),
-        calls=f.int("calls", required=True) or 0,
-        weekend=f.number("weekend", default=1.0) or 1.0,
-        error_rate=f.number("error_rate", default=0.0) or 0.0,
-        latency_ms=f.number_map("latency_ms"),
-        memory_mb=f.number("memory_mb", default=0.0) or 0.0,
-        cpu=f.number("cpu", default=0.0) or 0.0,
-        callers=f.number_map("callers"),
-        live=f.number_map("live"),
-        effects=f.each("effects", lambda e: Effect(_when(e, "from"), e.req_str("version"), e.number_map("metrics"))),
-        drift=drift,
-    )
-
-
-def _dataset(name: str, f: Fields) -> DatasetSpec:
-    return DatasetSpec(
-        name=name,
-        description=f.req_str("description"),
-        features=f.req_str("features"),
-        uri=f.req_str("uri"),
-        update_frequency=f.req_str("update_frequency"),
-        columns={k: str(v) for k, v in (f.map("columns") or {}).items()},
-        versions=f.each(
-            "versions", lambda v: DatasetVersionSpec(v.req_str("version"), _when(v, "created"), v.int("rows", required=True) or 0)
-        ),
-    )
-
-
-def _model(name: str, f: Fields) -> ModelSpec:
-    return ModelSpec(
-        name=name,
-        code={k: str(v) for k, v in (f.map("code", required=True) or {}).items()},
-        artifact=_plain(f.map("artifact", required=True) or {}),
-        params=_plain(f.map("params") or {}),
-        versions=f.each("versions", _version_spec, required=True),
-    )
-
-
-def _named(f: Fields, key: str, parse: Callable[[str, Fields], Any]) -> dict[str, Any]:
-    out = {}
-    m = f.map(key, required=True) or {}
-    for name in m:
-        sub = Fields(m[name], f.path, f.problems, where=f"{key}.{name}", line=m.line_of(name))
-        if sub.ok:
-            out[name] = parse(name, sub)
-            sub.done()
-    return out
-
-
-def load_story(path: Path) -> Story:
-    """Read and type the story file; every problem is reported with its line."""
-    label = str(path)
-    tree = yamlsafe.load(path.read_bytes(), label)
-    problems: list[Problem] = []
-    f = Fields(tree, label, problems)
-    setup = f.sub("setup", required=True)
-    tel = f.sub("telemetry", required=True)
-    story = Story(
-        seed=f.int("seed", required=True) or 0,
-        people=_named(f, "people", lambda _n, p: Person(p.req_str("name"), p.req_str("email"))),
-        setup_at=_when(setup, "at") if setup else _NEVER,
-        setup_by=setup.req_str("by") if setup else "",
-        features={family: _plain(value) for family, value in (f.map("features", required=True) or {}).items()},
-        datasets=_named(f, "datasets", _dataset),
-        models=_named(f, "models", _model),
-        events=f.each("events", _event, required=True),
-        telemetry=TelemetrySpec(
-            start=_when(tel, "start"),
-            days=tel.int("days", required=True, minimum=1) or 1,
-            exports=tuple(parse_timestamp(t) or _NEVER for t in tel.str_list("exports", required=True)),
-            streams=tel.each("streams", _stream, required=True),
-        )
-        if tel
-        else TelemetrySpec(_NEVER, 1, (), ()),
-    )
-    for sub in (setup, tel):
-        if sub is not None:
-            sub.done()
-    f.done()
-    if problems:
-        raise ManifestError(problems)
-    return story
 
 
 # ---- profiles -----------------------------------------------------------------------------------
@@ -438,16 +83,9 @@ class _Release:
     live_since: list[tuple[datetime, str]] = field(default_factory=list)  # primary version from a time on
 
 
-@dataclass(frozen=True)
-class Built:
-    """What :func:`build` made: where, and how much of it."""
+class Replay:
+    """The story, replayed: registrations, release actions and telemetry, in time order."""
 
-    root: Path
-    commits: int
-    head: str
-
-
-class _Replay:
     def __init__(self, story: Story, registry_files: dict[str, bytes], config: Config) -> None:
         self.story = story
         self.files = registry_files
@@ -768,7 +406,7 @@ class _Replay:
         self.setup()
         self.dataset_versions()
         self.model_versions()
-        last = _NEVER
+        last = NEVER
         for e in self.story.events:
             if e.at < last:
                 raise StoryError(f"story: events must be in time order; {format_timestamp(e.at)} comes after {format_timestamp(last)}")
@@ -779,42 +417,3 @@ class _Replay:
         for _at, _seq, c in sorted(self.commits, key=lambda item: (item[0], item[1])):
             history.commit(c)
         return history
-
-
-def example_dir() -> Path:
-    """The example's sources: ``examples/bank-fraud`` in a checkout, ``mlrelease/_examples`` in a wheel."""
-    return resource_dir("examples") / EXAMPLE
-
-
-def _registry_files(source: Path) -> dict[str, bytes]:
-    base = source / "registry"
-    return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
-
-
-def fingerprint(source: Path | None = None) -> str:
-    """A digest of the example's sources and this generator: a built copy is stale when it changes."""
-    source = source or example_dir()
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    h.update((source / STORY).read_bytes())
-    for path, data in _registry_files(source).items():
-        h.update(path.encode() + b"\0" + data)
-    return h.hexdigest()[:16]
-
-
-def build(dest: Path, source: Path | None = None) -> Built:
-    """Write the example registry as a new git repository at ``dest`` (which must not exist)."""
-    from mlrelease.registry.parse import parse_config
-
-    source = source or example_dir()
-    if dest.exists():
-        raise MlreleaseError(f"{dest}: already exists; the example is built into a new folder")
-    files = _registry_files(source)
-    config = parse_config(yamlsafe.load(files[layout.CONFIG], layout.CONFIG))
-    history = _Replay(load_story(source / STORY), files, config).replay()
-    try:
-        history.write(dest)
-    except BaseException:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise
-    head = git(dest, "rev-parse", "HEAD").stdout.decode().strip()
-    return Built(root=dest, commits=history.count, head=head)
