@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlrelease.errors import MlreleaseError, Problem, SettingsError
@@ -44,17 +44,21 @@ def factory(
     *,
     what: str,
     error: type[MlreleaseError] = MlreleaseError,
-) -> Callable[..., Any]:
-    """The factory for ``plugin.type``; ``what`` names the kind in errors ("backend", "telemetry source")."""
+) -> Any:
+    """The factory for ``plugin.type``; ``what`` names the kind in errors ("backend", "telemetry source").
+
+    Its type is the group's factory protocol (``BackendFactory``, ``SourceFactory``), which
+    the caller declares: an entry point's object is only known at run time.
+    """
     if plugin.type in builtin:
-        return importlib.import_module(builtin[plugin.type]).factory  # type: ignore[no-any-return]
+        return importlib.import_module(builtin[plugin.type]).factory
     types = installed(group)
     ep = types.get(plugin.type)
     if ep is None:
         known = ", ".join(sorted(types)) or "none"
         raise _error(error, plugin, f"{what} {plugin.name!r} has type {plugin.type!r}, which is not installed (installed: {known})")
     try:
-        return ep.load()  # type: ignore[no-any-return]
+        return ep.load()
     except Exception as exc:  # a broken plugin is the plugin's problem, reported in one line
         raise _error(error, plugin, f"{what} type {plugin.type!r} ({ep.value}) failed to load: {exc}") from None
 

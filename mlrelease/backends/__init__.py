@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlrelease import plugins
-from mlrelease.backends.base import Backend, BackendContext
+from mlrelease.backends.base import Backend, BackendContext, BackendFactory
 from mlrelease.errors import BackendConfigError, MlreleaseError, Problem
 from mlrelease.registry.types import Config, PluginConfig
 
@@ -30,8 +30,8 @@ def installed() -> dict[str, EntryPoint]:
 
 
 def create(plugin: PluginConfig, context: BackendContext) -> Backend:
-    make = plugins.factory(GROUP, BUILTIN, plugin, what="backend", error=BackendConfigError)
-    return make(plugin.name, plugin.settings, context)  # type: ignore[no-any-return]
+    make: BackendFactory = plugins.factory(GROUP, BUILTIN, plugin, what="backend", error=BackendConfigError)
+    return make(plugin.name, plugin.settings, context)
 
 
 def settings_problems(config: Config, registry_root: Path) -> list[Problem]:

@@ -17,6 +17,7 @@ one wins) becomes the recorded backend reference.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shlex
 import shutil
@@ -27,7 +28,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, ClassVar
+from typing import ClassVar
 
 from mlrelease.backends.base import Action, BackendContext, Health, Outcome
 from mlrelease.backends.settings import ENV_NAME, Settings
@@ -115,7 +116,7 @@ class Run:
 class _Output:
     """Collect a child's output in bounded memory, watching every line for the reference mark."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: io.BufferedReader) -> None:
         self.stream = stream
         self.head = bytearray()
         self.tail = bytearray()
@@ -125,7 +126,7 @@ class _Output:
         self.reference: str | None = None
 
     def run(self) -> None:
-        while chunk := self.stream.read1(65536):  # type: ignore[attr-defined]
+        while chunk := self.stream.read1(65536):
             self._keep(chunk)
             self._scan(chunk)
         self._end_line()
@@ -205,7 +206,7 @@ def run_program(argv: list[str], *, cwd: Path, env: Mapping[str, str], timeout: 
         return Run(None, "", None, f"{argv[0]}: cannot start: {exc.strerror}")
     if started is not None:
         started(proc.pid)  # start_new_session: the group's id is the leader's pid
-    assert proc.stdout is not None
+    assert isinstance(proc.stdout, io.BufferedReader)  # a pipe, buffered (Popen's default)
     out = _Output(proc.stdout)
     reader = threading.Thread(target=out.run, name=f"output-{prog}", daemon=True)
     reader.start()
@@ -244,9 +245,11 @@ class CommandBackend:
                 s.problem(f"env.{key}", "is not a valid environment variable name")
         self.env_from = s.env_names("env_from")
         cwd = s.text("cwd")
-        self.cwd = s.folder_inside("cwd", context.registry_root, cwd) if cwd else context.registry_root.resolve()
+        folder = s.folder_inside("cwd", context.registry_root, cwd) if cwd else context.registry_root.resolve()
         self.timeout = s.seconds("timeout", default=600.0)
-        s.done()
+        s.done()  # raises when any setting is wrong: from here on the folder is known
+        assert folder is not None
+        self.cwd = folder
         self.context = context
         self.journal = Journal(context.registry_root, name)
 

@@ -39,7 +39,7 @@ from mlrelease.backends.support import file_name, one_line
 from mlrelease.errors import EditError, ManifestError, MlreleaseError
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import describe
-from mlrelease.registry.gitio import git, git_text, git_toplevel
+from mlrelease.registry.gitio import git, git_dir, git_text, git_toplevel
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.trailers import format_message
 from mlrelease.release import gitwrite, transaction
@@ -126,7 +126,7 @@ def _with_value(data: dict[str, Any], keys: tuple[str, ...], value: str) -> dict
 
 def _reads_as(text: str, where: str, expected: dict[str, Any]) -> bool:
     try:
-        return yamlsafe.load(text, where) == expected
+        return bool(yamlsafe.load(text, where) == expected)
     except ManifestError:
         return False
 
@@ -291,7 +291,7 @@ class GitopsFileBackend:
         self.path = _rel_file(s, "path", s.text("path"))
         self.branch = s.text("branch")
         self.keys = _keys(s)
-        self.value = s.choice("value", VALUES, default="image")
+        self.value = s.choice("value", VALUES, default="image") or "image"
         if s.has("repo") == s.has("path"):
             s.problem("repo", "set either repo (with file) for a deployment repository, or path for a file in this registry")
         elif s.has("repo") and not s.has("file"):
@@ -368,7 +368,7 @@ class GitopsFileBackend:
         top = git_toplevel(self.root)
         if top is None:
             raise MlreleaseError(f"{self.root} is not in a git repository; gitops-file keeps its clone under .git")
-        return gitwrite.git_dir(top) / "mlrelease" / "gitops" / file_name(self.name)
+        return git_dir(top) / "mlrelease" / "gitops" / file_name(self.name)
 
     @contextlib.contextmanager
     def _clone(self) -> Iterator[Path]:
@@ -472,6 +472,7 @@ class GitopsFileBackend:
     def status(self, action: Action) -> Outcome | None:
         try:
             value = self._value_of(action)
+            tip: str | None
             if self.repo:
                 with self._clone() as clone:
                     tip = gitwrite.fetch(clone, "origin", self.branch or "main")

@@ -266,7 +266,7 @@ class _Planner:
     ) -> list[tuple[str, str | None, str | None]]:
         """Write each stage whose holder this event changed: [(environment, previous, now)]."""
         model = names.models[e.artifact]
-        out = []
+        out: list[tuple[str, str | None, str | None]] = []
         for stage, held in replay.holders(e.artifact).items():
             if before.get(stage) == held:
                 continue
@@ -321,8 +321,8 @@ class _Planner:
         entry = self._entry(e)
         mark = f"gto:{e.artifact}@{e.version}"
         if files.exists(path):
-            doc = files.load(path) or {}
-            if mark not in (doc.get("tags") or []):
+            existing = files.load(path) or {}
+            if mark not in (existing.get("tags") or []):
                 problems.append(f"{path} exists and was not imported from GTO tag {quoted(e.tag)}; released manifests are not overwritten")
                 return
             # Registered again after a deregistration (or after its tags were deleted and made anew).

@@ -105,7 +105,7 @@ def required_path_problem(path: str) -> str | None:
         tp = _unwrap(tp)
         if not part:
             return f"required field {path!r} has an empty part"
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             hints = _hints(tp)
             if part not in hints:
                 where = ".".join(path.split(".")[:i]) or "a version manifest"

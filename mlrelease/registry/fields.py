@@ -153,17 +153,19 @@ class Fields:
             return default
         return self.data.raw.get(key, value if isinstance(value, str) else str(value))
 
-    def req_str(self, key: str) -> str:
+    def req_str(self, key: builtins.str) -> builtins.str:
         return self.str(key, required=True) or ""
 
-    def choice(self, key: str, choices: tuple[str, ...], *, default: str | None = None, required: bool = False) -> str | None:
+    def choice(
+        self, key: builtins.str, choices: tuple[builtins.str, ...], *, default: builtins.str | None = None, required: builtins.bool = False
+    ) -> builtins.str | None:
         value = self.str(key, required=required, default=default)
         if value is not None and value not in choices:
             self.problem(key, f"must be one of {', '.join(choices)}, not {value!r}")
             return default
         return value
 
-    def number(self, key: str, *, required: bool = False, default: float | None = None) -> float | None:
+    def number(self, key: builtins.str, *, required: builtins.bool = False, default: float | None = None) -> float | None:
         value = self._get(key, required)
         if value is MISSING:
             return default
@@ -172,7 +174,14 @@ class Fields:
             return default
         return float(value)
 
-    def int(self, key: str, *, required: bool = False, default: int | None = None, minimum: int | None = None) -> int | None:
+    def int(
+        self,
+        key: builtins.str,
+        *,
+        required: builtins.bool = False,
+        default: builtins.int | None = None,
+        minimum: builtins.int | None = None,
+    ) -> builtins.int | None:
         value = self._get(key, required)
         if value is MISSING:
             return default
@@ -184,7 +193,7 @@ class Fields:
             return default
         return value
 
-    def bool(self, key: str, *, default: bool = False) -> bool:
+    def bool(self, key: builtins.str, *, default: builtins.bool = False) -> builtins.bool:
         value = self._get(key, False)
         if value is MISSING:
             return default
@@ -193,7 +202,7 @@ class Fields:
             return default
         return value
 
-    def timestamp(self, key: str, *, required: bool = False) -> datetime | None:
+    def timestamp(self, key: builtins.str, *, required: builtins.bool = False) -> datetime | None:
         text = self.str(key, required=required)
         if text is None:
             return None
@@ -202,7 +211,7 @@ class Fields:
             self.problem(key, f"must be an ISO 8601 time with a zone (e.g. 2026-03-01T09:30:00Z), not {text!r}")
         return value
 
-    def str_list(self, key: str, *, required: bool = False) -> tuple[str, ...]:
+    def str_list(self, key: builtins.str, *, required: builtins.bool = False) -> tuple[builtins.str, ...]:
         value = self._get(key, required)
         if value is MISSING:
             return ()
@@ -217,7 +226,7 @@ class Fields:
                 out.append(item if isinstance(item, str) else _scalar_text(item))
         return tuple(out)
 
-    def map(self, key: str, *, required: bool = False) -> YMap | None:
+    def map(self, key: builtins.str, *, required: builtins.bool = False) -> YMap | None:
         value = self._get(key, required)
         if value is MISSING:
             return None
@@ -226,7 +235,7 @@ class Fields:
             return None
         return value
 
-    def list(self, key: str, *, required: bool = False) -> YList | None:
+    def list(self, key: builtins.str, *, required: builtins.bool = False) -> YList | None:
         value = self._get(key, required)
         if value is MISSING:
             return None
@@ -235,13 +244,13 @@ class Fields:
             return None
         return value
 
-    def sub(self, key: str, *, required: bool = False) -> Fields | None:
+    def sub(self, key: builtins.str, *, required: builtins.bool = False) -> Fields | None:
         value = self.map(key, required=required)
         if value is None:
             return None
         return Fields(value, self.path, self.problems, where=self.name(key))
 
-    def each(self, key: str, parse: Callable[[Fields], T], *, required: bool = False) -> tuple[T, ...]:
+    def each(self, key: builtins.str, parse: Callable[[Fields], T], *, required: builtins.bool = False) -> tuple[T, ...]:
         """Parse every item of a list of mappings."""
         seq = self.list(key, required=required)
         if not seq:
@@ -255,7 +264,7 @@ class Fields:
         return tuple(out)
 
     def named(
-        self, key: str, parse: Callable[[Fields], T], *, required: bool = False, empty: Callable[[], T] | None = None
+        self, key: builtins.str, parse: Callable[[Fields], T], *, required: builtins.bool = False, empty: Callable[[], T] | None = None
     ) -> dict[builtins.str, T]:
         """Parse every value of a mapping of names to mappings (metrics, data roles, features).
 
@@ -274,7 +283,7 @@ class Fields:
                 f.done()
         return out
 
-    def number_map(self, key: str) -> dict[str, float]:
+    def number_map(self, key: builtins.str) -> dict[builtins.str, float]:
         """A mapping of names to finite numbers (metrics, live figures)."""
         m = self.map(key)
         if m is None:
@@ -287,7 +296,7 @@ class Fields:
                 out[k] = float(v)
         return out
 
-    def scalar_map(self, key: str) -> dict[str, str | float | bool | None]:
+    def scalar_map(self, key: builtins.str) -> dict[builtins.str, builtins.str | float | builtins.bool | None]:
         """A mapping of names to scalars (params): nested structures refused."""
         m = self.map(key)
         if m is None:

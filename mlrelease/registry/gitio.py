@@ -81,8 +81,16 @@ def git(
     return proc
 
 
-def git_text(cwd: Path | str, *args: str, **kw: object) -> str:
-    return git(cwd, *args, **kw).stdout.decode("utf-8", "replace")  # type: ignore[arg-type]
+def git_text(
+    cwd: Path | str,
+    *args: str,
+    input: bytes | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float | None = 120,
+) -> str:
+    """:func:`git`'s standard output as text."""
+    return git(cwd, *args, input=input, check=check, env=env, timeout=timeout).stdout.decode("utf-8", "replace")
 
 
 _TOPLEVEL: dict[str, Path] = {}

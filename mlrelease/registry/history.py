@@ -216,7 +216,7 @@ class _Reader:
             if t["action"] == "import":
                 out += [self._structured(base, own, ch) for ch in versions]  # each imported version is a registration
             elif rest:
-                single = {**t, "model": m, "environment": ""} if len(models) > 1 else {**t, "environment": ""}
+                single = {**t, "model": m or "", "environment": ""} if len(models) > 1 else {**t, "environment": ""}
                 out.append(self._structured(base, single, rest[0] if len(rest) == 1 else None))
         return out
 

@@ -11,6 +11,7 @@ Dataset impact scans every version manifest, so it parses on all cores on a cold
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -120,7 +121,7 @@ def lineage(reg: Registry, model: str, version: str) -> Lineage:
     info = reg.model(model)
     problems: list[Problem] = []
     data = tuple(
-        DataInput(role, ref, reg.collect(lambda ref=ref: reg.dataset(ref.dataset, ref.version), problems))
+        DataInput(role, ref, reg.collect(functools.partial(reg.dataset, ref.dataset, ref.version), problems))
         for role, ref in manifest.data.items()
     )
     where = placements(reg, model).get(version, ())
@@ -168,7 +169,7 @@ def dataset_impact(reg: Registry, name: str, version: str) -> DatasetImpact:
         known = reg.dataset_versions(name) if name in reg.dataset_names() else []
         hint = f"versions: {', '.join(known[-8:])}" if known else "no manifest and no version uses it"
         raise NotFound(f"no data set {name}@{version} in {reg.label} ({hint})")
-    uses = []
+    uses: list[DatasetUse] = []
     for model in sorted(found):
         where = placements(reg, model)
         uses.extend(DatasetUse(model, v, roles, where.get(v, ())) for v, roles in found[model])

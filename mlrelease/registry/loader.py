@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem
 from mlrelease.registry import layout, yamlsafe
@@ -72,7 +72,7 @@ class Registry:
         else:
             self.source = WorkTreeSource(self.root)
         self._cache = ParseCache(self._cache_path() if use_cache else None)
-        self._memo: dict[tuple[str, str], Any] = {}
+        self._memo: dict[tuple[str, str], tuple[str, Any]] = {}
         self._config: Config | None = None
 
     def _cache_path(self) -> Path | None:
@@ -108,6 +108,18 @@ class Registry:
             self._cache.put(key, hit)
         self._memo[(kind, path)] = hit
         return hit
+
+    # What each kind parses to (registry/parse.PARSERS), for the type checker.
+    @overload
+    def parse(self, kind: Literal["config"], path: str) -> Config: ...
+    @overload
+    def parse(self, kind: Literal["model"], path: str) -> Model: ...
+    @overload
+    def parse(self, kind: Literal["version"], path: str) -> Version: ...
+    @overload
+    def parse(self, kind: Literal["release"], path: str) -> ReleaseState: ...
+    @overload
+    def parse(self, kind: str, path: str) -> Any: ...
 
     def parse(self, kind: str, path: str) -> Any:
         """Parse one file of a kind; raise :class:`ManifestError` with all its problems."""

@@ -11,6 +11,7 @@ the summaries, and the face decides how loudly to report them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from mlrelease.errors import NotFound, Problem
@@ -159,7 +160,7 @@ def overview(reg: Registry) -> Overview:
         )
         metric_names = headline_names(config, models[n])
         headline = tuple(Headline(m, live_manifest.metrics.get(m) if live_manifest else None, config.metrics.get(m)) for m in metric_names)
-        rejected = {r.version for r in reg.collect(lambda n=n: reg.rejections(n), problems) or ()}
+        rejected = {r.version for r in reg.collect(functools.partial(reg.rejections, n), problems) or ()}
         model = models[n]
         summaries.append(
             ModelSummary(

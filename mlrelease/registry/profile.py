@@ -8,6 +8,8 @@ and fractions add up to 1.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlrelease.registry.fields import Fields
 from mlrelease.registry.types import FeatureProfile, Profile
 
@@ -41,8 +43,8 @@ def _feature(f: Fields) -> FeatureProfile:
     edges: tuple[float, ...] = ()
     bins: dict[str, float] = {}
     if kind == "numeric":
-        raw_edges = f.list("edges", required=True) or []
-        fractions = f.list("fractions", required=True) or []
+        raw_edges: list[Any] = f.list("edges", required=True) or []
+        fractions: list[Any] = f.list("fractions", required=True) or []
         try:
             edges = tuple(float(e) for e in raw_edges if not isinstance(e, bool))
             fr = [float(x) for x in fractions if not isinstance(x, bool)]

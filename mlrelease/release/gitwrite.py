@@ -17,7 +17,7 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -184,7 +184,7 @@ def dirty_paths(git_root: Path, paths: list[str]) -> list[str]:
     return dirty
 
 
-def advance_branch(git_root: Path, branch: str, new: str, old: str | None, *, paths: list[str] = ()) -> None:  # type: ignore[assignment]
+def advance_branch(git_root: Path, branch: str, new: str, old: str | None, *, paths: Sequence[str] = ()) -> None:
     """Move ``branch`` from ``old`` to ``new`` (compare-and-swap), then refresh the checkout.
 
     Raises :class:`StaleBranch` when the branch moved since ``old`` was read. Where the
@@ -326,8 +326,8 @@ def push(git_root: Path, remote: str, commit: str, branch: str) -> PushResult:
             if flag == "!":
                 text = f"{summary} {err}".lower()
                 return PushResult(False, any(r in text for r in RETRYABLE), summary.strip())
-    text = (err or out).strip().splitlines()
-    first = text[-1] if text else f"exit code {proc.returncode}"
+    lines = (err or out).strip().splitlines()
+    first = lines[-1] if lines else f"exit code {proc.returncode}"
     return PushResult(False, any(r in (err + out).lower() for r in RETRYABLE), first)
 
 

@@ -12,6 +12,7 @@ Nothing here writes: the registry is read at a commit, backends are asked only t
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -553,7 +554,7 @@ def pending_items(reg: Registry, problems: list[Problem], *, environment: str | 
             name = loc.model or ""
             if model and name != model:
                 continue
-            requests = reg.collect(lambda name=name: reg.retrain_requests(name), problems) or ()
+            requests = reg.collect(functools.partial(reg.retrain_requests, name), problems) or ()
             items += [PendingItem("retrain", name, r.id, r.backend, r.at, r.actor) for r in requests if r.phase == "Pending"]
     return items
 

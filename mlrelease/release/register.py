@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,7 +184,7 @@ def _precheck(req: Request) -> None:
         raise MlreleaseError("--owner must not be empty")
 
 
-def builder(req: Request, author: str, created: datetime, actor: str) -> transaction.Builder:
+def builder(req: Request, author: str, created: datetime, actor: str) -> Callable[[Registry], Change]:
     """The transaction's builder: every check against the registry at the tip, then the files."""
 
     def build(reg: Registry) -> Change:

@@ -50,10 +50,10 @@ from mlrelease.backends.record import RecordBackend
 from mlrelease.backends.support import Journal
 from mlrelease.errors import ExitCode, GateRefused, MlreleaseError, ReadOnly, UsageError
 from mlrelease.registry import layout, yamlsafe
-from mlrelease.registry.gitio import git
+from mlrelease.registry.config import parse_config
+from mlrelease.registry.gitio import git, git_dir
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
-from mlrelease.registry.parse import parse_config
 from mlrelease.registry.types import Approval, Config, Rejection, RemoteConfig
 from mlrelease.release import gitwrite, kinds, reconcile, transaction
 from mlrelease.release import state as release_state
@@ -308,7 +308,7 @@ class ReleaseService:
         """The backend's full output, redacted, beside the repository (never committed)."""
         if not outcome.log:
             return
-        logs = gitwrite.git_dir(self.target.git_root) / "mlrelease" / "logs"
+        logs = git_dir(self.target.git_root) / "mlrelease" / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         (logs / f"{action_id}.log").write_text(redact(outcome.log), encoding="utf-8")
 

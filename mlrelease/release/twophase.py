@@ -29,8 +29,12 @@ from mlrelease.release.transaction import Change
 class Slot(Protocol):
     """One two-phase action's file, as the flow needs it."""
 
-    path: str
-    noun: str  # "promotion" | "retraining request", for messages
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def noun(self) -> str:  # "promotion" | "retraining request", for messages
+        ...
 
     def landed(self, reg: Registry, action_id: str) -> bool:
         """Our intent is already there (an earlier attempt's push was reported lost but landed)."""

@@ -81,8 +81,8 @@ def installed() -> dict[str, EntryPoint]:
 
 
 def create(plugin: PluginConfig, context: SourceContext) -> TelemetrySource:
-    make = plugins.factory(GROUP, BUILTIN, plugin, what="telemetry source", error=SourceConfigError)
-    return make(plugin.name, plugin.settings, context)  # type: ignore[no-any-return]
+    make: SourceFactory = plugins.factory(GROUP, BUILTIN, plugin, what="telemetry source", error=SourceConfigError)
+    return make(plugin.name, plugin.settings, context)
 
 
 def source_for(environment: Environment, context: SourceContext) -> TelemetrySource:
