@@ -27,3 +27,28 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def repo(tmp_path: Path) -> Path:
     """A small committed registry: see tests/builders.make_registry."""
     return make_registry(tmp_path / "registry")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tests that share an expensive fixture on one pytest-xdist worker.
+
+    scripts/test runs the suite with ``-n 2 --dist loadgroup``: tests are spread one by
+    one, except those in one group, which run on one worker. A test that uses a session-
+    scoped fixture of ours (a real MLflow or Prometheus server, the wheel) joins that
+    fixture's group, and one that uses a module-scoped fixture joins its module's, so each
+    server or built object is made once, as in a run without xdist.
+    """
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        shared: dict[str, str] = {}
+        for name, defs in info.name2fixturedefs.items():
+            fixturedef = defs[-1]
+            if getattr(fixturedef.func, "__module__", "").startswith("tests") and fixturedef.scope in ("session", "module"):
+                shared[name] = fixturedef.scope
+        if not shared:
+            continue
+        session = sorted(name for name, scope in shared.items() if scope == "session")
+        group = session[0] if session else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
