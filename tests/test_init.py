@@ -68,7 +68,7 @@ def test_ci_files_run_lint_on_pull_requests(tmp_path: Path, capsys: pytest.Captu
     assert {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'} in job["rules"]
     assert 'mlrelease --repo "." lint' in job["script"]
     for text in ((root / ".github/workflows/mlrelease-lint.yml").read_text(), (root / ".gitlab-ci.yml").read_text()):
-        assert "@" + "REGISTRY_PATH@" not in text and "@MLRELEASE_VERSION@" not in text
+        assert "@" + "REGISTRY_PATH@" not in text and "@MLRELEASE_SPEC@" not in text
 
 
 def test_the_config_template_explains_every_section() -> None:

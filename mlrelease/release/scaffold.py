@@ -36,6 +36,14 @@ CI_FILES = {
     "gitlab-ci.yml": ".gitlab-ci.yml",
 }
 _PLACEHOLDER_NAME = "name: my-registry\n"
+# What the CI files install by default (their MLRELEASE_SPEC). mlrelease is not on PyPI yet,
+# so this only works once it is, or where an index of your own serves it: init says so.
+DEFAULT_SPEC = f"mlrelease=={__version__}"
+SPEC_NOTE = (
+    f"the CI files install mlrelease with pip from MLRELEASE_SPEC, by default {DEFAULT_SPEC!r}, which is not on PyPI yet: "
+    "set MLRELEASE_SPEC in them to a wheel you host (https://.../mlrelease-VERSION-py3-none-any.whl) "
+    "or a git URL ('mlrelease @ git+https://HOST/ORG/mlrelease@TAG'); on GitLab a CI/CD variable of that name overrides it"
+)
 
 
 @dataclass
@@ -45,6 +53,7 @@ class InitResult:
     created_repo: bool
     written: list[str] = field(default_factory=list)  # relative to the git root
     skipped: list[str] = field(default_factory=list)  # already there, left alone
+    ci_files: list[str] = field(default_factory=list)  # the CI workflow files among ``written``
     commit: str | None = None
     branch: str | None = None
 
@@ -76,7 +85,7 @@ def _planned(root: Path, git_root: Path, config: bytes) -> dict[str, bytes]:
     templates = resource_dir("templates")
     for template, dest in CI_FILES.items():
         text = (templates / template).read_text(encoding="utf-8")
-        files[dest] = text.replace("@REGISTRY_PATH@", prefix).replace("@MLRELEASE_VERSION@", __version__).encode("utf-8")
+        files[dest] = text.replace("@REGISTRY_PATH@", prefix).replace("@MLRELEASE_SPEC@", DEFAULT_SPEC).encode("utf-8")
     files[rel(CONFIG)] = config  # last, so an interrupted --no-commit run can simply be re-run
     return files
 
@@ -108,6 +117,7 @@ def init_registry(path: Path, *, commit: bool = True) -> InitResult:
         else:
             files[rel] = data
     result.written = list(files)
+    result.ci_files = [rel for rel in files if rel in CI_FILES.values()]
     if commit:
         assert who is not None
         _commit(result, files, who)

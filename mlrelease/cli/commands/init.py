@@ -6,6 +6,10 @@ telemetry/, and CI workflow files that run `mlrelease lint` on every pull reques
 (.github/workflows/mlrelease-lint.yml and .gitlab-ci.yml, at the top of the git
 repository). Runs `git init` where PATH is not yet in a git repository.
 
+The CI files install mlrelease with `pip install "$MLRELEASE_SPEC"`, by default
+mlrelease==VERSION from PyPI, where mlrelease is not published yet: set MLRELEASE_SPEC in
+them to a wheel you host or a git URL (init reminds you; see docs/ci.md).
+
 The new files are committed on the checked-out branch in one commit (trailer
 Mlrelease-Action: init); nothing else you have staged or changed is touched. With
 --no-commit they are only written, for you to review and commit.
@@ -32,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlrelease.release.scaffold import init_registry
+    from mlrelease.release.scaffold import DEFAULT_SPEC, SPEC_NOTE, init_registry
 
     path = args.path or args.repo or Path.cwd()
     result = init_registry(path, commit=args.commit)
@@ -46,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
                 "skipped": result.skipped,
                 "commit": result.commit,
                 "branch": result.branch,
+                "ci_files": result.ci_files,
+                "mlrelease_spec": DEFAULT_SPEC if result.ci_files else None,
+                "notes": [SPEC_NOTE] if result.ci_files else [],
             }
         )
         return 0
@@ -61,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         out.print(f"  committed {result.commit[:12]} on {plain(result.branch)}")
     else:
         out.print("  not committed (--no-commit): review the files, then commit them")
+    if result.ci_files:
+        out.print(f"Note: {SPEC_NOTE} (docs/ci.md)")
     out.print("Next: edit mlrelease.yaml to your conventions, metrics and environments, and run `mlrelease lint`;")
     out.print("then register a version: `mlrelease register MODEL VERSION --metrics FILE --artifact URI --create-model --owner TEAM`")
     return 0
