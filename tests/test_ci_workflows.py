@@ -29,7 +29,9 @@ from mlrelease.release.scaffold import DEFAULT_SPEC
 from tests.builders import commit_all, git, write
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow  # builds a wheel and installs it into a fresh virtualenv (~20 s)
+# Builds a wheel and installs it into a fresh virtualenv: ~20 s of CPU, far longer on a busy
+# machine, so more time than the suite's 300 s per test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @dataclass(frozen=True)
