@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backends": ("backends", "list installed backend types and configured backends, with a health check"),
     "import": ("import_", "import models and release history from MLflow (REST) or GTO (git tags)"),
     "tui": ("tui", "open the keyboard-first dashboard (the default in a terminal); --readonly to browse only"),
+    "serve": ("serve", "serve the dashboard to web browsers (textual-serve); read-only unless --allow-actions"),
     "demo": ("demo", "build the bundled example registry (a bank's fraud models, with history) and open it"),
 }
 

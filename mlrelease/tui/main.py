@@ -7,6 +7,7 @@ the CLI prints it as one line with its exit code and the app never starts half s
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,10 @@ from mlrelease.tui.config import load_user_config
 
 
 def run_tui(repo: Path | None, ref: str | None = None, *, readonly: bool = False) -> int:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    # `mlrelease serve` (textual-serve) runs the app with Textual's web driver: the browser
+    # is the terminal, over pipes.
+    served = os.environ.get("TEXTUAL_DRIVER") == "textual.drivers.web_driver:WebDriver"
+    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the dashboard needs a terminal; for scripts use the commands (mlrelease --help), e.g. `mlrelease list --json`")
     user_config = load_user_config()
     with open_registry(repo, ref) as reg:
