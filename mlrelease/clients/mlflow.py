@@ -394,7 +394,7 @@ class MlflowApi:
     def _pages(self, path: str, key: str, params: dict[str, object], *, page: int = PAGE) -> Iterator[dict[str, Any]]:
         return self._paged(lambda token: self.read("GET", path, params={**params, "max_results": page, **token}), path, key)
 
-    def _posted_pages(self, path: str, key: str, body: dict[str, object]) -> Iterator[dict[str, Any]]:
+    def _posted_pages(self, path: str, key: str, body: Mapping[str, object]) -> Iterator[dict[str, Any]]:
         return self._paged(lambda token: self.read("POST", path, body={**body, "max_results": PAGE, **token}), path, key)
 
     def _paged(self, fetch: Callable[[dict[str, str]], dict[str, Any]], path: str, key: str) -> Iterator[dict[str, Any]]:

@@ -49,9 +49,9 @@ def numbers(items: Any, where: str, notes: list[str]) -> dict[str, float]:
     """MLflow's ``[{key, value}]`` metrics as numbers; NaN and infinities are left out and noted."""
     out: dict[str, float] = {}
     for item in items or []:
-        if isinstance(item, dict) and isinstance(item.get("key"), str):
+        if isinstance(item, dict) and isinstance(item.get("key"), str) and item.get("value") is not None:
             try:
-                value = float(item.get("value"))
+                value = float(item["value"])
             except (TypeError, ValueError):
                 continue
             if math.isfinite(value):
