@@ -240,7 +240,8 @@ class Replay:
         self.add(e.at, who, commits.intent(d, path).message(), {path: state.dump_release(rel.state)})
         kind_of_backend = self.backend_of(e.env)[1]
         if kind_of_backend == "record":
-            done, ref, message = e.at + RECORD_DELAY, desired.promotion_id, "recorded in git"
+            ref: str | None = desired.promotion_id
+            done, message = e.at + RECORD_DELAY, "recorded in git"
         else:
             done = e.at + ROLLOUT_DELAY + timedelta(seconds=self.rng.randrange(0, 90))
             ref = None if e.failed else f"rollout-{fake_digest(desired.promotion_id, n=8)}"

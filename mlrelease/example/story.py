@@ -144,7 +144,7 @@ def _plain(value: Any) -> Any:
 
 
 def _version_spec(f: Fields) -> VersionSpec:
-    data = f.map("data", required=True) or {}
+    data: dict[str, Any] = f.map("data", required=True) or {}
     return VersionSpec(
         version=f.req_str("version"),
         created=_when(f, "created"),
@@ -234,7 +234,7 @@ def _model(name: str, f: Fields) -> ModelSpec:
 
 def _named(f: Fields, key: str, parse: Callable[[str, Fields], Any]) -> dict[str, Any]:
     out = {}
-    m = f.map(key, required=True) or {}
+    m = f.map(key, required=True) or yamlsafe.YMap(f.line)
     for name in m:
         sub = Fields(m[name], f.path, f.problems, where=f"{key}.{name}", line=m.line_of(name))
         if sub.ok:
