@@ -4,7 +4,9 @@ Data flows one way: a thread worker reads the registry through the services
 (:mod:`mlrelease.registry.overview` and friends) and hands plain objects to the screens;
 actions flow one way: a binding → :meth:`MlreleaseApp.action_release` → the dispatcher
 (:mod:`mlrelease.tui.dispatch`) → the release service in a worker → reload. Blocking git
-and backend IO never runs on the event loop, and any worker failure becomes an error
+and backend IO never runs on the event loop; workers hand their results back as
+Messages (:mod:`mlrelease.tui.messages`), and screens hear of a new read through two
+signals (``registry_changed``, ``statuses_changed``). Any worker failure becomes an error
 modal (:meth:`MlreleaseApp.worker_changed`), never a traceback on screen.
 """
 
@@ -15,35 +17,64 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import BindingType
-from textual.screen import Screen
+from textual.color import Color
+from textual.filter import LineFilter, Monochrome, NoColor
+from textual.screen import ModalScreen, Screen
+from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from mlrelease.errors import MlreleaseError
 from mlrelease.registry.overview import Overview, overview
 from mlrelease.release.planner import BackendResolver
 from mlrelease.secrets import redact
-from mlrelease.tui import keys
-from mlrelease.tui.background import Update, merge, model_statuses
+from mlrelease.tui import keys, messages
+from mlrelease.tui.background import merge, model_statuses
 from mlrelease.tui.commands import MlreleaseCommands
 from mlrelease.tui.config import UserConfig
 from mlrelease.tui.dispatch import Dispatcher
-from mlrelease.tui.modeldata import ModelData, load_model
+from mlrelease.tui.modeldata import load_model
 from mlrelease.tui.safe import plain
 from mlrelease.tui.screens.base import BaseScreen
 from mlrelease.tui.screens.modals import ErrorModal
 from mlrelease.tui.session import Session
 from mlrelease.tui.status import ModelStatus
-from mlrelease.tui.widgets.topbar import TopBar
 
 Clock = Callable[[], datetime]
 
 
 def local_now() -> datetime:
     return datetime.now().astimezone()
+
+
+# App actions that a dialog must not let through: a letter typed at a plan must never quit,
+# open another action or leave the dialog behind (the dialog's own keys come first).
+BLOCKED_IN_DIALOGS = frozenset({"quit", "help", "activity", "fetch", "release", "command_palette", "back"})
+
+
+class NoColorFilter(LineFilter):
+    """``NO_COLOR``: the terminal's own colours, and no faint text.
+
+    Textual's monochrome filter turns each colour into a grey of its brightness, which put
+    magenta and red statuses at about 1.5:1 against the background. Here every colour is
+    the terminal's default and ``dim`` is dropped, so meaning is carried by symbols, words,
+    bold and reverse (the cursor rows are reversed in app.tcss under ``:nocolor``).
+    """
+
+    PLAIN = Style(color="default", bgcolor="default", dim=False)
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        plain_style = self.PLAIN
+        return [Segment(text, plain_style if style is None else style + plain_style, control) for text, style, control in segments]
+
+
+# How an activity ended → its mark in the log: a refusal or a cancel is not a success.
+ACTIVITY_MARKS = {"done": "✓", "noop": "=", "planned": "·", "cancelled": "○", "refused": "⊘", "failed": "✗"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +84,15 @@ class Activity:
     at: datetime
     what: str
     outcome: str
-    ok: bool
+    status: str  # a key of ACTIVITY_MARKS
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("done", "noop", "planned")
+
+    @property
+    def mark(self) -> str:
+        return ACTIVITY_MARKS.get(self.status, "?")
 
 
 class MlreleaseApp(App[None]):
@@ -85,6 +124,21 @@ class MlreleaseApp(App[None]):
         self.activity: list[Activity] = []
         self.dispatcher = Dispatcher(self, resolver)
         self._fingerprint: tuple[object, ...] | None = None
+        self.registry_name = session.root.name  # until mlrelease.yaml's name: is read
+        self.registry_changed: Signal[Overview] = Signal(self, "registry-changed")
+        self.statuses_changed: Signal[frozenset[str]] = Signal(self, "statuses-changed")
+        self._no_color_filter = NoColorFilter()
+
+    def get_line_filters(self) -> list[LineFilter]:
+        """Textual's filters, with ours in place of its monochrome one under ``NO_COLOR``."""
+        filters = list(super().get_line_filters())
+        if not self.no_color:
+            return filters
+        return [f for f in filters if not isinstance(f, Monochrome | NoColor)] + [self._no_color_filter]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a dialog is open, the app's own keys (quit, help, another action...) do nothing."""
+        return not (isinstance(self.screen, ModalScreen) and action in BLOCKED_IN_DIALOGS)
 
     # ---- start -----------------------------------------------------------------------
 
@@ -108,32 +162,32 @@ class MlreleaseApp(App[None]):
         fingerprint = self.session.fingerprint()
         with self.session.open() as reg:
             view = overview(reg)
+            name = reg.config.name
         head = self.session.head()
-        self.call_from_thread(self._loaded, view, fingerprint, head)
+        self.post_message(messages.RegistryRead(view, fingerprint, head, name))
 
-    def _loaded(self, view: Overview, fingerprint: tuple[object, ...], head: str | None) -> None:
-        self.overview = view
-        self._fingerprint = fingerprint
-        self.head = head
+    @on(messages.RegistryRead)
+    def _registry_read(self, message: messages.RegistryRead) -> None:
+        self.overview = message.view
+        self._fingerprint = message.fingerprint
+        self.head = message.head
+        self.registry_name = message.name or self.session.root.name
+        self.title = f"mlrelease · {self.registry_name}"
         self.read_at = self.clock()
-        self.refresh_status_line()
-        for screen in self.screen_stack:
-            if isinstance(screen, BaseScreen):
-                screen.registry_loaded()
-        self.load_statuses(view)
+        self.registry_changed.publish(message.view)
+        self.load_statuses(message.view)
 
     @work(thread=True, exclusive=True, group="status", exit_on_error=False, description="reading gates, retraining and health")
     def load_statuses(self, view: Overview) -> None:
         """Second phase: the costlier per-model status, in batches so the overview fills in as it goes."""
         for batch in model_statuses(self.session, view, self.clock()):
-            self.call_from_thread(self._statuses, batch)
+            self.post_message(messages.StatusesRead(batch))
 
-    def _statuses(self, batch: Update) -> None:
-        for name, fields in batch.items():
+    @on(messages.StatusesRead)
+    def _statuses_read(self, message: messages.StatusesRead) -> None:
+        for name, fields in message.batch.items():
             self.statuses[name] = merge(self.statuses.get(name), fields)
-        for screen in self.screen_stack:
-            if isinstance(screen, BaseScreen):
-                screen.statuses_updated(batch.keys())
+        self.statuses_changed.publish(frozenset(message.batch))
 
     def check_changes(self) -> None:
         """Timer tick: compare the repository's fingerprint in a worker (cheap; see Session)."""
@@ -147,12 +201,16 @@ class MlreleaseApp(App[None]):
         except (MlreleaseError, OSError):
             return  # a transient failure to look; the next tick tries again
         if current != previous:
-            self.call_from_thread(self.load_registry)
+            self.post_message(messages.RepositoryChanged())
+
+    @on(messages.RepositoryChanged)
+    def _repository_changed(self) -> None:
+        self.load_registry()
 
     def status_line(self) -> Text:
         """Right-hand part of every top bar: registry, read time, HEAD, read-only."""
         line = Text()
-        line.append(plain(self.session.root.name), style="bold")
+        line.append(plain(self.registry_name), style="bold")
         if self.read_at is not None:
             line.append(f"  read at {self.read_at:%H:%M:%S}", style="dim")
         if self.head:
@@ -162,12 +220,6 @@ class MlreleaseApp(App[None]):
         if self.readonly:
             line.append("  READ-ONLY", style="bold reverse")
         return line
-
-    def refresh_status_line(self) -> None:
-        status = self.status_line()
-        for screen in self.screen_stack:
-            for bar in screen.query(TopBar):
-                bar.set_status(status)
 
     # ---- failures -----------------------------------------------------------------------
 
@@ -188,11 +240,11 @@ class MlreleaseApp(App[None]):
         else:
             message = f"{type(error).__name__}: {error}"
             hint = "This is a bug in mlrelease; please report it with the steps that led here."
-        self.record(title, redact(message), ok=False)
+        self.record(title, redact(message), "failed")
         self.push_screen(ErrorModal(title, redact(message), hint=hint))
 
-    def record(self, what: str, outcome: str, *, ok: bool) -> None:
-        self.activity.append(Activity(self.clock(), what, outcome, ok))
+    def record(self, what: str, outcome: str, status: str) -> None:
+        self.activity.append(Activity(self.clock(), what, outcome, status))
 
     # ---- actions -----------------------------------------------------------------------
 
@@ -208,13 +260,17 @@ class MlreleaseApp(App[None]):
         with self.session.open() as reg:
             remote = reg.config.remote
         if remote is None:
-            self.call_from_thread(self.notify, "no remote is configured in mlrelease.yaml (remote: {name, branch})", severity="warning")
+            self.post_message(messages.Fetched("no remote is configured in mlrelease.yaml (remote: {name, branch})", fetched=False))
             return
-        self.call_from_thread(self._fetched, self.session.fetch(remote.name, remote.branch))
+        self.post_message(messages.Fetched(self.session.fetch(remote.name, remote.branch)))
 
-    def _fetched(self, message: str) -> None:
-        self.record("fetch", message, ok=True)
-        self.notify(plain(message), markup=False)
+    @on(messages.Fetched)
+    def _fetched(self, message: messages.Fetched) -> None:
+        if not message.fetched:
+            self.notify(message.message, severity="warning")
+            return
+        self.record("fetch", message.message, "done")
+        self.notify(plain(message.message), markup=False)
         self.load_registry()
 
     def action_help(self) -> None:
@@ -249,13 +305,32 @@ class MlreleaseApp(App[None]):
 
     @work(thread=True, exclusive=True, group="open", exit_on_error=False, description="reading the model")
     def _read_model(self, name: str, tab: str | None) -> None:
-        data = load_model(self.session, name)
-        self.call_from_thread(self._push_model, data, tab)
+        self.post_message(messages.ModelRead(load_model(self.session, name), tab))
 
-    def _push_model(self, data: ModelData, tab: str | None) -> None:
+    @on(messages.ModelRead)
+    def _model_read(self, message: messages.ModelRead) -> None:
         from mlrelease.tui.screens.model import ModelScreen
 
-        self.push_screen(ModelScreen(data.name, tab=tab, data=data))
+        self.push_screen(ModelScreen(message.data.name, tab=message.tab, data=message.data))
+
+    # ---- the dispatcher's results (its workers post them here) --------------------------
+
+    @on(messages.ActionRefused)
+    def _refused(self, message: messages.ActionRefused) -> None:
+        self.dispatcher.refuse(message.kind, message.message)
+
+    @on(messages.PlanReady)
+    def _plan_ready(self, message: messages.PlanReady) -> None:
+        self.dispatcher.show_plan(message)
+
+    @on(messages.ActionEnded)
+    def _action_ended(self, message: messages.ActionEnded) -> None:
+        if message.progress in self.screen_stack:
+            message.progress.dismiss(None)
+
+    @on(messages.ActionFinished)
+    def _action_finished(self, message: messages.ActionFinished) -> None:
+        self.dispatcher.finished(message.result)
 
     def open_compare(self, model: str, old: str, new: str) -> None:
         from mlrelease.tui.screens.compare import CompareScreen

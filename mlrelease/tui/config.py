@@ -16,7 +16,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textual.keys import KEY_NAME_REPLACEMENTS, Keys, _normalize_key_list, key_to_character
+from textual.binding import Binding
+from textual.keys import KEY_NAME_REPLACEMENTS, Keys, key_to_character
 
 from mlrelease.errors import ManifestError, MlreleaseError, Problem
 from mlrelease.registry import yamlsafe
@@ -66,9 +67,15 @@ def key_problem(keys: str) -> str | None:
 # Scopes that are active at the same time: a key may mean one thing only within a group.
 GROUPS: tuple[tuple[str, ...], ...] = (
     ("app", "release", "table", "overview"),
-    ("app", "release", "table", "model"),
-    ("modal",),
+    ("app", "release", "table", "model", "history"),
+    ("modal", "table"),
+    ("help", "table"),
 )
+
+
+def key_names(keys: str) -> list[str]:
+    """Textual's names for a comma-separated key list (``?`` → ``question_mark``), as bindings see them."""
+    return [b.key for b in Binding.make_bindings([Binding(keys, "noop")])]
 
 
 def clashes(keymap: dict[str, str]) -> list[tuple[str, str]]:
@@ -78,7 +85,7 @@ def clashes(keymap: dict[str, str]) -> list[tuple[str, str]]:
         owner: dict[str, str] = {}
         for key in (k for k in BY_ID.values() if k.scope in group):
             chosen = keymap.get(key.id, key.keys)
-            for one in _normalize_key_list(chosen).split(","):
+            for one in key_names(chosen):
                 other = owner.setdefault(one, key.id)
                 if other != key.id and (key.id in keymap or other in keymap):
                     culprit = key.id if key.id in keymap else other

@@ -3,7 +3,8 @@
 ``request`` → (choose the environment) → the release service's plan, in a worker →
 :class:`~mlrelease.tui.screens.plan.PlanModal` → plan again with the reason and check
 it is still what the person saw → ``execute`` in a worker with a progress modal → a
-notification, or the error modal → reload.
+notification, or the error modal → reload. The workers post their results as Messages
+(:mod:`mlrelease.tui.messages`; the app hands them back here), never touching a widget.
 
 Read-only is enforced here before anything is asked (``--readonly``, reading a
 ``--ref``), by refusing a plan the service blocked as read-only (``read_only: true`` on
@@ -26,6 +27,7 @@ from mlrelease.release.kinds import KINDS
 from mlrelease.release.plan import Plan, PlanChanged, Request, Result
 from mlrelease.release.planner import BackendResolver
 from mlrelease.release.service import ReleaseService
+from mlrelease.tui import messages
 from mlrelease.tui.keys import RELEASE_KINDS
 from mlrelease.tui.safe import lit, plain
 
@@ -59,14 +61,13 @@ class Dispatcher:
     def __init__(self, app: MlreleaseApp, resolver: BackendResolver | None = None) -> None:
         self.app = app
         self.resolver = resolver
-        self._progress: ProgressModal | None = None
 
     def service(self) -> ReleaseService:
         """A service per action: it reads the branch, remote and backends as they are now."""
         return ReleaseService(self.app.session.root, readonly=self.app.readonly, resolver=self.resolver)
 
     def refuse(self, kind: str, message: str) -> None:
-        self.app.record(kind, f"refused: {message}", ok=False)
+        self.app.record(kind, f"refused: {message}", "refused")
         self.app.notify(plain(message), title=f"{kind} refused", severity="error", markup=False)
 
     # ---- 1. what, where -------------------------------------------------------------------
@@ -141,18 +142,27 @@ class Dispatcher:
         try:
             plan = self.service().prepare(request)
         except ReadOnly as exc:  # an action that cannot even be planned where acting is switched off
-            self.app.call_from_thread(self.refuse, request.kind, str(exc))
+            self.app.post_message(messages.ActionRefused(request.kind, str(exc)))
             return
-        self.app.call_from_thread(self._show_plan, plan, "")
+        self.app.post_message(messages.PlanReady(plan))
 
-    def _show_plan(self, plan: Plan, reason: str) -> None:
+    def show_plan(self, ready: messages.PlanReady) -> None:
         from mlrelease.tui.screens.plan import PlanModal
 
+        plan = ready.plan
         if plan.block is not None and plan.block.exit_code == ExitCode.READ_ONLY:
             self.refuse(plan.request.kind, plan.block.message)
             return
-        self.app.record(plan.request.kind, f"planned: {plan.title}", ok=True)
-        modal = PlanModal(plan, self._replan, reason=reason)
+        if ready.changed:
+            self.app.notify("the registry changed since this plan was made; here is the plan as it is now", severity="warning")
+        if plan.runnable:
+            self.app.record(plan.request.kind, f"planned: {plan.title}", "planned")
+        elif plan.noop is not None:
+            self.app.record(plan.request.kind, f"nothing to do: {plan.noop}", "noop")
+        else:
+            why = plan.block.message if plan.block else f"{len(plan.failing)} failing gate(s): {', '.join(g.name for g in plan.failing)}"
+            self.app.record(plan.request.kind, f"planned, refused: {why}", "refused")
+        modal = PlanModal(plan, self._replan, reason=ready.reason)
         self.app.push_screen(modal, callback=lambda decision: self._decided(modal.plan, decision))
 
     def _replan(self, modal: PlanModal, request: Request) -> None:
@@ -162,9 +172,9 @@ class Dispatcher:
             try:
                 plan = self.service().plan(request, action_id=modal.plan.action_id)
             except MlreleaseError as exc:
-                self.app.call_from_thread(modal.replan_failed, str(exc))
+                modal.post_message(modal.ReplanFailed(str(exc)))
                 return
-            self.app.call_from_thread(modal.show_plan, plan)
+            modal.post_message(modal.Replanned(plan))
 
         self.app.run_worker(work, thread=True, exclusive=True, group="plan", exit_on_error=False, description="planning again")
 
@@ -175,13 +185,13 @@ class Dispatcher:
 
         kind = shown.request.kind
         if decision is None:
-            self.app.record(kind, f"cancelled: {shown.title}", ok=True)
+            self.app.record(kind, f"cancelled: {shown.title}", "cancelled")
             self.app.notify(f"{kind} cancelled: nothing changed", timeout=3)
             return
-        self._progress = ProgressModal(shown.title)
-        self.app.push_screen(self._progress)
+        progress = ProgressModal(shown.title)
+        self.app.push_screen(progress)
         self.app.run_worker(
-            partial(self._execute_work, shown.with_reason(decision.request.reason)),
+            partial(self._execute_work, shown.with_reason(decision.request.reason), progress),
             thread=True,
             exclusive=True,
             group="action",
@@ -189,34 +199,24 @@ class Dispatcher:
             description=shown.title,
         )
 
-    def _execute_work(self, plan: Plan) -> None:
+    def _execute_work(self, plan: Plan, progress: ProgressModal) -> None:
         """The service's loop, steps 4-6: it re-checks at the tip and runs exactly what it re-checked."""
-        progress = self._progress
         try:
-            result = self.service().execute(plan, progress=lambda p: self.app.call_from_thread(progress.add, p) if progress else None)
+            result = self.service().execute(plan, progress=lambda p: progress.post_message(progress.Step(p)))
         except PlanChanged as exc:
-            self.app.call_from_thread(self._close_progress)
-            self.app.call_from_thread(self._changed, exc.plan, plan.request.reason or "")
+            self.app.post_message(messages.ActionEnded(progress))
+            self.app.post_message(messages.PlanReady(exc.plan, plan.request.reason or "", changed=True))
             return
         except BaseException:
-            self.app.call_from_thread(self._close_progress)
+            self.app.post_message(messages.ActionEnded(progress))  # first in the app's queue: gone before the error shows
             raise
-        self.app.call_from_thread(self._close_progress)
-        self.app.call_from_thread(self._finished, result)
+        self.app.post_message(messages.ActionEnded(progress))
+        self.app.post_message(messages.ActionFinished(result))
 
-    def _close_progress(self) -> None:
-        if self._progress is not None and self._progress in self.app.screen_stack:
-            self._progress.dismiss(None)
-        self._progress = None
-
-    def _changed(self, fresh: Plan, reason: str) -> None:
-        self.app.notify("the registry changed since this plan was made; here is the plan as it is now", severity="warning")
-        self._show_plan(fresh, reason)
-
-    def _finished(self, result: Result) -> None:
+    def finished(self, result: Result) -> None:
         kind = result.plan.request.kind
         ok = result.status in ("done", "noop")
-        self.app.record(kind, result.message, ok=ok)
+        self.app.record(kind, result.message, result.status if ok else "failed")
         for note in result.notes:
             self.app.notify(plain(note), severity="warning", markup=False)
         if ok:

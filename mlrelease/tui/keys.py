@@ -12,6 +12,7 @@ dispatcher where read-only is enforced (tests press each of them in read-only mo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -74,11 +75,15 @@ KEYS: tuple[Key, ...] = (
     _release("reject", "x", "Reject", "mark a version as never promotable", show=False),
     _release("unpin", "u", "Unpin", "remove the pin a rollback left on an environment", show=False),
     _release("reconcile", "R", "Reconcile", "finish actions a crash or a failed write left Pending (asks the backend)", show=False),
-    # ---- tables (overview, versions, history...) ----------------------------------------
-    Key("table.down", "j", "cursor_down", "Down", "table", show=False, help="next row (also ↓)"),
-    Key("table.up", "k", "cursor_up", "Up", "table", show=False, help="previous row (also ↑)"),
-    Key("table.top", "g", "scroll_top", "Top", "table", show=False, help="first row"),
-    Key("table.bottom", "G", "scroll_bottom", "Bottom", "table", show=False, help="last row"),
+    # ---- tables (overview, versions, history...), the environment chooser, help ----------
+    Key("table.down", "j,down", "cursor_down", "Down", "table", show=False, help="next row"),
+    Key("table.up", "k,up", "cursor_up", "Up", "table", show=False, help="previous row"),
+    Key("table.page_down", "pagedown", "page_down", "Page down", "table", show=False, help="a screenful down"),
+    Key("table.page_up", "pageup", "page_up", "Page up", "table", show=False, help="a screenful up"),
+    Key("table.top", "g,home", "scroll_top", "Top", "table", show=False, help="first row"),
+    Key("table.bottom", "G,end", "scroll_bottom", "Bottom", "table", show=False, help="last row"),
+    Key("table.left", "left", "scroll_left", "Left", "table", show=False, help="scroll a wide list left"),
+    Key("table.right", "right", "scroll_right", "Right", "table", show=False, help="scroll a wide list right"),
     # ---- overview -----------------------------------------------------------------------
     Key("overview.open", "enter", "open", "Open", "overview", help="open the selected model"),
     Key(
@@ -97,9 +102,11 @@ KEYS: tuple[Key, ...] = (
     Key("model.compare", "c", "compare", "Compare", "model", help="compare the marked versions, or the selected one with live"),
     Key("model.metric", "m", "next_metric", "Metric", "model", show=False, help="chart the next metric"),
     Key("model.environment", "e", "next_environment", "Env", "model", show=False, help="show telemetry and drift of the next environment"),
+    Key("model.event", "enter", "open_event", "Details", "history", help="the selected event whole: every trailer, commits, forced gates"),
     # ---- modals -------------------------------------------------------------------------
     Key("modal.confirm", "y", "confirm", "Yes", "modal", help="confirm (only once the plan allows it)"),
     Key("modal.cancel", "n,escape", "cancel", "No", "modal", help="cancel; nothing changes"),
+    Key("help.close", "escape,q,question_mark,f1", "close", "Close", "help", help="close the help"),
 )
 
 BY_ID: dict[str, Key] = {k.id: k for k in KEYS}
@@ -122,3 +129,16 @@ def shown(app: App[object], key: Key, keymap: Mapping[str, str]) -> str:
     """The keys bound to ``key`` now (the user's keymap applied), as the footer writes them."""
     bound = keymap.get(key.id, key.keys)
     return ", ".join(app.get_key_display(key.binding().with_key(k.strip())) for k in bound.split(","))
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+\.[a-z_]+)\}")
+
+
+def fill(app: App[object], text: str, keymap: Mapping[str, str]) -> str:
+    """Help prose with ``{binding.id}`` replaced by the keys bound to it now (the keymap applied)."""
+
+    def shown_key(match: re.Match[str]) -> str:
+        key = BY_ID.get(match.group(1))
+        return shown(app, key, keymap) if key is not None else match.group(0)
+
+    return _PLACEHOLDER.sub(shown_key, text)

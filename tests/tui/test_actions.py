@@ -85,10 +85,11 @@ async def test_promote_shows_the_plan_then_commits_and_reloads(repo: Path, make_
         await settle(pilot, app)
         select_model(app, "fraud-card")
         modal = await plan_for(pilot, app, "p", "staging")  # the candidate 1.2.0
-        assert app.focused is modal.query_one("#cancel", Button)  # focus starts on Cancel
+        assert app.focused is modal.query_one("#reason", Input)  # focus starts in the field to fill (issue 15.2)
         assert "✓ pass order:dev  1.2.0 is live in dev" in gate_text(modal)
         assert "record: no external call" in str(modal.query_one("#plan-backend").render())
         assert modal.query_one("#confirm", Button).disabled  # no reason yet
+        modal.query_one("#cancel", Button).focus()
         await pilot.press("y")
         assert app.screen is modal  # y does nothing until the plan allows it
         await pilot.click("#reason")
@@ -255,7 +256,7 @@ async def test_rollback_then_unpin_from_the_model_view(repo: Path, make_app) -> 
         await settle(pilot, app)
         assert isinstance(app.screen, ModelScreen)
         modal = await plan_for(pilot, app, "b", "production")
-        assert "1.1.0 → 1.0.0" in str(modal.query_one("#plan-summary").render())
+        assert "1.1.0 → 1.0.0" in str(modal.query_one("#plan-title").render())
         await fill(pilot, modal, reason="precision dropped", typed="fraud-card")
         modal.query_one("#cancel", Button).focus()
         await pilot.press("y")

@@ -145,7 +145,7 @@ async def test_activity_log_shows_what_ran(repo: Path, make_app) -> None:
         await pilot.press("p", "at")
         table = app.screen.query_one("#activity")
         row = " | ".join(c.plain for c in table.get_row_at(0))
-        assert row.startswith("12:00:00 | promote | ✗ refused: read-only")
+        assert row.startswith("12:00:00 | promote | ⊘ refused: read-only")  # a refusal is not a failure, nor a success
 
 
 def test_docs_list_every_binding_id() -> None:

@@ -20,7 +20,10 @@ from mlrelease.tui.widgets.topbar import TopBar
 class ActivityScreen(BaseScreen):
     TITLE = "Activity"
     SCOPES = ("table", "app")
-    HELP = "Actions run in this session, newest first: plans, promotions, rollbacks, fetches and failures, with their outcome."
+    HELP = (
+        "Actions run in this session, newest first: plans, promotions, rollbacks, fetches and failures, with their outcome: "
+        "✓ done, = nothing to do, · planned, ○ cancelled, ⊘ refused (read-only, failing gates), ✗ failed."
+    )
 
     def compose(self) -> ComposeResult:
         yield TopBar(Text("Overview › Activity", style="bold"))
@@ -31,7 +34,7 @@ class ActivityScreen(BaseScreen):
     def on_mount(self) -> None:
         rows = []
         for entry in reversed(self.mlr.activity):
-            mark = Text("✓ ", style="green") if entry.ok else Text("✗ ", style="red")
+            mark = Text(f"{entry.mark} ", style="bold green" if entry.ok else "bold red" if entry.status == "failed" else "bold")
             rows.append([Text(f"{entry.at:%H:%M:%S}"), lit(entry.what), Text.assemble(mark, lit(entry.outcome))])
         if not rows:
             rows.append([Text("—"), Text("nothing yet"), Text("")])

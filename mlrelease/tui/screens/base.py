@@ -27,6 +27,11 @@ class BaseScreen(Screen[None]):
         assert isinstance(self.app, MlreleaseApp)
         return self.app
 
+    def on_mount(self) -> None:
+        """Hear of every read of the registry and of the background status (the app's signals)."""
+        self.mlr.registry_changed.subscribe(self, lambda _view: self.registry_loaded())
+        self.mlr.statuses_changed.subscribe(self, self.statuses_updated)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Worker failures of this screen go to the app's one error handler."""
         self.mlr.worker_changed(event.worker)

@@ -22,11 +22,7 @@ SCOPE_TITLES = {
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [
-        ("escape,q,question_mark,f1", "close", "Close"),
-        ("j,down", "scroll_down", "Down"),
-        ("k,up", "scroll_up", "Up"),
-    ]
+    BINDINGS = keys.bindings("help", "table")
 
     def __init__(self, under: Screen[object]) -> None:
         super().__init__(classes="modal help")
@@ -40,7 +36,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(f"Help — {title}", style="bold"), classes="dialog-title")
             with VerticalScroll(id="help-body"):
                 if isinstance(under, BaseScreen) and under.HELP:
-                    yield Static(Text(under.HELP), classes="help-text")
+                    yield Static(Text(keys.fill(self.app, under.HELP, self._keymap())), classes="help-text")
                 yield Static(self._keys_table(scopes))
                 yield Static(
                     Text(
@@ -49,12 +45,16 @@ class HelpScreen(ModalScreen[None]):
                         style="dim",
                     )
                 )
-            yield Static(Text("esc close · j/k scroll", style="dim"))
+            hint = keys.fill(self.app, "{help.close} close · {table.down} / {table.up} scroll", self._keymap())
+            yield Static(Text(hint, style="dim"))
+
+    def _keymap(self) -> dict[str, str]:
+        user_config = getattr(self.app, "user_config", None)
+        return user_config.keymap if user_config is not None else {}
 
     def _keys_table(self, scopes: tuple[str, ...]) -> Text:
         """One line per binding: keys as bound now, name, binding id, then what it does (free to wrap)."""
-        user_config = getattr(self.app, "user_config", None)
-        keymap: dict[str, str] = user_config.keymap if user_config is not None else {}
+        keymap = self._keymap()
         rows: list[tuple[str, str, str, str] | str] = []
         for scope in scopes:
             rows.append(SCOPE_TITLES.get(scope, scope))
@@ -76,8 +76,23 @@ class HelpScreen(ModalScreen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
-    def action_scroll_down(self) -> None:
-        self.query_one("#help-body", VerticalScroll).scroll_down()
+    def _body(self) -> VerticalScroll:
+        return self.query_one("#help-body", VerticalScroll)
 
-    def action_scroll_up(self) -> None:
-        self.query_one("#help-body", VerticalScroll).scroll_up()
+    def action_cursor_down(self) -> None:
+        self._body().scroll_down()
+
+    def action_cursor_up(self) -> None:
+        self._body().scroll_up()
+
+    def action_page_down(self) -> None:
+        self._body().scroll_page_down()
+
+    def action_page_up(self) -> None:
+        self._body().scroll_page_up()
+
+    def action_scroll_top(self) -> None:
+        self._body().scroll_home()
+
+    def action_scroll_bottom(self) -> None:
+        self._body().scroll_end()

@@ -1,8 +1,8 @@
-"""Small modal screens: error, yes/no confirmation, and a choice from a short list.
+"""Small modal screens: an error, and a choice from a short list (the plan is in plan.py).
 
-Dangerous answers are never the default: every modal's focus starts on Cancel, Enter on
-Cancel cancels, and confirming takes an explicit ``y`` (or a click on the confirm
-button). Messages come from registries, git and backends, so they are shown literally.
+Their keys are the ``modal`` and ``table`` scopes of :mod:`mlrelease.tui.keys`, so a
+keymap changes them too. Messages come from registries, git and backends, so they are
+shown literally.
 """
 
 from __future__ import annotations
@@ -51,45 +51,10 @@ class ErrorModal(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ConfirmModal(ModalScreen[bool]):
-    """Yes or no, with focus on No."""
-
-    BINDINGS = keys.bindings("modal")
-
-    def __init__(self, title: str, body: Text | str, *, confirm_label: str = "Yes (y)") -> None:
-        super().__init__(classes="modal")
-        self._title = title
-        self._body = body if isinstance(body, Text) else lit(body)
-        self._confirm_label = confirm_label
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(lit(self._title, "bold"), classes="dialog-title")
-            yield Static(self._body, classes="dialog-body")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel (n)", id="cancel", variant="primary")
-                yield Button(self._confirm_label, id="confirm", variant="warning")
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-    @on(Button.Pressed, "#confirm")
-    def action_confirm(self) -> None:
-        self.dismiss(True)
-
-
 class ChoiceModal(ModalScreen[str | None]):
     """Pick one of a few named things (an environment): arrows or j/k, Enter picks, Esc cancels."""
 
-    BINDINGS = [
-        *keys.bindings("modal"),
-        ("j", "down", "Down"),
-        ("k", "up", "Up"),
-    ]
+    BINDINGS = keys.bindings("modal", "table")
 
     def __init__(self, title: str, choices: list[tuple[str, Text]], *, selected: str | None = None) -> None:
         super().__init__(classes="modal")
@@ -98,9 +63,16 @@ class ChoiceModal(ModalScreen[str | None]):
         self._selected = selected
 
     def compose(self) -> ComposeResult:
+        ids = [value for value, _ in self._choices]
+        start = ids.index(self._selected) if self._selected in ids else 0
+        # Options added after construction (which would highlight the first) and the default set before the
+        # first frame: the cursor starts on the suggestion and never jumps there from the first row.
+        options = OptionList(id="choices")
+        options.add_options([Option(self._prompt(i, i == start), id=value) for i, value in enumerate(ids)])
+        options.highlighted = start
         with Vertical(classes="dialog"):
             yield Static(lit(self._title, "bold"), classes="dialog-title")
-            yield OptionList(*(Option(self._prompt(i, False), id=value) for i, (value, _) in enumerate(self._choices)), id="choices")
+            yield options
             yield Static(Text("enter choose · esc cancel", style="dim"))
 
     def _prompt(self, index: int, highlighted: bool) -> Text:
@@ -108,10 +80,7 @@ class ChoiceModal(ModalScreen[str | None]):
         return Text.assemble("▸ " if highlighted else "  ", self._choices[index][1])
 
     def on_mount(self) -> None:
-        options = self.query_one(OptionList)
-        options.focus()
-        ids = [value for value, _ in self._choices]
-        options.highlighted = ids.index(self._selected) if self._selected in ids else 0
+        self.query_one(OptionList).focus()
 
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -123,11 +92,23 @@ class ChoiceModal(ModalScreen[str | None]):
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
 
-    def action_down(self) -> None:
+    def action_cursor_down(self) -> None:
         self.query_one(OptionList).action_cursor_down()
 
-    def action_up(self) -> None:
+    def action_cursor_up(self) -> None:
         self.query_one(OptionList).action_cursor_up()
+
+    def action_page_down(self) -> None:
+        self.query_one(OptionList).action_page_down()
+
+    def action_page_up(self) -> None:
+        self.query_one(OptionList).action_page_up()
+
+    def action_scroll_top(self) -> None:
+        self.query_one(OptionList).action_first()
+
+    def action_scroll_bottom(self) -> None:
+        self.query_one(OptionList).action_last()
 
     def action_confirm(self) -> None:
         self.query_one(OptionList).action_select()

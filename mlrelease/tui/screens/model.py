@@ -67,15 +67,19 @@ class ModelScreen(BaseScreen):
     SCOPES = ("model", "table", "release", "app")
     BINDINGS = keys.bindings("model", "release")
     HELP = (
-        "Versions (1): newest first; metric columns show the value and its change against the version live furthest "
-        "along (▲ better, ▼ worse by the metric's goal, = same); 'Live in' names environments (canaries with their weight). "
-        "Space marks a version; c compares the two marked versions, or the selected one with what is live.\n"
-        "Trend (2): a metric across versions, oldest to newest (▓ columns are live somewhere); m picks the next metric.\n"
-        "Lineage (3): the selected version's data sets, code, parent chain, children, consumers and environments.\n"
-        "History (4): the audit trail from git, newest first: who, what, from → to, why.\n"
-        "Telemetry (5) and Drift (6): live figures over time, health and the population stability index per feature "
-        "for one environment; e picks the next environment.\n"
-        "Actions: p promote, a approve, x reject act on the selected version; b rollback, u unpin, t retrain on the model."
+        "Versions ({model.versions}): newest first; metric columns show the value and its change against the version live "
+        "furthest along (▲ better, ▼ worse by the metric's goal, = same); 'Live in' names environments (canaries with their "
+        "weight). {model.mark} marks a version; {model.compare} compares the two marked versions, or the selected one with "
+        "what is live.\n"
+        "Trend ({model.trend}): a metric across versions, oldest to newest, each column labelled with its version (▓ live "
+        "somewhere, ✗ rejected); {model.metric} picks the next metric.\n"
+        "Lineage ({model.lineage}): the selected version's data sets, code, parent chain, children, consumers and environments.\n"
+        "History ({model.history}): the audit trail from git, newest first: who, what, from → to, why; {model.event} opens "
+        "an event whole.\n"
+        "Telemetry ({model.telemetry}) and Drift ({model.drift}): live figures over time, health and the population "
+        "stability index per feature for one environment; {model.environment} picks the next environment.\n"
+        "Actions: {release.promote} promote, {release.approve} approve, {release.reject} reject act on the selected version; "
+        "{release.rollback} rollback, {release.unpin} unpin, {release.retrain} retrain on the model."
     )
 
     def __init__(self, name: str, *, tab: str | None = None, data: ModelData | None = None) -> None:

@@ -122,10 +122,11 @@ class OverviewScreen(BaseScreen):
         "version live furthest along, with its trend over recent versions. Status: candidate waiting (◆), gates "
         "failing (✗), approvals missing (◇), retrain due (↻), pinned (⚑), pending (…), failed (✗), or current (✓). "
         "Health comes from live telemetry.\n\n"
-        "/ filters: fuzzy on model and owner (letters in order), as typed on the rest of the row (status, versions); "
-        "start with ! to keep what does not match; Esc clears the filter. "
-        "s sorts by the next column, S reverses, a click on a header sorts by it. Enter opens a model. "
-        "Promote (p) offers the model's candidate; rollback, retrain and unpin act on the selected model."
+        "{overview.filter} filters: fuzzy on model and owner (letters in order), as typed on the rest of the row (status, "
+        "versions); start with ! to keep what does not match; {app.back} clears the filter. "
+        "{overview.sort} sorts by the next column, {overview.sort_reverse} reverses, a click on a header sorts by it. "
+        "{overview.open} opens a model. Promote ({release.promote}) offers the model's candidate; rollback ({release.rollback}), "
+        "retrain ({release.retrain}) and unpin ({release.unpin}) act on the selected model."
     )
     BINDINGS = keys.bindings("overview", "release")
 

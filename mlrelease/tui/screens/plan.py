@@ -4,7 +4,8 @@
 and numbers, the backend call, each commit to be written (with the reason as it is
 typed) — and asks for what the action needs: a reason, a canary weight (promote), the
 model name typed out (production and environments with approvals, or when failing gates
-are overridden). Focus starts on Cancel; only an explicit ``y`` (or the confirm button)
+are overridden). Gates come first, and the fields and buttons stay on screen at 80×24.
+Focus starts in the first field to fill; only an explicit ``y`` (or the confirm button)
 confirms, and only once the plan allows it. Changing the canary weight or the override
 asks the service for a new plan: the modal never guesses what the service would say.
 """
@@ -19,7 +20,9 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, LoadingIndicator, Static
 
 from mlrelease.registry.trailers import format_message
@@ -28,6 +31,7 @@ from mlrelease.release.plan import Plan, Progress, Request
 from mlrelease.tui import keys
 from mlrelease.tui.safe import block, join, lit, plain
 from mlrelease.tui.widgets.safeinput import SafeInput
+from mlrelease.tui.widgets.tickbox import TickBox
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,9 @@ def gate_lines(plan: Plan) -> Text:
     if not plan.gates:
         return Text("no gates apply to this action", style="dim")
     lines = []
-    for g in plan.gates:
+    for g in sorted(plan.gates, key=lambda g: g.passed):  # failing first: what decides is on screen at 80×24
         mark = Text("✓ pass ", style="green") if g.passed else Text("✗ FAIL ", style="bold red")
-        forced = Text(" (overridden)", style="red") if not g.passed and plan.request.force else Text("")
+        forced = Text(" (overridden)", style="bold") if not g.passed and plan.request.force else Text("")
         lines.append(Text.assemble(mark, lit(g.name, "bold"), "  ", lit(g.detail), forced))
     return Text("\n").join(lines)
 
@@ -62,8 +66,48 @@ def commit_lines(plan: Plan, reason: str) -> Text:
     return Text("\n").join(parts)
 
 
+def change_line(plan: Plan) -> Text:
+    """What the action changes, in the words its kind calls for (an unpin moves nothing)."""
+    kind = plan.request.kind
+    if kind in ("promote", "rollback"):
+        return join(Text("live now", style="dim"), lit(plan.previous, empty="nothing"), Text("→"), lit(plan.version, "bold"))
+    if kind == "unpin":
+        return join(Text("live", style="dim"), lit(plan.version, "bold", empty="nothing"), Text("(stays; only the pin goes)", style="dim"))
+    if plan.version:
+        return join(Text("version", style="dim"), lit(plan.version, "bold"))
+    return Text("")
+
+
+def gates_heading(plan: Plan) -> Text:
+    failing = len(plan.failing)
+    head = Text("Gates", style="bold underline")
+    if plan.gates:
+        head.append(f"  {len(plan.gates) - failing} pass", style="bold")
+        if failing:
+            head.append(f", {failing} FAIL", style="bold reverse" if not plan.request.force else "bold")
+    return head
+
+
 class PlanModal(ModalScreen[Decision | None]):
+    """Gates first, then what happens; the fields and the buttons always on screen (80×24 too).
+
+    Focus starts in the first field to fill (the reason, else the typed name), so what a
+    person types lands in a field and never runs a command; the app refuses its own keys
+    while a dialog is open (:meth:`mlrelease.tui.app.MlreleaseApp.check_action`). Enter in a
+    field moves on and ends on Cancel, so Enter never confirms.
+    """
+
     BINDINGS = keys.bindings("modal")
+
+    @dataclass
+    class Replanned(Message):
+        """The service's new plan after a changed canary weight or override."""
+
+        plan: Plan
+
+    @dataclass
+    class ReplanFailed(Message):
+        message: str
 
     def __init__(self, plan: Plan, replan: Callable[[PlanModal, Request], None], *, reason: str = "") -> None:
         super().__init__(classes="modal plan-modal")
@@ -76,59 +120,69 @@ class PlanModal(ModalScreen[Decision | None]):
 
     def compose(self) -> ComposeResult:
         kind = self.plan.request.kind
-        with Vertical(classes="dialog wide"):
-            yield Static(id="plan-title", classes="dialog-title")
+        with Vertical(classes="dialog plan"):
+            yield Static(id="plan-title", classes="plan-title")
+            with VerticalScroll(id="plan-gates-box"):
+                yield Static(id="plan-gates")
             with VerticalScroll(id="plan-body"):
                 yield Static(id="plan-summary")
-                yield Static(Text("Gates", style="bold underline"), classes="plan-section")
-                yield Static(id="plan-gates")
                 yield Static(Text("Backend call", style="bold underline"), classes="plan-section")
                 yield Static(id="plan-backend")
                 yield Static(Text("Commits to be written", style="bold underline"), classes="plan-section")
                 yield Static(id="plan-commits")
             label = "Reason (required)" if self.plan.confirmation.reason_required else "Comment (optional)"
-            yield SafeInput(self._initial_reason, placeholder=f"{label}: why, for the audit trail", id="reason", classes="plan-input")
+            yield SafeInput(self._initial_reason, placeholder=f"{label}: why, for the audit trail", id="reason", compact=True)
             if kind == "promote":
-                yield SafeInput(placeholder="Canary weight in % (empty: all traffic), Enter to re-plan", id="canary", classes="plan-input")
-            yield Checkbox("Override the failing gates (--force; recorded in the commit)", id="force", classes="hidden")
-            yield SafeInput(id="typed", classes="plan-input hidden")
-            yield Static(id="plan-status", classes="plan-warning")
+                yield SafeInput(placeholder="Canary weight in % (empty: all traffic), Enter to re-plan", id="canary", compact=True)
+            yield TickBox("Override the failing gates (--force; recorded in the commit)", id="force", classes="hidden", compact=True)
+            yield SafeInput(id="typed", classes="hidden", compact=True)
+            yield Static(id="plan-status", classes="plan-status")
             with Horizontal(classes="buttons"):
-                yield Button("Cancel (n)", id="cancel", variant="primary")
-                yield Button(f"{KINDS[kind].verb} (y)", id="confirm", variant="error")
+                yield Button("Cancel (n)", id="cancel", variant="primary", compact=True)
+                yield Button(f"{KINDS[kind].verb} (y)", id="confirm", variant="error", compact=True)
 
     def on_mount(self) -> None:
         self.show_plan(self.plan)
-        self.query_one("#cancel", Button).focus()
+        self.first_field().focus()
+
+    def first_field(self) -> Widget:
+        """Where typing should go first: the reason, then the typed name; Cancel when nothing can run."""
+        if not self.plan.runnable and not self.plan.refused:
+            return self.query_one("#cancel", Button)
+        for field_id in ("reason", "typed"):
+            field = self.query_one(f"#{field_id}", Input)
+            if field.display and not field.has_class("hidden") and not field.value.strip():
+                return field
+        return self.query_one("#reason", Input)
 
     # ---- state ------------------------------------------------------------------------------
 
     def show_plan(self, plan: Plan) -> None:
         self.plan = plan
         self._busy = False
-        self.query_one("#plan-title", Static).update(lit(plan.title, "bold"))
+        title = lit(plan.title, "bold")
+        change = change_line(plan)
+        if change.plain:
+            title.append_text(join(Text("  ·"), change))
+        self.query_one("#plan-title", Static).update(title)
         summary = join(Text("by", style="dim"), lit(plan.actor))
-        if plan.previous or plan.version:
-            summary.append_text(
-                join(Text(" · live now", style="dim"), lit(plan.previous, empty="nothing"), Text("→"), lit(plan.version, "bold"))
-            )
         if plan.expected is not None:
             summary.append_text(join(Text("\nstate now:", style="dim"), lit(plan.expected.describe())))
         if plan.action_id:
             summary.append_text(join(Text("\naction id", style="dim"), lit(plan.action_id)))
         for note in plan.notes:
-            summary.append_text(join(Text("\nnote:", style="yellow"), lit(note)))
+            summary.append_text(join(Text("\nnote:", style="bold"), lit(note)))
         for item in plan.pending:
             summary.append_text(
-                join(Text("\npending:", style="yellow"), lit(f"{item.model} {item.environment or ''} {item.action_id}: {item.description}"))
+                join(Text("\npending:", style="bold"), lit(f"{item.model} {item.environment or ''} {item.action_id}: {item.description}"))
             )
         self.query_one("#plan-summary", Static).update(summary)
-        self.query_one("#plan-gates", Static).update(gate_lines(plan))
+        self.query_one("#plan-gates", Static).update(Text("\n").join([gates_heading(plan), gate_lines(plan)]))
         backend = Text("no backend is called", style="dim")
         if plan.backend_call:
             backend = join(lit(plan.backend, "bold"), Text("·", style="dim"), lit(plan.backend_call))
         self.query_one("#plan-backend", Static).update(backend)
-        force = self.query_one("#force", Checkbox)
+        force = self.query_one("#force", TickBox)
         force.set_class(not plan.failing, "hidden")
         typed = self.query_one("#typed", Input)
         name = self.typed_name()
@@ -168,9 +222,9 @@ class PlanModal(ModalScreen[Decision | None]):
         status = self.query_one("#plan-status", Static)
         if blocker is None and isinstance(self.focused, Input):
             # y would be typed into the field, so the hint must say how to get out of it first.
-            status.update(Text("ready: leave the field (Tab or Enter), then press y to run it; n or Esc cancels", style="bold"))
+            status.update(Text("ready: Enter or Tab leaves the field, then y runs it; Esc cancels", style="bold"))
         elif blocker is None:
-            status.update(Text("ready: press y to run it, n or Esc to cancel", style="bold"))
+            status.update(Text("ready: y runs it; n or Esc cancels", style="bold"))
         else:
             status.update(lit(blocker))
         self.query_one("#confirm", Button).disabled = blocker is not None
@@ -187,10 +241,14 @@ class PlanModal(ModalScreen[Decision | None]):
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        """Enter never confirms: it re-plans a changed canary weight, or moves to the next field."""
+        """Enter never confirms: it re-plans a changed canary weight, or moves on (the last field to Cancel)."""
         if event.input.id == "canary":
             self._ask_again(canary=event.value)
-        self.focus_next()
+        fields = [w for w in self.query("Input, TickBox").results() if w.display and not w.has_class("hidden")]
+        if fields and event.input is fields[-1]:
+            self.query_one("#cancel", Button).focus()
+        else:
+            self.focus_next()
 
     @on(Checkbox.Changed, "#force")
     def _force(self, event: Checkbox.Changed) -> None:
@@ -218,6 +276,14 @@ class PlanModal(ModalScreen[Decision | None]):
         self._refresh()
         self._replan(self, request)
 
+    @on(Replanned)
+    def _replanned(self, message: Replanned) -> None:
+        self.show_plan(message.plan)
+
+    @on(ReplanFailed)
+    def _replan_failed(self, message: ReplanFailed) -> None:
+        self.replan_failed(message.message)
+
     def replan_failed(self, message: str) -> None:
         self._busy = False
         self._refresh()
@@ -242,6 +308,12 @@ class PlanModal(ModalScreen[Decision | None]):
 class ProgressModal(ModalScreen[None]):
     """While an action runs: its steps as the service reports them. Closed by the dispatcher."""
 
+    @dataclass
+    class Step(Message):
+        """One step of the running action, posted from the worker."""
+
+        progress: Progress
+
     def __init__(self, title: str) -> None:
         super().__init__(classes="modal progress-modal")
         self._title = title
@@ -252,6 +324,10 @@ class ProgressModal(ModalScreen[None]):
             yield Static(lit(self._title, "bold"), classes="dialog-title")
             yield LoadingIndicator()
             yield Static(Text("starting…", style="dim"), id="progress-log")
+
+    @on(Step)
+    def _step(self, message: Step) -> None:
+        self.add(message.progress)
 
     def add(self, progress: Progress) -> None:
         self._lines.append(join(Text(f"{progress.step}:", style="bold"), lit(progress.message)))

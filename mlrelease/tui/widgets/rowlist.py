@@ -6,7 +6,7 @@ most of its time there. This widget draws only the lines on screen (Textual's li
 from rows whose text is joined once per fill and cached as strips; a keystroke costs the
 filter plus a screenful of cached lines. Columns have the widths the caller computed.
 
-Keys: ↑/↓, j/k, g/G, PgUp/PgDn, Home/End, Enter, ←/→ to scroll wide rows; the mouse: a click on a row moves the
+Keys: the ``table`` scope of :mod:`mlrelease.tui.keys` (↑/↓, j/k, g/G, PgUp/PgDn, Home/End, ←/→); the mouse: a click on a row moves the
 cursor there, a second click on it (or a double click) selects it, a click on a header
 posts :class:`RowList.HeaderClicked`. Cells must be literal ``rich.text.Text``.
 """
@@ -20,7 +20,6 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -56,18 +55,7 @@ class RowList(ScrollView, can_focus=True):
     }
     """
     COMPONENT_CLASSES = {"rowlist--header", "rowlist--cursor", "rowlist--odd"}
-    BINDINGS = [
-        *keys.bindings("table"),
-        Binding("up", "cursor_up", show=False),
-        Binding("down", "cursor_down", show=False),
-        Binding("pageup", "page_up", show=False),
-        Binding("pagedown", "page_down", show=False),
-        Binding("left", "scroll_left", show=False),
-        Binding("right", "scroll_right", show=False),
-        Binding("home", "scroll_top", show=False),
-        Binding("end", "scroll_bottom", show=False),
-        Binding("enter", "select", show=False),
-    ]
+    BINDINGS = keys.bindings("table")  # Enter is the screen's (overview.open), so it can be remapped
 
     cursor_row: reactive[int] = reactive(0, always_update=True)
 

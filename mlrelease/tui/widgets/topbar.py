@@ -7,18 +7,20 @@ from textual.widgets import Static
 
 
 class TopBar(Static):
-    """Shows ``crumbs`` (breadcrumbs of this screen) beside the app-wide status the app gives it."""
+    """Shows ``crumbs`` (breadcrumbs of this screen) beside the app's status line, read again after every registry read."""
 
     def __init__(self, crumbs: Text) -> None:
         super().__init__(classes="topbar")
         self.crumbs = crumbs
         self._status = Text()
 
-    def set_status(self, status: Text) -> None:
-        self._status = status
-        self._render_bar()
-
     def on_mount(self) -> None:
+        self._read_status()
+        changed = getattr(self.app, "registry_changed", None)
+        if changed is not None:
+            changed.subscribe(self, lambda _view: self._read_status())
+
+    def _read_status(self) -> None:
         status = getattr(self.app, "status_line", None)
         if callable(status):
             self._status = status()

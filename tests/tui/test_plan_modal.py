@@ -1,0 +1,139 @@
+"""The plan dialog at any size and under a person's fingers (issue 15, items 1 and 2).
+
+At 80×24 the gates are on screen and so are the buttons; focus starts in the field to
+fill, so typing never runs a command; the app's own keys do nothing while a dialog is
+open; Enter never confirms and ends on Cancel. Visibility is checked the way a person
+sees it: which widget is drawn at each cell (``Screen.get_widget_at``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.errors import NoWidget
+from textual.widget import Widget
+from textual.widgets import Button, Input, OptionList
+
+from mlrelease.tui.app import MlreleaseApp
+from mlrelease.tui.screens.modals import ChoiceModal
+from mlrelease.tui.screens.overview import OverviewScreen
+from mlrelease.tui.screens.plan import PlanModal
+from tests.builders import commit_all, config, make_registry, write
+from tests.tui.conftest import settle
+from tests.tui.test_actions import choose_environment, head, select_model
+
+
+def rows_shown(app: MlreleaseApp, widget: Widget) -> int:
+    """How many of ``widget``'s rows are drawn on screen, not hidden or scrolled away."""
+    region = widget.region
+    shown = 0
+    for y in range(region.y, region.y + region.height):
+        try:
+            found, _ = app.screen.get_widget_at(region.x + min(2, max(0, region.width - 1)), y)
+        except NoWidget:
+            continue
+        if found is widget or widget in found.ancestors:
+            shown += 1
+    return shown
+
+
+def strict_registry(tmp_path: Path) -> Path:
+    """Staging with four gates, one failing: the plan has gates to show and an override to offer."""
+    root = make_registry(tmp_path / "r", commit=False)
+    cfg = config()
+    cfg["environments"][1]["gates"] = {"thresholds": {"f1": {"min": 0.9}, "precision": {"min": 0.5}}, "no_regression": {"f1": {}}}
+    write(root, "mlrelease.yaml", cfg)
+    commit_all(root, "strict staging")
+    return root
+
+
+async def open_plan(pilot: Any, app: MlreleaseApp, env: str = "staging") -> PlanModal:
+    await settle(pilot, app)
+    select_model(app, "fraud-card")
+    await pilot.press("p")
+    await settle(pilot, app)
+    await choose_environment(pilot, app, env)
+    modal = app.screen
+    assert isinstance(modal, PlanModal), f"expected the plan, got {modal!r}"
+    return modal
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_the_plan_shows_every_gate_and_its_buttons_at_any_size(tmp_path: Path, make_app, size: tuple[int, int]) -> None:
+    app = make_app(strict_registry(tmp_path))
+    async with app.run_test(size=size) as pilot:
+        modal = await open_plan(pilot, app)
+        gates = modal.plan.gates
+        assert len(gates) >= 3 and modal.plan.failing
+        assert rows_shown(app, modal.query_one("#plan-gates")) >= len(gates), "every gate line is on screen"
+        for field in ("#reason", "#cancel", "#confirm", "#force"):
+            assert rows_shown(app, modal.query_one(field)) >= 1, f"{field} is on screen at {size}"
+        assert rows_shown(app, modal.query_one("#plan-status")) >= 1
+
+
+async def test_focus_starts_in_the_reason_so_typing_never_runs_a_command(repo: Path, make_app) -> None:
+    app = make_app(repo)
+    before = head(repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = await open_plan(pilot, app)
+        assert app.focused is modal.query_one("#reason", Input)
+        await pilot.press(*"on approval q")  # n cancelled, a opened Approve, q quits: none of it may happen
+        await settle(pilot, app)
+        assert app.is_running and app.screen is modal
+        assert modal.query_one("#reason", Input).value == "on approval q"
+        assert not [a for a in app.activity if a.outcome.startswith("cancelled")]
+    assert head(repo) == before
+
+
+async def test_the_apps_own_keys_do_nothing_while_a_dialog_is_open(repo: Path, make_app) -> None:
+    app = make_app(repo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        modal = await open_plan(pilot, app)
+        modal.query_one("#cancel", Button).focus()
+        await pilot.pause()
+        for key in ("question_mark", "at", "F", "a", "b", "p", "ctrl+p", "q"):
+            await pilot.press(key)
+            await settle(pilot, app)
+            assert app.is_running and app.screen is modal, f"{key} acted behind the dialog: {app.screen!r}"
+
+
+async def test_enter_moves_through_the_fields_and_ends_on_cancel(repo: Path, make_app) -> None:
+    app = make_app(repo)
+    before = head(repo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        modal = await open_plan(pilot, app)
+        assert app.focused is modal.query_one("#reason", Input)
+        await pilot.press(*"dev ran clean", "enter")  # reason → canary
+        assert app.focused is modal.query_one("#canary", Input)
+        await pilot.press("enter")  # the last field shown → Cancel, never Confirm
+        assert app.focused is modal.query_one("#cancel", Button)
+        await pilot.press("enter")  # Enter on a dangerous action is Cancel
+        await settle(pilot, app)
+        assert isinstance(app.screen, OverviewScreen)
+    assert head(repo) == before
+
+
+async def test_a_plan_that_cannot_run_focuses_cancel(repo: Path, make_app) -> None:
+    app = make_app(repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = await open_plan(pilot, app, env="dev")  # 1.2.0 is live in dev already: nothing to do
+        assert modal.plan.noop is not None
+        assert app.focused is modal.query_one("#cancel", Button)
+
+
+async def test_the_environment_chooser_starts_on_its_default(repo: Path, make_app) -> None:
+    """The cursor is on the suggested environment from the first frame: no jump from the first row."""
+    seen: list[Any] = []
+    app = make_app(repo)
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await settle(pilot, app)
+        select_model(app, "fraud-card")
+        await pilot.press("p")  # candidate 1.2.0 is live in dev: staging is suggested
+        await settle(pilot, app)
+        assert isinstance(app.screen, ChoiceModal)
+        options = app.screen.query_one(OptionList)
+        assert options.get_option_at_index(options.highlighted or 0).id == "staging"
+        highlighted = [m.option_id for m in seen if isinstance(m, OptionList.OptionHighlighted)]
+        assert highlighted and set(highlighted) == {"staging"}, highlighted
