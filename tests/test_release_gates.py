@@ -75,7 +75,7 @@ def test_no_regression_edges() -> None:
     (missing,) = gates.no_regression({"f1": Tolerance()}, {}, "1.0.0", {"f1": 0.8}, CATALOGUE)
     assert not missing.passed
     (g,) = gates.no_regression({"f1": Tolerance(absolute=0.005)}, {"f1": 0.83}, "1.0.0", {"f1": 0.84}, CATALOGUE)
-    assert g.detail == "f1 0.830 vs live 1.0.0 0.840 (goal max): worse by 0.01, allowed 0.005"
+    assert g.detail == "f1 0.830 vs live 1.0.0 0.840 (goal max): worse by 0.010, allowed 0.005"  # in the metric's format
 
 
 def test_approvals() -> None:

@@ -118,10 +118,12 @@ def no_regression(
         worse_by = live_value - value if m.goal == "max" else value - live_value
         numbers.update({"goal": m.goal, "worse_by": worse_by, "allowed": allowed})
         text = f"{name} {_fmt(m, value)} vs live {live_version} {_fmt(m, live_value)} (goal {m.goal})"
+        # The change in the metric's own format: a percentage metric says "worse by 3.0%", never "0.03".
+        change = f"worse by {_fmt(m, worse_by)}, allowed {_fmt(m, allowed)}"
         if worse_by > allowed + _EPS:
-            out.append(GateResult(gate, False, f"{text}: worse by {worse_by:.4g}, allowed {allowed:.4g}", numbers))
+            out.append(GateResult(gate, False, f"{text}: {change}", numbers))
         else:
-            verdict = "not worse" if worse_by <= 0 else f"worse by {worse_by:.4g}, allowed {allowed:.4g}"
+            verdict = "not worse" if worse_by <= 0 else change
             out.append(GateResult(gate, True, f"{text}: {verdict}", numbers))
     return out
 

@@ -142,3 +142,9 @@ def fill(app: App[object], text: str, keymap: Mapping[str, str]) -> str:
         return shown(app, key, keymap) if key is not None else match.group(0)
 
     return _PLACEHOLDER.sub(shown_key, text)
+
+
+def user_keymap(app: App[object]) -> Mapping[str, str]:
+    """The keymap the user's config applied (none outside the dashboard's app)."""
+    user_config = getattr(app, "user_config", None)
+    return user_config.keymap if user_config is not None else {}

@@ -3,7 +3,8 @@
 One function per pane, each cheap enough for its moment: :func:`load_model` when the
 view opens (manifests of one model, parsed through the blob-id cache, compared with
 what is live), :func:`load_history`, :func:`load_lineage` and :func:`load_health` when
-their tab is first shown or the selection changes. None of them decides anything: the
+their tab is first shown or the selection changes, :func:`load_messages` when a history
+event is opened. None of them decides anything: the
 deltas and verdicts come from :mod:`mlrelease.registry.compare`, placements from
 :mod:`mlrelease.registry.overview`, health and drift from :mod:`mlrelease.telemetry.health`.
 """
@@ -15,6 +16,7 @@ from datetime import datetime
 
 from mlrelease.errors import Problem
 from mlrelease.registry.compare import Comparison, compare_versions
+from mlrelease.registry.gitio import git_text
 from mlrelease.registry.history import Event, history
 from mlrelease.registry.lineage import Lineage, lineage
 from mlrelease.registry.overview import Placement, headline_names, placements
@@ -97,3 +99,10 @@ def load_health(session: Session, name: str, now: datetime) -> Assessment:
     """Health, drift and the telemetry series of one model in every environment it is live in."""
     with session.open() as reg:
         return assess(reg, model=name, now=now, history=True)
+
+
+def load_messages(session: Session, commits: list[str]) -> dict[str, str]:
+    """The whole message (subject, body, every trailer) of each commit, as git has it."""
+    if session.git_root is None:
+        return {}
+    return {c: git_text(session.git_root, "show", "-s", "--format=%B", c, "--") for c in commits}

@@ -70,7 +70,9 @@ async def test_versions_show_deltas_against_live_and_where_each_runs(repo: Path,
     app = make_app(repo)
     async with app.run_test(size=(180, 40)) as pilot:
         screen = await open_model(app, pilot)
-        assert row_text(screen, "#versions-table", 0).startswith(" | 1.2.0 | 2026-03-01 10:00 | Alice <alice@example.com> | 0.850 ▲+0.050")
+        assert row_text(screen, "#versions-table", 0).startswith(
+            " | 1.2.0 | 2026-03-01 10:00 | Alice | 0.850 ▲+0.050"
+        )  # the e-mail is in lineage
         assert row_text(screen, "#versions-table", 0).endswith("| dev")
         assert "0.800 live" in row_text(screen, "#versions-table", 2) and row_text(screen, "#versions-table", 2).endswith("production")
         assert "70.0% =" in row_text(screen, "#versions-table", 1)  # same value: "=" and no delta

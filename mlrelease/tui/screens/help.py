@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from mlrelease.tui import keys
 from mlrelease.tui.screens.base import BaseScreen
+from mlrelease.tui.screens.scrolling import ScrollKeys
 
 SCOPE_TITLES = {
     "overview": "This view",
@@ -21,7 +22,9 @@ SCOPE_TITLES = {
 }
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(ScrollKeys, ModalScreen[None]):
+    SCROLLS = "#help-body"
+
     BINDINGS = keys.bindings("help", "table")
 
     def __init__(self, under: Screen[object]) -> None:
@@ -36,7 +39,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(f"Help — {title}", style="bold"), classes="dialog-title")
             with VerticalScroll(id="help-body"):
                 if isinstance(under, BaseScreen) and under.HELP:
-                    yield Static(Text(keys.fill(self.app, under.HELP, self._keymap())), classes="help-text")
+                    yield Static(Text(keys.fill(self.app, under.HELP, keys.user_keymap(self.app))), classes="help-text")
                 yield Static(self._keys_table(scopes))
                 yield Static(
                     Text(
@@ -45,16 +48,12 @@ class HelpScreen(ModalScreen[None]):
                         style="dim",
                     )
                 )
-            hint = keys.fill(self.app, "{help.close} close · {table.down} / {table.up} scroll", self._keymap())
+            hint = keys.fill(self.app, "{help.close} close · {table.down} / {table.up} scroll", keys.user_keymap(self.app))
             yield Static(Text(hint, style="dim"))
-
-    def _keymap(self) -> dict[str, str]:
-        user_config = getattr(self.app, "user_config", None)
-        return user_config.keymap if user_config is not None else {}
 
     def _keys_table(self, scopes: tuple[str, ...]) -> Text:
         """One line per binding: keys as bound now, name, binding id, then what it does (free to wrap)."""
-        keymap = self._keymap()
+        keymap = keys.user_keymap(self.app)
         rows: list[tuple[str, str, str, str] | str] = []
         for scope in scopes:
             rows.append(SCOPE_TITLES.get(scope, scope))
@@ -75,24 +74,3 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
-
-    def _body(self) -> VerticalScroll:
-        return self.query_one("#help-body", VerticalScroll)
-
-    def action_cursor_down(self) -> None:
-        self._body().scroll_down()
-
-    def action_cursor_up(self) -> None:
-        self._body().scroll_up()
-
-    def action_page_down(self) -> None:
-        self._body().scroll_page_down()
-
-    def action_page_up(self) -> None:
-        self._body().scroll_page_up()
-
-    def action_scroll_top(self) -> None:
-        self._body().scroll_home()
-
-    def action_scroll_bottom(self) -> None:
-        self._body().scroll_end()

@@ -2,14 +2,16 @@
 
 Drawn here rather than with a plotting library: the figures are short series (versions of
 a model, telemetry snapshots), one-line sparklines fit in table cells, and the column
-chart needs only y-axis bounds, x labels at both ends and marked points. The chart reads
-the same in monochrome (NO_COLOR): marked columns use a different glyph, not only colour.
+chart needs a y-axis with a round floor below the smallest value, a label per column
+where it fits and a mark under some columns (live, rejected). The chart reads the same
+in monochrome (NO_COLOR): marks are characters, not colours.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
@@ -28,20 +30,68 @@ def spark(values: Sequence[float]) -> str:
     return "".join(BLOCKS[1 + round((v - lo) / (hi - lo) * 7)] for v in values)
 
 
+def nice_step(span: float, ticks: int = 4) -> float:
+    """A round step (1, 2 or 5 × 10ⁿ) that cuts ``span`` into about ``ticks`` parts."""
+    raw = span / max(1, ticks)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+
+
+def axis_bounds(lo: float, hi: float) -> tuple[float, float]:
+    """A y-axis from a round number *below* the smallest value to one at or above the largest.
+
+    Starting the axis at the minimum drew the lowest version as an empty column; a round
+    floor under it gives every value a visible height and keeps differences honest.
+    """
+    if hi == lo:
+        pad = abs(lo) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
+    step = nice_step(hi - lo)
+    bottom = math.floor(lo / step) * step
+    if bottom >= lo:  # strictly below the smallest value, but never below zero for values that are not
+        bottom = bottom - step if lo < 0 else max(0.0, bottom - step)
+    top = math.ceil(hi / step) * step
+    return bottom, max(top, hi)
+
+
+def x_labels(labels: Sequence[str], col_w: int) -> Text:
+    """One line of labels under the columns: each where it fits without touching the last one, the newest always."""
+    span = col_w * len(labels)
+    line = [" "] * span
+    placed_until = -1
+    order = list(range(len(labels)))
+    last = order.pop()  # the newest is placed first (kept inside the line), then the rest left to right
+    text = labels[last][: max(1, span)]
+    start = max(0, min(last * col_w, span - len(text)))
+    line[start : start + len(text)] = text
+    right_edge = start
+    for i in order:
+        text = labels[i]
+        at = i * col_w
+        if at > placed_until and at + len(text) < right_edge:
+            line[at : at + len(text)] = text
+            placed_until = at + len(text)
+    return Text("".join(line))
+
+
 @dataclass(frozen=True)
 class Series:
-    """Points in order (oldest first): a label each, a value or None (a gap), marked indices."""
+    """Points in order (oldest first): a label each, a value or None (a gap), and marks.
+
+    ``marks`` maps a point's index to one character drawn under its column (e.g. ``L``
+    for a version live somewhere, ``✗`` for a rejected one); ``legend`` explains them.
+    """
 
     title: Text
     labels: tuple[str, ...]
     values: tuple[float | None, ...]
     fmt: Callable[[float], str]
-    marked: frozenset[int] = frozenset()  # e.g. the versions live somewhere
+    marks: Mapping[int, str] = field(default_factory=dict)
     note: str = ""
 
 
 class ColumnChart:
-    """A Rich renderable: one column per point, scaled between the series' min and max."""
+    """A Rich renderable: one column per point on a y-axis with a round floor, versions labelled below."""
 
     def __init__(self, series: Series, height: int) -> None:
         self.series = series
@@ -54,45 +104,39 @@ class ColumnChart:
         if not known:
             yield Text("no values to chart", style="dim italic")
             return
-        lo, hi = min(known), max(known)
-        top, bottom = s.fmt(hi), s.fmt(lo)
-        lw = max(len(top), len(bottom))
+        bottom, top = axis_bounds(min(known), max(known))
+        ticks = {self.height - 1: s.fmt(top), 0: s.fmt(bottom), (self.height - 1) // 2: s.fmt((top + bottom) / 2)}
+        lw = max(len(t) for t in ticks.values())
         plot_w = max(4, options.max_width - lw - 2)
         points = list(zip(s.labels, s.values, strict=True))
         first = 0
-        if len(points) > plot_w:
-            first = len(points) - plot_w  # keep the most recent points
+        widest = max((len(label) for label, _ in points), default=1)
+        col_w = max(1, min(widest + 1, 8, plot_w // max(1, len(points))))
+        fits = max(1, plot_w // col_w)
+        if len(points) > fits:
+            first = len(points) - fits  # keep the most recent points
             points = points[first:]
-        col_w = max(1, min(3, plot_w // len(points)))
         levels = self.height * 8
-        heights = []
-        for v in (p[1] for p in points):
-            if v is None:
-                heights.append(None)
-            elif hi == lo:
-                heights.append(levels // 2)
-            else:
-                heights.append(max(1, round((v - lo) / (hi - lo) * (levels - 1)) + 1))
+        heights = [None if v is None else max(1, round((v - bottom) / (top - bottom) * levels)) for _, v in points]
+        bar_w = max(1, col_w - 1) if col_w > 2 else col_w
         for row in range(self.height - 1, -1, -1):
-            label = top if row == self.height - 1 else bottom if row == 0 else ""
-            line = Text(label.rjust(lw) + " │", style="dim")
+            line = Text(ticks.get(row, "").rjust(lw) + " ┤" if row in ticks else " " * lw + " │", style="dim")
             for i, h in enumerate(heights):
-                marked = (i + first) in s.marked
                 if h is None:
                     cell = "·" if row == 0 else " "
                 else:
                     filled = h - row * 8
                     cell = "█" if filled >= 8 else BLOCKS[filled] if filled > 0 else " "
-                    if marked and cell == "█":
-                        cell = "▓"
-                line.append(cell * col_w, style="bold cyan" if marked else "cyan")
+                line.append(cell * bar_w, style="bold cyan" if (i + first) in s.marks else "cyan")
+                line.append(" " * (col_w - bar_w))
             yield line
-        axis = Text(" " * lw + " └" + "─" * (col_w * len(points)), style="dim")
-        yield axis
-        left, right = points[0][0], points[-1][0]
-        span = col_w * len(points)
-        gap = max(1, span - len(left) - len(right))
-        yield Text(" " * (lw + 2) + left + " " * gap + (right if len(points) > 1 else ""), style="dim")
+        yield Text(" " * lw + " └" + "─" * (col_w * len(points)), style="dim")
+        if s.marks:
+            marks = "".join(s.marks.get(i + first, " ").ljust(col_w) for i in range(len(points)))
+            yield Text(" " * (lw + 2) + marks, style="bold")
+        yield Text(" " * (lw + 2)).append_text(x_labels([label for label, _ in points], col_w))
+        if first:
+            yield Text(f"the {len(points)} newest of {len(s.values)} points", style="dim italic")
         if s.note:
             yield Text(s.note, style="dim italic")
 
@@ -119,5 +163,6 @@ class Chart(Widget):
     def render(self) -> ColumnChart | Text:
         if self._series is None:
             return Text("")
-        extra = 3 + (1 if self._series.note else 0)  # title, axis, labels, note
-        return ColumnChart(self._series, self.content_region.height - extra)
+        s = self._series
+        extra = 3 + (1 if s.note else 0) + (1 if s.marks else 0) + 1  # title, axis, labels, note, marks, "newest of"
+        return ColumnChart(s, self.content_region.height - extra)

@@ -35,6 +35,38 @@ def column_widths(labels: Sequence[Text], rows: Sequence[Sequence[Text]], caps: 
     return [min(w, limit) for w, limit in zip(widths, limits, strict=True)]
 
 
+Step = tuple[str, int, int]  # ("shrink", column, to at least) or ("drop", column, 0)
+GAP = 2  # cells between DataTable columns (its default cell padding)
+
+
+def fit_widths(widths: Sequence[int], room: int, steps: Sequence[Step], *, gap: int = GAP) -> list[int]:
+    """Widths that fit in ``room`` cells, taking ``steps`` in order until they do; 0 means the column is left out.
+
+    Layouts give way from what matters least: e.g. shrink the owner, then drop it, then
+    the headline, and only then cut the status. Columns no step names keep their width.
+    """
+    out = list(widths)
+
+    def total() -> int:
+        return sum(w + gap for w in out if w > 0)
+
+    for action, column, floor in steps:
+        over = total() - room
+        if over <= 0:
+            break
+        if action == "drop":
+            out[column] = 0
+        elif out[column] > floor:
+            out[column] -= min(over, out[column] - floor)
+    return out
+
+
+def shown_columns(widths: Sequence[int], *columns: Sequence[Text]) -> list[list[Text]]:
+    """Each row of ``columns`` without the cells of left-out (width 0) columns."""
+    keep = [i for i, w in enumerate(widths) if w > 0]
+    return [[row[i] for i in keep] for row in columns]
+
+
 class RegistryTable(DataTable[object]):
     BINDINGS = keys.bindings("table")
 
@@ -43,12 +75,15 @@ class RegistryTable(DataTable[object]):
         self._pending: list[Sequence[Text]] = []
 
     def fill(self, labels: Sequence[Text], rows: Sequence[Sequence[Text]], widths: Sequence[int] | None = None) -> None:
-        """Replace columns and rows; ``widths`` (one per column) defaults to the longest cell's."""
+        """Replace columns and rows; ``widths`` (one per column) defaults to the longest cell's; 0 leaves a column out."""
         widths = list(widths) if widths is not None else column_widths(labels, rows)
+        if 0 in widths:
+            labels, *kept = shown_columns(widths, labels, *rows)
+            rows, widths = kept, [w for w in widths if w > 0]
         with self.app.batch_update():
             self.clear(columns=True)
             for label, width in zip(labels, widths, strict=True):
-                self.add_column(label, width=max(width, label.cell_len))
+                self.add_column(label, width=width)
             self._pending = list(rows[PAGE:])
             self.add_rows(rows[:PAGE])
 

@@ -1,0 +1,112 @@
+"""History (4): the audit trail from git, newest first; Enter opens an event whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from mlrelease.registry.history import Event
+from mlrelease.tui import keys
+from mlrelease.tui.modeldata import ModelData, load_history
+from mlrelease.tui.panes.base import Pane
+from mlrelease.tui.panes.versions import short_author
+from mlrelease.tui.safe import join, lit, plain, when
+from mlrelease.tui.widgets.table import GAP, RegistryTable, column_widths, fit_widths
+
+LABELS = ("When (UTC)", "Who", "Action", "Env", "From → to", "Reason / note")
+REASON = len(LABELS) - 1
+
+
+def change_text(e: Event) -> Text:
+    change = Text()
+    if e.previous or e.version:
+        change = join(lit(e.previous, "dim"), Text("→"), lit(e.version, "bold"))
+    if e.phase:
+        change.append(f" ({plain(e.phase)})", style="bold" if e.phase == "Failed" else "dim")
+    return change
+
+
+def why_text(e: Event) -> Text:
+    why = lit(e.reason or e.note or e.subject)
+    if e.forced:
+        why = join(Text("forced gates:", style="bold"), lit(e.forced), why)
+    return why
+
+
+class HistoryPane(Pane):
+    TAB = "history"
+    FOCUS = "#history-table"
+    BINDINGS = keys.bindings("history")
+
+    @dataclass
+    class Read(Message):
+        events: list[Event]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[Event] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield RegistryTable(id="history-table")
+        yield Static("", id="history-note", classes="pane-note")
+
+    def model_changed(self, data: ModelData) -> None:
+        super().model_changed(data)
+        self.events = None  # read again when next shown
+        if self.view.active_tab == self.TAB:
+            self._read()
+
+    def activate(self) -> None:
+        if self.events is None:
+            self._read()
+        super().activate()
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False, description="reading history")
+    def _read(self) -> None:
+        self.post_message(self.Read(load_history(self.mlr.session, self.view.model_name)))
+
+    @on(Read)
+    def _show(self, message: Read) -> None:
+        self.events = events = message.events
+        rows = [
+            [Text(when(e.at)), lit(short_author(e.who)), lit(e.action, "bold"), lit(e.environment), change_text(e), why_text(e)]
+            for e in events
+        ]
+        labels = [Text(label) for label in LABELS]
+        self.query_one("#history-table", RegistryTable).fill(labels, rows, self._widths(labels, rows))
+        self.query_one("#history-note", Static).update(
+            Text(f"{len(events)} events, newest first (from git; hand edits included) · Enter: the whole event", style="dim")
+        )
+
+    def _widths(self, labels: list[Text], rows: list[list[Text]]) -> list[int]:
+        """The reason gets the room that is left (at least 24 cells): who and change give way first."""
+        room = self.app.size.width - 3
+        widths = column_widths(labels, rows, [16, 24, 12, 14, 28, 400])
+        widths = fit_widths(widths, room - 24 - GAP, [("shrink", 1, 10), ("shrink", 4, 14), ("shrink", 3, 8)])
+        left = room - sum(w + GAP for i, w in enumerate(widths) if i != REASON) - GAP
+        widths[REASON] = max(24, min(widths[REASON], left)) if left > 0 else 24
+        return widths
+
+    def selected(self) -> Event | None:
+        table = self.query_one("#history-table", RegistryTable)
+        if not self.events or not 0 <= table.cursor_row < len(self.events):
+            return None
+        return self.events[table.cursor_row]
+
+    @on(DataTable.RowSelected, "#history-table")
+    def _selected(self) -> None:
+        self.action_open_event()
+
+    def action_open_event(self) -> None:
+        from mlrelease.tui.screens.event import EventModal
+
+        event = self.selected()
+        if event is None:
+            return
+        related = [e for e in self.events or () if e.promotion_id and e.promotion_id == event.promotion_id]
+        self.app.push_screen(EventModal(event, related or [event]))

@@ -1,0 +1,125 @@
+"""Versions (1): newest first, key metrics with their change against what is live, where each runs."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from mlrelease.registry.compare import BETTER, SAME, WORSE
+from mlrelease.registry.types import Version
+from mlrelease.tui.modeldata import ModelData
+from mlrelease.tui.panes.base import Pane, metric_text
+from mlrelease.tui.safe import lit, plain, when
+from mlrelease.tui.widgets.table import RegistryTable, column_widths, fit_widths
+
+VERDICT = {
+    BETTER: ("▲", "green"),
+    WORSE: ("▼", "red"),
+    SAME: ("=", "dim"),
+}
+
+
+def delta_cell(version: Version, metric: str, data: ModelData) -> Text:
+    """The value, then its change against the live version, marked by the metric's goal."""
+    definition = data.config.metrics.get(metric)
+    value = version.metrics.get(metric)
+    out = Text(metric_text(definition, metric, value))
+    if data.reference is not None and version.version == data.reference[1]:
+        out.append(" live", style="dim")
+        return out
+    cmp = data.against_live.get(version.version)
+    delta = next((d for d in cmp.metrics if d.name == metric), None) if cmp else None
+    if delta is None or delta.delta is None:
+        return out
+    symbol, style = VERDICT.get(delta.verdict, ("?", "yellow"))
+    out.append(f" {symbol}" if delta.verdict == SAME else f" {symbol}{delta.render_delta()}", style=style)
+    return out
+
+
+def short_author(author: str | None) -> str | None:
+    """``Name <email>`` as the name alone: the table has room for what decides (the e-mail is in lineage)."""
+    if not author:
+        return author
+    name = author.split("<", 1)[0].strip()
+    return name or author
+
+
+class VersionsPane(Pane):
+    TAB = "versions"
+    FOCUS = "#versions-table"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[Version] = []  # table order (newest first)
+        self.marked: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield RegistryTable(id="versions-table")
+        yield Static("", id="versions-note", classes="pane-note")
+
+    def model_changed(self, data: ModelData) -> None:
+        super().model_changed(data)
+        self.fill()
+
+    def fill(self) -> None:
+        data = self.data
+        if data is None:
+            return
+        table = self.query_one("#versions-table", RegistryTable)
+        current = self.selected_version()
+        self.rows = list(reversed(data.versions))
+        labels = [Text("✓"), Text("Version"), Text("Created (UTC)"), Text("Author"), *(lit(m) for m in data.key_metrics), Text("Live in")]
+        rows = [self._cells(v, data) for v in self.rows]
+        # Version and Live in stay whole; the author gives way first on a narrow screen.
+        widths = fit_widths(column_widths(labels, rows), self.app.size.width - 3, [("shrink", 3, 8), ("shrink", 2, 10)])
+        with self.app.batch_update():
+            table.fill(labels, rows, widths)
+            names = [v.version for v in self.rows]
+            if current in names:
+                table.show_row(names.index(current))
+        note = Text(f"{len(self.rows)} versions", style="dim")
+        if data.reference is not None:
+            note.append(f" · deltas against {plain(data.reference[1])}, live in {plain(data.reference[0])}", style="dim")
+        else:
+            note.append(" · nothing is live yet, so there are no deltas", style="dim")
+        hidden = len(data.all_metrics) - len(data.key_metrics)
+        if hidden > 0:
+            note.append(f" · {hidden} more metric(s) in compare and trend", style="dim")
+        if data.problems:
+            note.append(f" · problem: {plain(str(data.problems[0]))}", style="yellow")
+        self.query_one("#versions-note", Static).update(note)
+
+    def _cells(self, v: Version, data: ModelData) -> list[Text]:
+        where = data.placements.get(v.version, ())
+        live = Text(", ".join(plain(p.describe()) for p in where)) if where else Text("")
+        if v.version in data.rejected:
+            live.append(" ✗ rejected" if where else "✗ rejected", style="bold")
+        mark = Text("●" if v.version in self.marked else "")
+        return [
+            mark,
+            lit(v.version, "bold" if where else ""),
+            Text(when(v.created)),
+            lit(short_author(v.author)),
+            *(delta_cell(v, m, data) for m in data.key_metrics),
+            live,
+        ]
+
+    def selected_version(self) -> str | None:
+        table = self.query_one("#versions-table", RegistryTable)
+        if not self.rows or not 0 <= table.cursor_row < len(self.rows):
+            return None
+        return self.rows[table.cursor_row].version
+
+    def toggle_mark(self) -> list[str]:
+        """Mark or unmark the selected version (at most two: a third replaces the oldest)."""
+        version = self.selected_version()
+        if version is None:
+            return self.marked
+        if version in self.marked:
+            self.marked.remove(version)
+        else:
+            self.marked.append(version)
+            del self.marked[:-2]
+        self.fill()
+        return self.marked
