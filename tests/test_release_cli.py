@@ -192,7 +192,7 @@ def test_a_read_only_environment_is_named_before_any_other_reason_a_rollback_can
     assert head(repo) == before
 
 
-def test_unpin_takes_an_optional_reason_but_never_an_empty_one(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unpin_reason_is_never_empty(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, _, err = cli(capsys, repo, "unpin", "churn", "--env", "production", "--reason", "  ", "--yes")
     assert rc == 2
     assert "--reason must not be empty" in err

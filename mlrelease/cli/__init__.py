@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import NoReturn
 
 from mlrelease import __version__
 from mlrelease.errors import ExitCode, MlreleaseError, UsageError
@@ -46,6 +47,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "serve the dashboard to web browsers (textual-serve); read-only unless --allow-actions"),
     "demo": ("demo", "build the bundled example registry (a bank's fraud models, with history) and open it"),
 }
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error under ``--json`` also prints the JSON document scripts read.
+
+    The README promises every error with ``--json`` as ``{"error": ..., "exit_code": ...}`` on
+    stdout; argparse's own errors (a missing argument, an unknown flag, a bad number) exit 2
+    before any command runs, so they are answered here. The usage text still goes to stderr.
+    """
+
+    json_wanted = False  # set by main() from the command line, before parsing
+
+    def error(self, message: str) -> NoReturn:
+        if Parser.json_wanted:
+            from mlrelease.cli.output import print_json
+
+            print_json({"error": message, "exit_code": int(ExitCode.USAGE)})
+        super().error(message)
 
 
 def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -81,7 +100,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     ``only=""`` imports none (the top-level ``--help`` and ``--version``); ``None`` imports all.
     """
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="mlrelease",
         description="Release manager for machine-learning models, with a git repository as the system of record. "
         "Run without a command in a terminal to open the dashboard.",
@@ -90,7 +109,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mlrelease {__version__}")
     _common(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     _common(common, suppress=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, summary) in COMMANDS.items():
@@ -126,6 +145,7 @@ def _refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespa
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    Parser.json_wanted = "--json" in (args_list[: args_list.index("--")] if "--" in args_list else args_list)
     # No command named (``--version``, ``--help``, nothing): import no command module at all,
     # so answering costs the interpreter's start and this module, not every command's imports.
     parser = build_parser(_chosen(args_list) or "")

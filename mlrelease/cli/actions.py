@@ -174,7 +174,9 @@ def show_result(result: Result) -> None:
     for item in result.items:
         style = "green" if item.exit_code == ExitCode.OK else "red"
         console().print(Text(plain(item.message), style=style))
+    said = result.status == "noop" and result.message == result.plan.noop  # the plan said it already: once is enough
     if result.exit_code == ExitCode.OK:
-        console().print(Text(plain(result.message), style="green" if result.status == "done" else ""))
+        if not said:
+            console().print(Text(plain(result.message), style="green" if result.status == "done" else ""))
     else:
         report_error(result.message, int(result.exit_code))

@@ -9,7 +9,9 @@ and left out. Shapes are documented in docs/commands.md.
 
 Tables: a version or a name cut short with "…" would mislead, so :func:`folded` tables
 fold long values onto more lines instead of truncating them, and output that goes to a
-pipe or a file is printed at full width (:func:`show`).
+pipe or a file is never cut or wrapped at all: the console itself is as wide as the
+longest line when it does not write to a terminal (whatever ``COLUMNS`` says), so every
+command's tables and lines reach a script whole.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from typing import Any
 
 from rich import box
 from rich.console import Console, RenderableType
-from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -34,6 +35,7 @@ from mlrelease.registry.fields import format_timestamp
 from mlrelease.textsafe import visible
 
 _console: Console | None = None
+PIPE_WIDTH = 100_000  # a pipe or a file has no width: tables (never expanded) take their natural one
 
 
 def console() -> Console:
@@ -46,6 +48,8 @@ def console() -> Console:
             no_color="NO_COLOR" in os.environ or None,
             soft_wrap=False,
         )
+        if not _console.is_terminal:
+            _console.width = PIPE_WIDTH
     return _console
 
 
@@ -107,25 +111,14 @@ def folded(columns: Iterable[str], rows: Iterable[Iterable[object]], *, title: s
 
 
 def show(*renderables: RenderableType) -> None:
-    """Print to the terminal's width; into a pipe or file, at full width so nothing wraps.
+    """Print to the terminal's width; into a pipe or file, whole (see :func:`console`).
 
     Scripts that grep a table (and tests) then see each row on one line, whatever the
     COLUMNS of the machine; people at a terminal get the table fitted to their screen.
     """
     con = console()
-    if con.is_terminal:
-        for r in renderables:
-            con.print(r)
-        return
-    options = con.options.update_width(10_000)
-    natural = max([80, *(Measurement.get(con, options, r).maximum for r in renderables)])
-    saved = con.width
-    con.width = natural
-    try:
-        for r in renderables:
-            con.print(r)
-    finally:
-        con.width = saved
+    for r in renderables:
+        con.print(r)
 
 
 def report_problems(problems: Iterable[Problem]) -> int:

@@ -31,7 +31,7 @@ KINDS: dict[str, Kind] = {
         Kind("retrain", "Retrain", "two-phase", True, False, False, False),
         Kind("approve", "Approve", "single", False, False, True, True),
         Kind("reject", "Reject", "single", True, False, False, True),
-        Kind("unpin", "Unpin", "single", False, True, True, False),
+        Kind("unpin", "Unpin", "single", True, True, True, False),  # a reason like every change (issue 15.6)
         Kind("reconcile", "Reconcile", "reconcile", False, False, False, False, model_optional=True),
     )
 }

@@ -265,7 +265,7 @@ async def test_rollback_then_unpin_from_the_model_view(repo: Path, make_app) -> 
         assert live(repo, "production") == "1.0.0"
         assert "⚑ pinned" in str(app.screen.query_one("#model-header").render())
         modal = await plan_for(pilot, app, "u", "production")
-        await fill(pilot, modal, typed="fraud-card")
+        await fill(pilot, modal, reason="fixed upstream", typed="fraud-card")
         modal.query_one("#cancel", Button).focus()
         await pilot.press("y")
         await settle(pilot, app)

@@ -11,7 +11,7 @@ from mlrelease.release.plan import Request
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL")
     parser.add_argument("--env", required=True, metavar="ENV", help="the environment to unpin")
-    parser.add_argument("--reason", metavar="TEXT", help="why (recorded in the audit trail)")
+    parser.add_argument("--reason", metavar="TEXT", help="why (required; recorded in the audit trail)")
     actions.add_flags(parser)
 
 

@@ -16,7 +16,7 @@ from mlrelease.tui.modeldata import ModelData, load_history
 from mlrelease.tui.panes.base import Pane
 from mlrelease.tui.panes.versions import short_author
 from mlrelease.tui.safe import join, lit, plain, when
-from mlrelease.tui.widgets.table import GAP, RegistryTable, column_widths, fit_widths
+from mlrelease.tui.widgets.table import GAP, RegistryTable, Step, column_widths, fit_widths
 
 LABELS = ("When (UTC)", "Who", "Action", "Env", "From → to", "Reason / note")
 REASON = len(LABELS) - 1
@@ -84,12 +84,14 @@ class HistoryPane(Pane):
         )
 
     def _widths(self, labels: list[Text], rows: list[list[Text]]) -> list[int]:
-        """The reason gets the room that is left (at least 24 cells): who and change give way first."""
+        """The reason gets the room that is left (at least 16 cells): who, change, the time of day and env give way first."""
         room = self.app.size.width - 3
         widths = column_widths(labels, rows, [16, 24, 12, 14, 28, 400])
-        widths = fit_widths(widths, room - 24 - GAP, [("shrink", 1, 10), ("shrink", 4, 14), ("shrink", 3, 8)])
-        left = room - sum(w + GAP for i, w in enumerate(widths) if i != REASON) - GAP
-        widths[REASON] = max(24, min(widths[REASON], left)) if left > 0 else 24
+        reason, widths[REASON] = widths[REASON], 0  # fitted apart: it takes what is left
+        steps: list[Step] = [("shrink", 1, 10), ("shrink", 4, 14), ("shrink", 0, 10), ("shrink", 3, 8), ("shrink", 1, 8)]
+        widths = fit_widths(widths, room - 16 - GAP, steps)
+        left = room - sum(w + GAP for w in widths if w) - GAP
+        widths[REASON] = max(16, min(reason, left))
         return widths
 
     def selected(self) -> Event | None:

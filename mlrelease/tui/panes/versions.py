@@ -11,7 +11,7 @@ from mlrelease.registry.types import Version
 from mlrelease.tui.modeldata import ModelData
 from mlrelease.tui.panes.base import Pane, metric_text
 from mlrelease.tui.safe import lit, plain, when
-from mlrelease.tui.widgets.table import RegistryTable, column_widths, fit_widths
+from mlrelease.tui.widgets.table import RegistryTable, Step, column_widths, fit_widths
 
 VERDICT = {
     BETTER: ("▲", "green"),
@@ -71,8 +71,16 @@ class VersionsPane(Pane):
         self.rows = list(reversed(data.versions))
         labels = [Text("✓"), Text("Version"), Text("Created (UTC)"), Text("Author"), *(lit(m) for m in data.key_metrics), Text("Live in")]
         rows = [self._cells(v, data) for v in self.rows]
-        # Version and Live in stay whole; the author gives way first on a narrow screen.
-        widths = fit_widths(column_widths(labels, rows), self.app.size.width - 3, [("shrink", 3, 8), ("shrink", 2, 10)])
+        # Version and Live in stay whole; the author, then long metric names, then the time give way.
+        metrics = range(4, 4 + len(data.key_metrics))
+        steps: list[Step] = [
+            ("shrink", 3, 8),
+            *(("shrink", i, 12) for i in metrics),
+            ("shrink", 2, 10),
+            *(("drop", i, 0) for i in reversed(metrics[2:])),  # the first two stay (compare and trend have all)
+            ("drop", 3, 0),
+        ]
+        widths = fit_widths(column_widths(labels, rows), self.app.size.width - 3, steps)
         with self.app.batch_update():
             table.fill(labels, rows, widths)
             names = [v.version for v in self.rows]

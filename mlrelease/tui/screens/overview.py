@@ -26,9 +26,9 @@ from mlrelease.tui.safe import lit, plain
 from mlrelease.tui.screens.base import BaseScreen
 from mlrelease.tui.status import ModelStatus, status_cell, status_detail
 from mlrelease.tui.widgets.keybar import KeyBar
-from mlrelease.tui.widgets.rowlist import RowList
+from mlrelease.tui.widgets.rowlist import GAP, MARGIN, RowList
 from mlrelease.tui.widgets.safeinput import SafeInput
-from mlrelease.tui.widgets.table import MAX_CELL, column_widths
+from mlrelease.tui.widgets.table import MAX_CELL, Step, column_widths, fit_widths
 from mlrelease.tui.widgets.topbar import TopBar
 
 _LAST = (1, ())  # sort key that puts missing values last
@@ -168,8 +168,34 @@ class OverviewScreen(BaseScreen):
             self._environments = view.environments
             self._columns = columns(view.environments)
             self._sort = min(self._sort, len(self._columns) - 1)
-        self._widths = column_widths([c.label for c in self._columns], [r.cells for r in self._rows], [c.cap for c in self._columns])
+        self._measure()
         self.refill()
+
+    def _measure(self) -> None:
+        self._widths = column_widths([c.label for c in self._columns], [r.cells for r in self._rows], [c.cap for c in self._columns])
+
+    def fitted(self) -> list[int]:
+        """Column widths for the list's width: what decides (model, live per environment, health,
+        status) stays; the owner, then the headline, shrink and then go, before the status is cut."""
+        if not self._widths:
+            return self._widths
+        owner, headline = 1, len(self._widths) - 3
+        health, status = headline + 1, headline + 2
+        steps: list[Step] = [
+            ("shrink", owner, 8),
+            ("shrink", headline, 10),
+            ("drop", owner, 0),
+            ("drop", headline, 0),
+            ("shrink", health, 6),
+            ("shrink", status, 14),
+            ("shrink", 0, 10),
+        ]
+        room = (self.query_one(RowList).size.width or self.app.size.width) - MARGIN - 1
+        return fit_widths(self._widths, room, steps, gap=GAP)
+
+    def on_resize(self) -> None:
+        if self._rows:
+            self.refill()
 
     def statuses_updated(self, names: Iterable[str]) -> None:
         """Background status arrived for ``names``: rebuild those rows only, then show."""
@@ -179,7 +205,7 @@ class OverviewScreen(BaseScreen):
             if i is not None:
                 self._rows[i] = build_row(self._rows[i].summary, statuses.get(name))
         if self._rows:
-            self._widths = column_widths([c.label for c in self._columns], [r.cells for r in self._rows], [c.cap for c in self._columns])
+            self._measure()
             self.refill()
 
     # ---- table -------------------------------------------------------------------------
@@ -199,7 +225,7 @@ class OverviewScreen(BaseScreen):
                 label.append(" ▼" if self._reverse else " ▲")
             labels.append(label)
         with self.app.batch_update():
-            table.fill(labels, [r.cells for r in self.shown], self._widths)
+            table.fill(labels, [r.cells for r in self.shown], self.fitted())
             names = [r.summary.name for r in self.shown]
             table.move_cursor(names.index(current) if current in names else 0)
         self._note(len(rows))

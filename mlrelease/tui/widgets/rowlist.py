@@ -88,12 +88,12 @@ class RowList(ScrollView, can_focus=True):
 
     def fill(self, labels: Sequence[Text], rows: Sequence[Sequence[Text]], widths: Sequence[int]) -> None:
         self.labels = list(labels)
-        self._widths = [max(w, label.cell_len) for w, label in zip(widths, labels, strict=True)]
+        self._widths = [w and max(w, label.cell_len) for w, label in zip(widths, labels, strict=True)]  # 0: left out
         self._rows = rows
         self._lines.clear()
         self._strips.clear()
         self._header = None
-        width = MARGIN + sum(self._widths) + GAP * len(self._widths)
+        width = MARGIN + sum(w + GAP for w in self._widths if w)
         self.virtual_size = Size(width, len(rows) + 1)
         self.set_reactive(RowList.cursor_row, min(self.cursor_row, max(0, len(rows) - 1)))
         self.refresh()
@@ -119,6 +119,8 @@ class RowList(ScrollView, can_focus=True):
     def _line_text(self, cells: Sequence[Text]) -> Text:
         line = Text(" " * MARGIN, no_wrap=True, end="")
         for cell, width in zip(cells, self._widths, strict=False):
+            if not width:
+                continue
             piece = cell.copy()
             piece.truncate(width, overflow="ellipsis", pad=True)
             line.append_text(piece)
@@ -196,6 +198,8 @@ class RowList(ScrollView, can_focus=True):
         if event.y == 0:
             x, start = event.x + int(self.scroll_x), MARGIN
             for i, width in enumerate(self._widths):
+                if not width:
+                    continue
                 if start <= x < start + width + GAP:
                     self.post_message(self.HeaderClicked(i))
                     return
