@@ -145,10 +145,8 @@ async def open_model(root: Path, name: str) -> Timing:
         await pilot.pause()
         clock = Clock()
         await pilot.press("enter")
-        while not (
-            isinstance(app.screen, ModelScreen) and app.screen.data is not None and app.screen.query_one("#versions-table").row_count
-        ):
-            await asyncio.sleep(0.002)
+        while not (isinstance(app.screen, ModelScreen) and any(t.row_count for t in app.screen.query("#versions-table"))):
+            await asyncio.sleep(0.002)  # the versions tab is a widget of its own, mounted with the view
         await pilot.pause()
         elapsed = clock.lap()
         assert app.screen.query_one("#versions-table").total_rows == 200
