@@ -47,6 +47,13 @@ class HistoryPane(Pane):
     class Read(Message):
         events: list[Event]
 
+    @dataclass
+    class Opened(Message):
+        """Enter on a row: the screen shows ``event`` whole, with the other commits of its action."""
+
+        event: Event
+        related: list[Event]
+
     def __init__(self) -> None:
         super().__init__()
         self.events: list[Event] | None = None
@@ -105,10 +112,8 @@ class HistoryPane(Pane):
         self.action_open_event()
 
     def action_open_event(self) -> None:
-        from mlrelease.tui.screens.event import EventModal
-
         event = self.selected()
         if event is None:
             return
         related = [e for e in self.events or () if e.promotion_id and e.promotion_id == event.promotion_id]
-        self.app.push_screen(EventModal(event, related or [event]))
+        self.post_message(self.Opened(event, related or [event]))

@@ -209,6 +209,12 @@ class ModelScreen(BaseScreen):
         old, new = sorted(pair, key=lambda v: order.get(v, 0))
         self.mlr.open_compare(self.model_name, old, new)
 
+    @on(HistoryPane.Opened)
+    def _event_opened(self, message: HistoryPane.Opened) -> None:
+        from mlrelease.tui.screens.event import EventModal
+
+        self.app.push_screen(EventModal(message.event, message.related))
+
     def action_next_metric(self) -> None:
         self.action_tab("trend")
         trend = self.pane("trend")
