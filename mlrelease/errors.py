@@ -24,6 +24,8 @@ class ExitCode(IntEnum):
     RETRIES_EXHAUSTED = 6  # push kept being rejected; nothing changed on the remote
     READ_ONLY = 7  # the action is disabled by --readonly or read_only config
     DUE = 8  # `check`: at least one model is due for retraining
+    ROLLOUT_ABORTED = 9  # `rollout`: a rollout was aborted (the canary rolled back), or would be with --dry-run
+    NEEDS_PERSON = 10  # `rollout`: a rollout waits for a person (a pause step, a non-critical failure, an off-plan weight)
 
 
 @dataclass(frozen=True)

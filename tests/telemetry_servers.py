@@ -199,6 +199,40 @@ def _wait(what: str, until: Callable[[], bool], proc: subprocess.Popen[bytes], l
 
 
 @contextlib.contextmanager
+def serving_prometheus(
+    binary: str, tmp: Path, config: str, data: Path, retention: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """Prometheus on a free 127.0.0.1 port with ``config``, ready; stopped (and reaped) afterwards."""
+    port = free_port()
+    config_file = tmp / "prometheus.yml"
+    config_file.write_text(config)
+    log = tmp / "prometheus.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config_file}",
+                f"--storage.tsdb.path={data}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                f"--storage.tsdb.retention.time={retention}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait("readiness", lambda: _ready(url), proc, log)
+        yield url, proc, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@contextlib.contextmanager
 def prometheus(tmp: Path) -> Iterator[str]:
     """A real Prometheus on 127.0.0.1 scraping our exporter every second, with 8 scrapes in.
 
@@ -208,31 +242,14 @@ def prometheus(tmp: Path) -> Iterator[str]:
     if binary is None:
         pytest.fail("the prometheus binary is not installed: `apt-get install prometheus` (as .ci/run does) to run these tests")
     with exporter() as target:
-        port = free_port()
-        config = tmp / "prometheus.yml"
-        config.write_text(
+        config = (
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             "scrape_configs:\n"
             "  - job_name: model\n"
             "    scrape_interval: 1s\n"
             f"    static_configs:\n      - targets: ['{urllib.parse.urlsplit(target).netloc}']\n"
         )
-        log = tmp / "prometheus.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={tmp / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                    "--storage.tsdb.retention.time=1h",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait("readiness", lambda: _ready(url), proc, log)
+        with serving_prometheus(binary, tmp, config, tmp / "data", "1h") as (url, proc, log):
             query = urllib.parse.quote("count_over_time(model_request_errors_total[1m])")
 
             def scraped() -> bool:
@@ -242,13 +259,6 @@ def prometheus(tmp: Path) -> Iterator[str]:
 
             _wait("eight scrapes of the exporter", scraped, proc, log)
             yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
 
 
 def _ready(url: str) -> bool:

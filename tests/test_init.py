@@ -27,6 +27,7 @@ EXPECTED = [
     "releases/production/.gitkeep",
     ".github/workflows/mlrelease-lint.yml",
     ".github/workflows/mlrelease-check.yml",
+    ".github/workflows/mlrelease-rollout.yml",
     ".gitlab-ci.yml",
     "mlrelease.yaml",
 ]
@@ -67,8 +68,21 @@ def test_ci_files_run_lint_on_pull_requests(tmp_path: Path, capsys: pytest.Captu
     job = gitlab["mlrelease-lint"]
     assert {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'} in job["rules"]
     assert 'mlrelease --repo "." lint' in job["script"]
-    for text in ((root / ".github/workflows/mlrelease-lint.yml").read_text(), (root / ".gitlab-ci.yml").read_text()):
+    ci_files = ("mlrelease-lint.yml", "mlrelease-check.yml", "mlrelease-rollout.yml")
+    for text in (*((root / ".github/workflows" / f).read_text() for f in ci_files), (root / ".gitlab-ci.yml").read_text()):
         assert "@" + "REGISTRY_PATH@" not in text and "@MLRELEASE_SPEC@" not in text
+
+
+def test_ci_files_run_every_active_rollout_on_a_schedule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "reg"
+    assert init(capsys, str(root))[0] == 0
+    github = yamlsafe.load((root / ".github/workflows/mlrelease-rollout.yml").read_bytes(), "gh")
+    assert github["on"]["schedule"] and github["permissions"] == {"contents": "write"}
+    steps = github["jobs"]["rollout"]["steps"]
+    assert any('mlrelease --repo "." rollout --all --yes' in (s.get("run") or "") for s in steps)
+    assert steps[0]["with"]["fetch-depth"] == 0
+    job = yamlsafe.load((root / ".gitlab-ci.yml").read_bytes(), "gl")["mlrelease-rollout"]
+    assert any('rollout --all --yes' in line for line in job["script"]) and job["variables"]["GIT_DEPTH"] == "0"
 
 
 def test_the_config_template_explains_every_section() -> None:
@@ -109,11 +123,12 @@ def test_init_in_a_subfolder_of_an_existing_repository_leaves_other_work_alone(t
     assert (repo / ".gitlab-ci.yml").read_text() == "build:\n  script: [make]\n"
     assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == sorted(
         [f"ml/registry/{p}" for p in EXPECTED if not p.startswith(".")]
-        + [".github/workflows/mlrelease-check.yml", ".github/workflows/mlrelease-lint.yml"]
+        + [".github/workflows/mlrelease-check.yml", ".github/workflows/mlrelease-lint.yml", ".github/workflows/mlrelease-rollout.yml"]
     )
     workflow = (repo / ".github/workflows/mlrelease-lint.yml").read_text()
     assert 'mlrelease --repo "ml/registry" lint' in workflow
     assert '"ml/registry"' in (repo / ".github/workflows/mlrelease-check.yml").read_text()
+    assert 'mlrelease --repo "ml/registry" rollout --all --yes' in (repo / ".github/workflows/mlrelease-rollout.yml").read_text()
     assert (repo / "src/app.py").read_text() == "print('edited')\n"
     assert git(repo, "status", "--porcelain").splitlines() == [" M src/app.py", "A  src/new.py"]
     assert main(["--repo", str(repo / "ml" / "registry"), "lint"]) == 0

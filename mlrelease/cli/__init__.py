@@ -34,13 +34,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "promote": ("promote", "promote MODEL@VERSION to an environment: gates, intent, backend, outcome (--canary, --dry-run)"),
     "plan": ("plan", "show what an action would do (gates, backend call, commits) and change nothing"),
     "rollback": ("rollback", "roll a model back in an environment (default: what was live before) and pin it"),
+    "pin": ("pin", "hold a model in an environment (pause a rollout): promotions wait until unpin"),
     "unpin": ("unpin", "lift a rollback's pin so promotions are allowed again"),
     "approve": ("approve", "approve MODEL@VERSION for an environment as your git identity"),
     "reject": ("reject", "reject MODEL@VERSION: never promotable again without --force"),
     "retrain": ("retrain", "request retraining through the retrain backend and record the request"),
     "reconcile": ("reconcile", "finish what a crash left Pending: ask the backend, record the truth"),
+    "rollout": ("rollout", "drive a canary through the environment's rollout strategy: advance, finish, hold or abort on evidence"),
     "check": ("check", "which live models are due for retraining and why, health per environment (--trigger starts retraining)"),
     "telemetry": ("telemetry", "a model's live figures over time per environment, and its drift per feature"),
+    "ab": ("ab", "the A/B report of a canary: challenger vs champion per metric (test, CI, p-value), per-arm drift"),
     "backends": ("backends", "list installed backend types and configured backends, with a health check"),
     "import": ("import_", "import models and release history from MLflow (REST) or GTO (git tags)"),
     "tui": ("tui", "open the keyboard-first dashboard (the default in a terminal); --readonly to browse only"),
@@ -105,7 +108,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Release manager for machine-learning models, with a git repository as the system of record. "
         "Run without a command in a terminal to open the dashboard.",
         epilog="Exit codes: 0 ok, 1 registry or input problem, 2 usage, 3 gate refused, 4 stale state, "
-        "5 backend failed, 6 retries exhausted, 7 read-only, 8 retraining due (see README).",
+        "5 backend failed, 6 retries exhausted, 7 read-only, 8 retraining due, 9 rollout aborted, "
+        "10 rollout needs a person (see README).",
     )
     parser.add_argument("--version", action="version", version=f"mlrelease {__version__}")
     _common(parser, suppress=False)

@@ -60,7 +60,7 @@ def require_reason(args: argparse.Namespace, kind: str) -> None:
         raise UsageError("--reason TEXT is required (it is recorded in the audit trail)")
 
 
-def _service(args: argparse.Namespace) -> ReleaseService:
+def make_service(args: argparse.Namespace) -> ReleaseService:
     from mlrelease.release.service import ReleaseService  # imported when acting, not for --help
 
     if getattr(args, "ref", None):
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, request: Request) -> int:
     """The loop every action command shares, owned by the service: prepare, show, confirm, execute."""
     if not args.dry_run and not args.yes and not sys.stdin.isatty():
         raise UsageError("stdin is not a terminal, so there is no one to confirm: pass --yes to act (or --dry-run to look)")
-    service = _service(args)
+    service = make_service(args)
     plan = service.prepare(request, fetch=not args.dry_run)
     if args.dry_run:
         code = int(plan.exit_code)
@@ -85,10 +85,10 @@ def run(args: argparse.Namespace, request: Request) -> int:
     if not args.json:
         show_plan(plan, verbose=False)
     try:
-        if plan.runnable and not args.yes and not _confirm(plan):
+        if plan.runnable and not args.yes and not confirm(plan):
             print("cancelled; nothing was changed", file=sys.stderr)
             return int(ExitCode.PROBLEM)
-        result = service.execute(plan, progress=None if args.json else _progress)
+        result = service.execute(plan, progress=None if args.json else progress)
     except MlreleaseError as exc:
         if not args.json:
             raise
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, request: Request) -> int:
     return int(result.exit_code)
 
 
-def _confirm(plan: Plan) -> bool:
+def confirm(plan: Plan) -> bool:
     """Ask as :attr:`Plan.confirmation` says: the model name typed out, or a plain yes."""
     name = plan.confirmation.typed_name
     if name is not None:
@@ -117,7 +117,7 @@ def _confirm(plan: Plan) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _progress(p: Progress) -> None:
+def progress(p: Progress) -> None:
     print(f"… {visible(p.message, single_line=True)}", file=sys.stderr)
 
 

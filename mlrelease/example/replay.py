@@ -81,6 +81,7 @@ class _Release:
     state: ReleaseState
     backend: str
     live_since: list[tuple[datetime, str]] = field(default_factory=list)  # primary version from a time on
+    canary_since: list[tuple[datetime, Canary | None]] = field(default_factory=list)  # the canary from a time on
 
 
 class Replay:
@@ -252,6 +253,7 @@ class Replay:
         self.add(done, who, preview.message(), {path: state.dump_release(rel.state)})
         if ok:
             rel.live_since.append((done, desired.version))
+            rel.canary_since.append((done, desired.canary))
 
     def _promote(self, e: Event, who: Person) -> None:
         assert e.version is not None and e.env is not None
@@ -335,6 +337,7 @@ class Replay:
             live=Live(version=live.version, promotion_id=manual, since=e.at),
         )
         rel.live_since.append((e.at, live.version))
+        rel.canary_since.append((e.at, None))
         path = layout.release_path(e.env, e.model)
         self.add(e.at, who, e.message or f"Edit {path} by hand\n", {path: state.dump_release(rel.state)})
 
@@ -348,13 +351,30 @@ class Replay:
                 current = version
         return current
 
-    def snapshot(self, s: Stream, day: datetime) -> dict[str, Any]:
-        rng = random.Random(f"{self.story.seed}:telemetry:{s.env}:{s.model}:{day:%Y-%m-%d}")
+    def canary_at(self, env: str, model: str, at: datetime) -> Canary | None:
+        rel = self.releases.get((env, model))
+        current = None
+        for since, canary in rel.canary_since if rel else ():
+            if since <= at:
+                current = canary
+        return current
+
+    def snapshots(self, s: Stream, day: datetime) -> list[dict[str, Any]]:
+        """The day's snapshot; during a canary one per version, each with its share of the calls."""
         version = self.live_at(s.env, s.model, day)
         if version is None:
             raise StoryError(f"story: telemetry for {s.model} in {s.env} on {day:%Y-%m-%d}, but nothing is live there then")
+        canary = self.canary_at(s.env, s.model, day)
+        if canary is None:
+            return [self.snapshot(s, day, version)]
+        share = canary.weight / 100
+        return [self.snapshot(s, day, version, 1 - share), self.snapshot(s, day, canary.version, share)]
+
+    def snapshot(self, s: Stream, day: datetime, version: str, share: float = 1.0) -> dict[str, Any]:
+        arm = "" if share == 1.0 else f":{version}"
+        rng = random.Random(f"{self.story.seed}:telemetry:{s.env}:{s.model}:{day:%Y-%m-%d}{arm}")
         manifest = self.manifests[f"{s.model}@{version}"]
-        calls = round(s.calls * (s.weekend if day.weekday() >= 5 else 1.0) * (1 + rng.gauss(0, 0.03)))
+        calls = round(s.calls * share * (s.weekend if day.weekday() >= 5 else 1.0) * (1 + rng.gauss(0, 0.03)))
         metrics = {}
         for name, factor in s.live.items():
             value = manifest["metrics"][name] * factor
@@ -383,18 +403,33 @@ class Replay:
         }
         if not metrics:
             del snap["metrics"]
+        if s.observed:
+            snap["observations"] = self._observations(s, calls, metrics, rng)
         return snap
+
+    def _observations(self, s: Stream, calls: int, metrics: dict[str, float], rng: random.Random) -> dict[str, Any]:
+        """The samples behind the day's figures: the latency histogram, and labelled cases for each observed metric."""
+        shapes = {c.metric: c.shape for e in self.config.environments if e.name == s.env and e.rollout for c in e.rollout.checks}
+        out: dict[str, Any] = {"latency_ms": _latency_histogram(s.latency_ms, calls, rng)}
+        for name, per_call in s.observed.items():
+            cases = max(1, round(calls * per_call * (1 + rng.gauss(0, 0.05))))
+            value = metrics.get(name, 0.0)
+            if shapes.get(name, "rate") == "rate":
+                out[name] = {"events": min(cases, round(cases * value)), "trials": cases}
+            else:
+                out[name] = {"count": cases, "mean": value, "sd": round(value * 0.9, 4)}
+        return out
 
     def telemetry(self) -> None:
         spec = self.story.telemetry
         bot = self.person("telemetry")
         days = [spec.start + timedelta(days=i) for i in range(spec.days)]
-        series = {(s.env, s.model): [self.snapshot(s, d) for d in days] for s in spec.streams}
+        series = {(s.env, s.model): [(d, snap) for d in days for snap in self.snapshots(s, d)] for s in spec.streams}
         previous = spec.start - timedelta(days=1)
         for export in spec.exports:
             files = {}
             for (env, model), snaps in series.items():
-                upto = [snap for snap, day in zip(snaps, days, strict=True) if day <= export]
+                upto = [snap for day, snap in snaps if day <= export]
                 files[layout.telemetry_path(env, model)] = yamlsafe.dump({"model": model, "environment": env, "snapshots": upto}).encode()
             last = max(d for d in days if d <= export)
             subject = f"Telemetry: daily snapshots {previous + timedelta(days=1):%d %b} to {last:%d %b %Y}"
@@ -418,3 +453,18 @@ class Replay:
         for _at, _seq, c in sorted(self.commits, key=lambda item: (item[0], item[1])):
             history.commit(c)
         return history
+
+
+LATENCY_EDGES = (2, 4, 6, 8, 10, 15, 20, 30, 50, 100)
+
+
+def _latency_histogram(percentiles: Mapping[str, float], calls: int, rng: random.Random) -> dict[str, Any]:
+    """Calls per latency bucket from a log-normal through the stream's p50 and p95 (jittered a little)."""
+    p50, p95 = percentiles.get("p50", 5.0), percentiles.get("p95", 15.0)
+    mu, sigma = math.log(p50 * (1 + rng.gauss(0, 0.02))), max((math.log(p95) - math.log(p50)) / 1.645, 0.05)
+    below = [0.5 * math.erfc(-(math.log(e) - mu) / (sigma * math.sqrt(2))) for e in LATENCY_EDGES]
+    shares = [b - a for a, b in zip([0.0, *below], [*below, 1.0], strict=True)]
+    counts = [round(calls * x) for x in shares]
+    biggest = counts.index(max(counts))
+    counts[biggest] += calls - sum(counts)  # rounding: the largest bucket absorbs it, never below 0
+    return {"edges": list(LATENCY_EDGES), "counts": counts}

@@ -104,6 +104,7 @@ class Stream:
     live: dict[str, float]
     effects: tuple[Effect, ...] = ()
     drift: Drift | None = None
+    observed: dict[str, float] = field(default_factory=dict)  # metric → labelled cases per call, for observations
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ def _stream(f: Fields) -> Stream:
         live=f.number_map("live"),
         effects=f.each("effects", lambda e: Effect(_when(e, "from"), e.req_str("version"), e.number_map("metrics"))),
         drift=drift,
+        observed=f.number_map("observed"),
     )
 
 

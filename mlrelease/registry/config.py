@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mlrelease.registry import names
 from mlrelease.registry.fields import Fields, read_file
 from mlrelease.registry.layout import CONFIG
+from mlrelease.registry.rollout import parse_strategy
 from mlrelease.registry.shape import Key, Shape, build, read
 from mlrelease.registry.types import (
     GOALS,
@@ -164,6 +165,7 @@ def _environment(f: Fields) -> Environment:
         read_only=f.bool("read_only"),
         gates=_gates(f.sub("gates")),
         telemetry=_plugin(tel, name=f"{name}.telemetry") if tel is not None else None,
+        rollout=parse_strategy(f.sub("rollout")),
         line=f.line,
     )
 

@@ -20,6 +20,7 @@ from mlrelease.registry import layout
 from mlrelease.registry.layout import CONFIG, Located, locate
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import unsafe_reason
+from mlrelease.registry.rollout import BUILTIN
 from mlrelease.registry.types import Config, Dataset, Model, Rejection, ReleaseState, Telemetry, Version
 
 
@@ -130,6 +131,13 @@ def check_config(config: Config, index: Index) -> list[Problem]:
         for name in gate_metrics:
             if name not in config.metrics:
                 at_env(env.name, f"gate of {env.name!r} uses metric {name!r}, which is not in the metric catalogue")
+        for check in env.rollout.checks if env.rollout else ():
+            if check.builtin_goal is None and check.metric not in config.metrics:
+                at_env(
+                    env.name,
+                    f"the rollout analysis of {env.name!r} compares {check.metric!r}, which is neither built in "
+                    f"({', '.join(BUILTIN)}) nor in the metric catalogue",
+                )
     cycle = _requires_cycle(config)
     if cycle:
         at_env(cycle[0], f"environments require each other in a cycle: {' → '.join(cycle)}")
@@ -238,6 +246,8 @@ def _check_telemetry(t: Telemetry, loc: Located, config: Config, index: Index) -
         if snap.version is not None and loc.model in index.models and not index.has_version(loc.model or "", snap.version):
             out.add("snapshots", f"snapshots[{i}].version {snap.version!r} is not a version of {loc.model!r}")
         _metric_names(out, "snapshots", snap.metrics, config, f"snapshots[{i}] metric")
+        observed = [m for m in snap.observations if m not in BUILTIN]
+        _metric_names(out, "snapshots", observed, config, f"snapshots[{i}] observation of")
     return out.problems
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from mlrelease.registry.config import parse_config
 from mlrelease.registry.fields import Fields, read_file
+from mlrelease.registry.observations import read_observations
 from mlrelease.registry.profile import read_profile
 from mlrelease.registry.shape import Key, Listing, Shape, build, req
 from mlrelease.registry.types import (
@@ -214,6 +215,7 @@ SNAPSHOT = Shape(
         Key("metrics", "numbers"),
         Key("callers", "numbers"),
         PROFILE,
+        Key("observations", "custom", reader=read_observations),
     ),
 )
 TELEMETRY = Shape(Telemetry, (req("model"), req("environment"), req("snapshots", "each", shape=SNAPSHOT)), lines=True)

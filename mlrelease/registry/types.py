@@ -9,6 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlrelease.registry.observations import Observation
+    from mlrelease.registry.rollout import Strategy
 
 GOALS = ("max", "min")
 METRIC_KINDS = ("model", "business", "data", "operational")
@@ -109,6 +114,7 @@ class Environment:
     read_only: bool = False
     gates: Gates = field(default_factory=Gates)
     telemetry: PluginConfig | None = None
+    rollout: Strategy | None = None  # progressive delivery (see registry/rollout.py)
     line: int | None = None
 
 
@@ -421,6 +427,7 @@ class Snapshot:
     metrics: dict[str, float] = field(default_factory=dict)
     callers: dict[str, float] = field(default_factory=dict)  # application → calls
     profile: Profile | None = None
+    observations: dict[str, Observation] = field(default_factory=dict)  # the samples behind figures (registry/observations.py)
 
 
 @dataclass(frozen=True)

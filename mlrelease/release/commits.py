@@ -82,6 +82,11 @@ def unpin(model: str, environment: str, live: str | None, actor: str, reason: st
     return CommitPreview(f"Unpin {model} in {environment}", fields, (path,))
 
 
+def pin(model: str, environment: str, live: str | None, actor: str, reason: str | None, path: str) -> CommitPreview:
+    fields = {"action": "pin", "model": model, "version": live, "environment": environment, "actor": actor, "reason": reason}
+    return CommitPreview(f"Pin {model} in {environment}", fields, (path,))
+
+
 def approve(model: str, version: str, environment: str, actor: str, comment: str | None, path: str) -> CommitPreview:
     fields = {"action": "approve", "model": model, "version": version, "environment": environment, "actor": actor, "reason": comment}
     return CommitPreview(f"Approve {model} {version} for {environment}", fields, (path,))

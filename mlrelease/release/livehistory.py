@@ -25,6 +25,7 @@ from mlrelease.errors import ManifestError
 from mlrelease.registry import yamlsafe
 from mlrelease.registry.gitio import CatFile, git
 from mlrelease.registry.parse import parse_release
+from mlrelease.registry.types import ReleaseState
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class LiveChange:
     action: str | None  # desired.action that got it there: promote | rollback
 
 
-def live_changes(git_root: Path, ref: str, git_path: str) -> list[LiveChange]:
-    """Newest first. Unreadable historical versions of the file are skipped, not fatal."""
+def release_states(git_root: Path, ref: str, git_path: str) -> list[tuple[str, ReleaseState]]:
+    """(commit, state) of every version of the release file, newest first; unreadable ones are skipped, not fatal."""
     out = git(git_root, "log", "--format=commit %H", "--raw", "--no-abbrev", "--no-renames", ref, "--", git_path).stdout
     entries: list[tuple[str, str]] = []  # (commit, blob), newest first
     commit = ""
@@ -58,10 +59,15 @@ def live_changes(git_root: Path, ref: str, git_path: str) -> list[LiveChange]:
                 state = parse_release(yamlsafe.load(cat.read(blob), git_path), git_path)
             except ManifestError:
                 continue
-            if state.live is not None:
-                states.append((commit, state))
+            states.append((commit, state))
     finally:
         cat.close()
+    return states
+
+
+def live_changes(git_root: Path, ref: str, git_path: str) -> list[LiveChange]:
+    """Newest first. Unreadable historical versions of the file are skipped, not fatal."""
+    states = [(c, s) for c, s in release_states(git_root, ref, git_path) if s.live is not None]
     changes: list[LiveChange] = []
     for commit, state in reversed(states):  # oldest first, to see each change once
         live = state.live

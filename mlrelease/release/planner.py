@@ -87,6 +87,7 @@ def make_plan(reg: Registry, req: Request, ctx: Context, *, action_id: str | Non
         "promote": _promote,
         "rollback": _rollback,
         "unpin": _unpin,
+        "pin": _unpin,
         "approve": _approve,
         "reject": _reject,
         "retrain": _retrain,
@@ -404,12 +405,19 @@ def _deploy_plan(
 
 
 def _unpin(reg: Registry, req: Request, ctx: Context, history: _History, base: str, aid: str) -> Plan:
+    """Unpin, and its twin pin (a hold a person sets, e.g. to pause a rollout): one commit on the pin."""
     env = _environment(reg.config, req.environment)
     model = req.model or ""
     reg.model(model)
     state = reg.release(env.name, model)
     live = state.live.version if state and state.live else None
     path = layout.release_path(env.name, model)
+    if req.kind == "pin":
+        if live is None:
+            raise _impossible(ctx, env, f"nothing is live for {model} in {env.name}, so there is nothing to hold")
+        preview = commits.pin(model, env.name, live, ctx.actor, req.reason, path)
+        noop = f"{model} is already pinned in {env.name} (by {state.pin.by})" if state and state.pin else None
+        return _record_plan(req, ctx, base, preview, live, noop, _readonly_block(ctx, env))
     preview = commits.unpin(model, env.name, live, ctx.actor, req.reason, path)
     noop = None if state and state.pin else f"{model} is not pinned in {env.name}"
     return _record_plan(req, ctx, base, preview, live, noop, _readonly_block(ctx, env))

@@ -33,6 +33,7 @@ from mlrelease.resources import resource_dir
 CI_FILES = {
     "github/workflows/mlrelease-lint.yml": ".github/workflows/mlrelease-lint.yml",
     "github/workflows/mlrelease-check.yml": ".github/workflows/mlrelease-check.yml",
+    "github/workflows/mlrelease-rollout.yml": ".github/workflows/mlrelease-rollout.yml",
     "gitlab-ci.yml": ".gitlab-ci.yml",
 }
 _PLACEHOLDER_NAME = "name: my-registry\n"

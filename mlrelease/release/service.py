@@ -54,7 +54,7 @@ from mlrelease.registry.config import parse_config
 from mlrelease.registry.gitio import git, git_dir
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
-from mlrelease.registry.types import Approval, Config, Rejection, RemoteConfig
+from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig
 from mlrelease.release import gitwrite, kinds, reconcile, transaction
 from mlrelease.release import state as release_state
 from mlrelease.release.gitwrite import Identity
@@ -347,6 +347,7 @@ class ReleaseService:
             return Result(shown, "noop", "nothing to do: someone already did it")
         done = {
             "unpin": f"{r.model} is no longer pinned in {r.environment}",
+            "pin": f"{r.model} is pinned in {r.environment}: promotions and rollouts wait until `mlrelease unpin`",
             "approve": f"approved {r.model} {r.version} for {r.environment} as {self.actor}",
             "reject": f"rejected {r.model} {r.version}: it cannot be promoted again without --force",
         }[r.kind]
@@ -364,6 +365,8 @@ class ReleaseService:
         state = reg.release(env, model) or release_state.empty(model, env)
         if r.kind == "unpin":
             new = release_state.without_pin(state)
+        elif r.kind == "pin":
+            new = release_state.with_pin(state, Pin(by=plan.actor, at=plan.at, reason=r.reason))
         else:
             new = release_state.with_approval(state, Approval(version=r.version or "", by=plan.actor, at=plan.at, comment=r.reason))
         return Change({layout.release_path(env, model): release_state.dump_release(new)}, message)

@@ -85,6 +85,10 @@ def without_pin(state: ReleaseState) -> ReleaseState:
     return dataclasses.replace(state, pin=None)
 
 
+def with_pin(state: ReleaseState, pin: Pin) -> ReleaseState:
+    return dataclasses.replace(state, pin=pin)
+
+
 def with_approval(state: ReleaseState, approval: Approval) -> ReleaseState:
     return dataclasses.replace(state, approvals=(*state.approvals, approval))
 

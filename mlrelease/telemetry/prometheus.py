@@ -30,6 +30,9 @@ cumulative histogram (series by ``le``, with ``+Inf``); its buckets become the p
 bins, so the training profile must use the same edges for PSI. Bucket bounds in
 Prometheus are inclusive (``le``) where profile bins include their lower edge: the two
 agree except for values exactly on an edge.
+
+Per-version figures for ``mlrelease rollout`` and ``mlrelease ab`` (the ``version_label``
+and ``arms`` settings, with defaults for errors and latency) are in :mod:`.prometheus_arms`.
 """
 
 from __future__ import annotations
@@ -43,8 +46,11 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from mlrelease.errors import SourceError
+from mlrelease.registry.durations import duration_seconds as duration_seconds  # re-exported: the source's own
 from mlrelease.registry.profile import numeric_bin_label
 from mlrelease.registry.types import FeatureProfile, Profile, Snapshot, Telemetry
+from mlrelease.telemetry import prometheus_arms
+from mlrelease.telemetry.arms import ArmFigures
 from mlrelease.telemetry.base import Settings, SourceContext
 from mlrelease.telemetry.httpclient import HttpReader, check_url
 
@@ -60,19 +66,10 @@ DEFAULT_QUERIES: dict[str, str] = {
     "callers": "sum by (caller) (increase(model_requests_total{{selector}}[{window}]))",
 }
 MAX_POINTS = 1000  # per range query; Prometheus itself refuses more than 11,000
-_DURATION = re.compile(r"(?:\d+(?:ms|s|m|h|d|w|y))+")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _PLACEHOLDER = re.compile(r"\{(model|env|window|selector)\}")
 
 Vector = list[tuple[dict[str, str], float]]
 Matrix = list[tuple[dict[str, str], list[tuple[float, float]]]]
-
-
-def duration_seconds(text: str) -> float | None:
-    """Seconds in a Prometheus duration (``90s``, ``1h30m``), or None when it is not one."""
-    if not _DURATION.fullmatch(text):
-        return None
-    return sum(int(n) * _UNIT_SECONDS[u] for n, u in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text))
 
 
 def _promql_string(value: str) -> str:
@@ -108,6 +105,7 @@ class PrometheusSource:
         self.queries = self._queries(s)
         self.metrics = self._expressions(s, "metrics")
         self.profile = self._profile(s)
+        self.version_label, self.arm_queries = prometheus_arms.read_settings(s)
         s.done()
 
     # ---- settings -------------------------------------------------------------------------
@@ -145,9 +143,9 @@ class PrometheusSource:
 
     # ---- queries --------------------------------------------------------------------------
 
-    def expand(self, expression: str, model: str, environment: str) -> str:
-        """The expression with its placeholders filled in for one model and environment."""
-        values = {"model": _promql_string(model), "env": _promql_string(environment), "window": self.window}
+    def expand(self, expression: str, model: str, environment: str, window: str | None = None) -> str:
+        """The expression with its placeholders filled in for one model and environment (and a window other than ``window:``)."""
+        values = {"model": _promql_string(model), "env": _promql_string(environment), "window": window or self.window}
         selector = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), self.selector)
         values["selector"] = selector
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], expression)
@@ -172,6 +170,10 @@ class PrometheusSource:
             raise SourceError(f"{self.http.label}: query for {what!r} returned a {kind}, not an instant vector")
         return [(_labels(item, what, self.http.label), _value(item.get("value"), what, self.http.label)) for item in result]
 
+    def single(self, what: str, expression: str, at: float) -> float | None:
+        """An instant query that must give one series: its value, or None for no series or NaN."""
+        return _single(self.instant(what, expression, at), what, self.http.label)
+
     def series(self, what: str, expression: str, start: float, end: float) -> Matrix:
         params = {"query": expression, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{self.window_s:g}"}
         kind, result = self._api("/api/v1/query_range", what, params)
@@ -188,7 +190,19 @@ class PrometheusSource:
     # ---- snapshots ------------------------------------------------------------------------
 
     def fetch(self, model: str, environment: str, *, history: bool) -> Telemetry | None:
-        now = round(time.time(), 3)
+        return self._fetch(model, environment, round(time.time(), 3), history=history)
+
+    def fetch_at(self, model: str, environment: str, at: float) -> Telemetry | None:
+        """The series ending at ``at`` (a Unix time), with the profile at its end: a past window, re-judged alike."""
+        return self._fetch(model, environment, at, history=True)
+
+    def arm_figures(
+        self, model: str, environment: str, versions: tuple[str, ...], since: datetime, until: datetime
+    ) -> dict[str, ArmFigures]:
+        """Each version's figures over [since, until], by ``version_label`` (see :mod:`.prometheus_arms`)."""
+        return prometheus_arms.arm_figures(self, model, environment, versions, since, until)
+
+    def _fetch(self, model: str, environment: str, now: float, *, history: bool) -> Telemetry | None:
         snapshots = self._history(model, environment, now) if history else {}
         latest = self._latest(model, environment, now, full=not history)
         if latest is not None:

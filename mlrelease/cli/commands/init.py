@@ -4,7 +4,9 @@ Lays down a commented mlrelease.yaml (valid as it is; edit it to your convention
 metrics and environments), the folders models/, datasets/, releases/<environment>/ and
 telemetry/, and CI workflow files that run `mlrelease lint` on every pull request
 (.github/workflows/mlrelease-lint.yml and .gitlab-ci.yml, at the top of the git
-repository). Runs `git init` where PATH is not yet in a git repository.
+repository), `mlrelease check --trigger` every morning (mlrelease-check.yml) and
+`mlrelease rollout --all` every 30 minutes (mlrelease-rollout.yml; a scheduled job in
+.gitlab-ci.yml). Runs `git init` where PATH is not yet in a git repository.
 
 The CI files install mlrelease with `pip install "$MLRELEASE_SPEC"`, by default
 mlrelease==VERSION from PyPI, where mlrelease is not published yet: set MLRELEASE_SPEC in

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-ACTIONS = ("promote", "rollback", "unpin", "approve", "reject", "retrain", "reconcile")
+ACTIONS = ("promote", "rollback", "pin", "unpin", "approve", "reject", "retrain", "reconcile")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
