@@ -82,7 +82,7 @@ def test_ci_files_run_every_active_rollout_on_a_schedule(tmp_path: Path, capsys:
     assert any('mlrelease --repo "." rollout --all --yes' in (s.get("run") or "") for s in steps)
     assert steps[0]["with"]["fetch-depth"] == 0
     job = yamlsafe.load((root / ".gitlab-ci.yml").read_bytes(), "gl")["mlrelease-rollout"]
-    assert any('rollout --all --yes' in line for line in job["script"]) and job["variables"]["GIT_DEPTH"] == "0"
+    assert any("rollout --all --yes" in line for line in job["script"]) and job["variables"]["GIT_DEPTH"] == "0"
 
 
 def test_the_config_template_explains_every_section() -> None:

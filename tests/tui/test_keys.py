@@ -39,9 +39,9 @@ def test_config_lives_under_xdg_config_home_or_mlrelease_config(monkeypatch: pyt
 
 def test_no_file_means_defaults_and_a_good_file_loads() -> None:
     assert load_user_config() == UserConfig()
-    path = write_config("keymap:\n  release.promote: P\n  app.quit: q,ctrl+c\nrefresh_seconds: 5\n")
+    path = write_config("keymap:\n  release.promote: ctrl+o\n  app.quit: q,ctrl+c\nrefresh_seconds: 5\n")
     cfg = load_user_config()
-    assert cfg.keymap == {"release.promote": "P", "app.quit": "q,ctrl+c"} and cfg.refresh_seconds == 5 and cfg.path == path
+    assert cfg.keymap == {"release.promote": "ctrl+o", "app.quit": "q,ctrl+c"} and cfg.refresh_seconds == 5 and cfg.path == path
 
 
 @pytest.mark.parametrize(
