@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from mlrelease.tui.screens.model import ModelScreen
@@ -115,7 +116,10 @@ async def test_reload_key_and_the_watcher_pick_up_changes(repo: Path, make_app) 
         await settle(pilot, app)
         write(repo, "models/scoring/model.yaml", model("scoring", owner="team-risk"))
         write(repo, "models/scoring/versions/1.0.0.yaml", version("scoring", "1.0.0"))
-        for _ in range(50):  # the watcher polls every 0.1 s here
+        # The watcher polls every 0.1 s here; under load a poll and its re-read can take
+        # seconds, so wait on the outcome with a generous wall-clock bound, not a count.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
             await pilot.pause(0.05)
             if app.overview and len(app.overview.models) == 3:
                 break
