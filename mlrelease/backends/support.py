@@ -19,14 +19,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from mlrelease.backends.base import Outcome
 from mlrelease.errors import MlreleaseError
 from mlrelease.registry.gitio import git_dir, git_toplevel
-from mlrelease.secrets import redact
+from mlrelease.secrets import redact, write_private
 from mlrelease.textsafe import visible
 
 MESSAGE_LIMIT = 300
@@ -105,11 +104,7 @@ class Journal:
         # Losing an entry costs only the shortcut on a repeated call, so a full disk or a
         # read-only .git must not turn a success into an exception.
         with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, path)
+            write_private(path, json.dumps(data))
 
     # ---- calls in flight: so reconcile never re-drives a call that may still be running ----
 
@@ -119,11 +114,7 @@ class Journal:
 
     def _write_flight(self, path: Path, data: dict[str, object]) -> None:
         with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, path)
+            write_private(path, json.dumps(data))
 
     @contextlib.contextmanager
     def flight(self, promotion_id: str) -> Iterator[None]:

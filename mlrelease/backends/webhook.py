@@ -43,7 +43,7 @@ from mlrelease.backends.base import Action, BackendContext, Health, Outcome, Out
 from mlrelease.backends.settings import Settings
 from mlrelease.backends.support import Journal, bounded_log, one_line
 from mlrelease.registry.fields import format_timestamp
-from mlrelease.secrets import secret
+from mlrelease.secrets import header_problem, secret
 from mlrelease.urlpolicy import is_loopback, tls_context, url_problem
 
 if TYPE_CHECKING:
@@ -194,6 +194,9 @@ class WebhookBackend:
             self._token = secret(self.token_env, what=what, required=False, environ=context.environ)
             if self._token is None:
                 raise s.error("token_env", f"environment variable {self.token_env} is not set")
+            problem = header_problem(self._token)
+            if problem:
+                raise s.error("token_env", f"environment variable {self.token_env} {problem}")
         self.journal = Journal(context.registry_root, name)
 
     @staticmethod
@@ -291,6 +294,8 @@ class WebhookBackend:
                     got = f"{reply.status_text()}, but the rest of the reply did not arrive" if reply.status else "no complete answer"
                     reply.problem, retryable = f"{got} before {bound} ran out (wall clock; the receiver may have acted)", True
                     reply.maybe_acted = True
+                except httpx.LocalProtocolError as exc:  # refused by our own HTTP layer: nothing was sent
+                    reply.problem, retryable = f"the request could not be sent ({type(exc).__name__}: {exc}); nothing was sent", False
                 except httpx.TransportError as exc:
                     text = str(exc) or type(exc).__name__
                     if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(exc, httpx.UnsupportedProtocol):

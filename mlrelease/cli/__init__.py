@@ -20,6 +20,10 @@ from typing import NoReturn
 
 from mlrelease import __version__
 from mlrelease.errors import ExitCode, MlreleaseError, UsageError
+from mlrelease.secrets import redacting
+
+# Textual owns the terminal for these: their output is not line-oriented text to redact.
+FULL_SCREEN = ("tui", "demo")
 
 # command name → (module under mlrelease/cli/commands, one-line help), in `--help` order.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -160,6 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             parser.print_help(sys.stderr)
             return ExitCode.USAGE
+    if args.command in FULL_SCREEN:
+        return _run(parser, args)
+    with redacting():  # every line printed passes the one redaction (mlrelease.secrets)
+        return _run(parser, args)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         _refuse_empty_values(parser, args)
         return int(args._module.run(args) or 0)
@@ -178,3 +189,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception:  # a bug: its traceback still goes through the redacting stderr
+        traceback.print_exc(file=sys.stderr)
+        return 1

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from mlrelease import __version__
 from mlrelease.clients.mlflow_connection import Connection, safe_uri
 from mlrelease.errors import MlflowError
-from mlrelease.secrets import redact
+from mlrelease.secrets import basic_auth, redact
 from mlrelease.textsafe import visible
 from mlrelease.urlpolicy import tls_context
 
@@ -123,15 +123,13 @@ class MlflowApi:
             import httpx
 
             headers = {"User-Agent": f"mlrelease/{__version__}", "Accept": "application/json"}
-            auth = None
             if self.conn.token:
                 headers["Authorization"] = f"Bearer {self.conn.token}"
             elif self.conn.username and self.conn.password:
-                auth = httpx.BasicAuth(self.conn.username, self.conn.password)
+                headers["Authorization"] = basic_auth(self.conn.username, self.conn.password, "MLFLOW_TRACKING_PASSWORD")
             self._client = httpx.Client(
                 base_url=self.conn.uri + API,
                 headers=headers,
-                auth=auth,
                 timeout=httpx.Timeout(self.conn.timeout),
                 verify=tls_context(self.conn.ca_bundle),
                 follow_redirects=False,

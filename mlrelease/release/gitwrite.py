@@ -26,6 +26,7 @@ from typing import TypeVar
 from mlrelease.errors import GitError, MlreleaseError, RetriesExhausted, StaleBranch
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.gitio import git, git_dir, git_text
+from mlrelease.secrets import leaked, redact
 
 T = TypeVar("T")
 
@@ -110,8 +111,18 @@ def commit_files(
 ) -> str | None:
     """A commit of ``parent``'s tree plus ``changes`` (None deletes); None if nothing changed.
 
-    Paths are relative to the git root. No index, work tree or ref is touched.
+    Paths are relative to the git root. No index, work tree or ref is touched. Every
+    commit passes here, so no secret does (:mod:`mlrelease.secrets`): the message is
+    redacted, and a file that would carry one is refused with nothing written.
     """
+    message = redact(message)
+    for path, data in changes.items():
+        variable = leaked(data.decode("utf-8", "replace")) if data is not None else None
+        if variable is not None:
+            raise MlreleaseError(
+                f"{path}: would record the value of the secret in {variable}; nothing was written "
+                "(a backend or a reason echoed it, and it could not be redacted from the file)"
+            )
     env: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="mlrelease-index-") as tmp:
         env["GIT_INDEX_FILE"] = str(Path(tmp) / "index")

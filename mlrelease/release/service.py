@@ -63,7 +63,7 @@ from mlrelease.release.plan import Plan, PlanChanged, Progress, ProgressHook, Re
 from mlrelease.release.planner import BackendResolver, Context, make_plan
 from mlrelease.release.transaction import Change, Target
 from mlrelease.release.twophase import Slot, slot_for
-from mlrelease.secrets import redact
+from mlrelease.secrets import redact, write_private
 
 # An outcome commit conflicts only with its own intent: others' pushes can delay it, never
 # make it wrong, so it keeps trying this many times longer than an intent would.
@@ -308,9 +308,7 @@ class ReleaseService:
         """The backend's full output, redacted, beside the repository (never committed)."""
         if not outcome.log:
             return
-        logs = git_dir(self.target.git_root) / "mlrelease" / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        (logs / f"{action_id}.log").write_text(redact(outcome.log), encoding="utf-8")
+        write_private(git_dir(self.target.git_root) / "mlrelease" / "logs" / f"{action_id}.log", outcome.log)
 
     def record_outcome(self, slot: Slot, plan: Plan, outcome: Outcome, *, recorder: str | None) -> Recorded:
         """The outcome commit of ``plan``; ``recorder``: who records it when it is not the actor (reconcile)."""

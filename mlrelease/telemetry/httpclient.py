@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from mlrelease import __version__
 from mlrelease.errors import MlreleaseError, SourceError
-from mlrelease.secrets import redact, secret
+from mlrelease.secrets import header_problem, redact, secret
 from mlrelease.telemetry.base import Settings
 from mlrelease.urlpolicy import tls_context, url_problem
 
@@ -75,6 +75,9 @@ class HttpReader:
                 token = secret(self.token_env, what=self.label)
             except MlreleaseError as exc:
                 raise SourceError(str(exc)) from None
+            problem = header_problem(token or "")
+            if problem:
+                raise SourceError(f"{self.label}: environment variable {self.token_env} {problem}")
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
