@@ -173,6 +173,10 @@ class StaleBranch(StaleState):
     """The local branch moved while mlrelease was writing it (compare-and-swap lost)."""
 
 
+class PushRejected(MlreleaseError):
+    """The remote refused a push for good (its hook declined, a stale ref lock, another refusal); nothing changed there."""
+
+
 class RetriesExhausted(MlreleaseError):
     """Pushes kept being rejected by others' pushes within the budget; nothing changed on the remote."""
 

@@ -160,3 +160,17 @@ def make_registry(root: Path, *, commit: bool = True, init: bool = True) -> Path
     if commit:
         commit_all(root, "Initial releases")
     return root
+
+
+def shared_remote(tmp_path: Path) -> Path:
+    """A bare remote ``remote.git`` of ``make_registry``'s registry, every environment on the
+    ``record`` backend with no gates on order, pushing to origin/main: the set-up of the tests
+    where several clones promote at once."""
+    seed = make_registry(tmp_path / "seed")
+    cfg = config(remote={"name": "origin", "branch": "main"})
+    cfg["environments"] = [{"name": e, "backend": "record"} for e in ("dev", "staging", "production")]
+    write(seed, "mlrelease.yaml", cfg)
+    commit_all(seed, "push to origin; no order gates")
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
+    return bare

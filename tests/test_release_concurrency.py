@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mlrelease.registry.trailers import parse_trailers
-from tests.builders import commit_all, config, git, make_registry, write
+from tests.builders import git, shared_remote
 from tests.release_helpers import state_at
 
 MLRELEASE = Path(sys.executable).parent / "mlrelease"
@@ -73,13 +73,7 @@ def worker(n: int, clone: Path) -> list[tuple[int, dict]]:
 
 
 def test_four_processes_five_promotions_each(tmp_path: Path) -> None:
-    seed = make_registry(tmp_path / "seed")
-    cfg = config(remote={"name": "origin", "branch": "main"})
-    cfg["environments"] = [{"name": e, "backend": "record"} for e in ("dev", "staging", "production")]
-    write(seed, "mlrelease.yaml", cfg)
-    commit_all(seed, "no order gates for this test")
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
+    bare = shared_remote(tmp_path)
     clones = []
     for n in range(4):
         clone = tmp_path / f"clone{n}"

@@ -398,6 +398,7 @@ class GitopsFileBackend:
         file, branch = self.file, self.branch or "main"
         tries = 0
         with self._clone() as clone:
+            contention = gitwrite.Contention(clone, "origin", branch, nothing=f"nothing was changed in {self.repo}")
 
             def attempt() -> Landed | None:
                 nonlocal tries
@@ -414,8 +415,7 @@ class GitopsFileBackend:
                 pushed = gitwrite.push(clone, "origin", commit, branch)
                 if pushed.ok:
                     return Landed(commit, tip, edit.how, tries)
-                if not pushed.retryable:
-                    raise MlreleaseError(f"git push to {self.repo} was refused: {pushed.detail}")
+                contention.rejected(pushed, tip)
                 return None
 
             return gitwrite.retrying(attempt, attempts=ATTEMPTS, seconds=SECONDS)

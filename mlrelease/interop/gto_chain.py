@@ -60,6 +60,7 @@ def write_chain(t: transaction.Target, build: Build) -> tuple[list[str], str | N
             return _write_local(t, build), None
         remote = t.remote
         who = gitwrite.identity(t.git_root)
+        contention = gitwrite.Contention(t.git_root, remote, t.branch, nothing="nothing was imported there")
 
         def attempt() -> tuple[list[str], str | None] | None:
             tip = gitwrite.fetch(t.git_root, remote, t.branch)
@@ -72,8 +73,7 @@ def write_chain(t: transaction.Target, build: Build) -> tuple[list[str], str | N
             if result.ok:
                 paths = sorted({t.git_path(p) for c in chain for p in c.files})
                 return made, transaction.fast_forward_local(t, made[-1], paths)
-            if not result.retryable:
-                raise MlreleaseError(f"git push to {remote} was refused: {result.detail} (nothing was imported there)")
+            contention.rejected(result, tip)
             return None
 
         return gitwrite.retrying(attempt)

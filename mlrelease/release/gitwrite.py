@@ -23,10 +23,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from mlrelease.errors import GitError, MlreleaseError, RetriesExhausted, StaleBranch
+from mlrelease.errors import GitError, MlreleaseError, PushRejected, RetriesExhausted, StaleBranch
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.gitio import git, git_dir, git_text
 from mlrelease.secrets import leaked, redact
+from mlrelease.textsafe import visible
 
 T = TypeVar("T")
 
@@ -291,22 +292,108 @@ def _as_in(git_root: Path, path: str, commit: str | None) -> bool:
 
 # ---- remotes ----------------------------------------------------------------------------
 
-RETRYABLE = (
-    "fetch first",
-    "non-fast-forward",
-    "stale info",
-    "failed to update ref",
-    "cannot lock ref",
-    "incorrect old value",
-    "failed to lock",
-)
+# How ``git push --porcelain`` reports the ref (flag, then "[summary] (reason)"), and what
+# each means for a writer. Only these words of the ref's own result line are read: what a
+# hook or the server writes on stderr is shown to the user, never interpreted.
+_BEHIND = ("fetch first", "non-fast-forward", "stale info")  # [rejected]: someone pushed first
+_REF_BUSY = ("failed to update ref", "failed to lock")  # [remote rejected]: the remote could not lock the ref
+STALE_LOCK_TRIES = 3  # ref-busy answers in a row, with nobody pushing meanwhile, that mean a stale lock
+STALE_LOCK_SECONDS = 0.5  # ... spread over at least this long (a live push holds the lock for milliseconds)
 
 
 @dataclass(frozen=True)
 class PushResult:
-    ok: bool
-    retryable: bool
+    """One push attempt. ``status``: ok, behind (fetch and rebuild), ref-busy (the remote could
+    not lock the ref), unknown (the remote did not report: it may have landed), declined (a
+    hook refused it; ``detail`` is the hook's own words) or refused (anything else, final)."""
+
+    status: str
     detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in ("behind", "ref-busy", "unknown")
+
+
+def _remote_words(err: str) -> str:
+    """What the remote side (a hook) wrote, as one safe line: ``remote:`` lines without the prefix."""
+    lines = [line[len("remote:") :].strip() for line in err.splitlines() if line.startswith("remote:")]
+    text = " / ".join(line for line in lines if line)
+    return visible(text, single_line=True)[:500] if text else ""
+
+
+def judge_push(out: str, err: str, branch: str, returncode: int) -> PushResult:
+    """The verdict on one ``git push --porcelain``, from the status line of ``refs/heads/<branch>``."""
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3 or not parts[1].endswith(f":refs/heads/{branch}"):
+            continue
+        flag, result = parts[0], parts[2].strip()
+        summary, _, reason = result.partition(" (")
+        reason = reason.removesuffix(")")
+        if flag in (" ", "+", "*", "="):
+            return PushResult("ok", result)
+        if summary == "[rejected]" and reason in _BEHIND:
+            return PushResult("behind", result)
+        if summary == "[remote rejected]" and reason.endswith("hook declined"):
+            words = _remote_words(err)
+            return PushResult("declined", f"{reason}: {words}" if words else f"{reason} (the hook gave no reason)")
+        if summary == "[remote rejected]" and reason in _REF_BUSY:
+            return PushResult("ref-busy", result)
+        if summary == "[remote failure]":
+            return PushResult("unknown", result)
+        words = _remote_words(err)
+        return PushResult("refused", f"{result}{f': {words}' if words else ''}")
+    # No status line for the ref: the push did not get as far as the remote's answer.
+    lines = [line.strip() for line in err.splitlines() if line.strip()]
+    return PushResult("refused", visible(lines[-1] if lines else f"git push exited with code {returncode}", single_line=True))
+
+
+class Contention:
+    """The failed pushes of one write to one remote branch: try again, or give up with the reason.
+
+    Someone else's push (``behind``) is retried by the caller's budget. A remote that cannot
+    lock the ref is retried while others push (the tip moves); when it keeps failing with
+    nobody pushing, its lock file was left by a git that crashed there, and that is said
+    at once instead of being retried like contention.
+    """
+
+    def __init__(self, git_root: Path, remote: str, branch: str, *, nothing: str = "nothing was changed on the remote") -> None:
+        self._git_root, self._remote, self._branch, self._nothing = git_root, remote, branch, nothing
+        self._busy: list[tuple[str, float]] = []  # (remote tip, when) of the ref-busy answers in a row
+
+    def rejected(self, result: PushResult, tip: str) -> None:
+        """After a failed push built on remote tip ``tip``: return to try again, or raise."""
+        where = f"git push to {self._remote}"
+        if result.status == "declined":
+            raise PushRejected(f"{where} was declined by the remote's hook: {result.detail}; {self._nothing}")
+        if result.status == "refused":
+            raise PushRejected(f"{where} was refused: {result.detail}; {self._nothing}")
+        if result.status != "ref-busy" or (self._busy and self._busy[0][0] != tip):
+            self._busy = []
+        if result.status == "ref-busy":
+            self._busy.append((tip, time.monotonic()))
+            spread = self._busy[-1][1] - self._busy[0][1]
+            if len(self._busy) >= STALE_LOCK_TRIES and spread >= STALE_LOCK_SECONDS:
+                raise PushRejected(self._stale_lock(spread))
+
+    def _stale_lock(self, spread: float) -> str:
+        lock = f"refs/heads/{self._branch}.lock"
+        where = lock
+        url = git_text(self._git_root, "remote", "get-url", self._remote, check=False).strip()
+        folder = Path(url.removeprefix("file://")) if url and "://" not in url.replace("file://", "") else None
+        if folder is not None and (folder / lock).is_file():
+            age = time.time() - (folder / lock).stat().st_mtime
+            where = f"{folder / lock} (there for {age:.0f} s)"
+        return (
+            f"git push to {self._remote}: the remote could not lock refs/heads/{self._branch} on {len(self._busy)} attempts "
+            f"over {spread:.1f} s while nobody else pushed: its lock file {where} looks stale, left by a git process that "
+            f"crashed on the server. Remove {lock} in the remote repository once no git runs there; {self._nothing}"
+        )
 
 
 def fetch(git_root: Path, remote: str, branch: str) -> str:
@@ -324,22 +411,9 @@ def fetch(git_root: Path, remote: str, branch: str) -> str:
 
 
 def push(git_root: Path, remote: str, commit: str, branch: str) -> PushResult:
-    """One push attempt, judged by ``--porcelain`` status flags rather than server wording."""
+    """One push attempt, judged by its ``--porcelain`` status line (:func:`judge_push`)."""
     proc = git(git_root, "push", "--porcelain", remote, f"{commit}:refs/heads/{branch}", check=False, timeout=60)
-    out = proc.stdout.decode("utf-8", "replace")
-    err = proc.stderr.decode("utf-8", "replace")
-    for line in out.splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 3 and parts[1].endswith(f"refs/heads/{branch}"):
-            flag, summary = parts[0], parts[2]
-            if flag in (" ", "+", "*", "="):
-                return PushResult(True, False, summary)
-            if flag == "!":
-                text = f"{summary} {err}".lower()
-                return PushResult(False, any(r in text for r in RETRYABLE), summary.strip())
-    lines = (err or out).strip().splitlines()
-    first = lines[-1] if lines else f"exit code {proc.returncode}"
-    return PushResult(False, any(r in (err + out).lower() for r in RETRYABLE), first)
+    return judge_push(proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"), branch, proc.returncode)
 
 
 def retrying(attempt: Callable[[], T | None], *, attempts: int = 20, seconds: float = 60.0, base: float = 0.1, cap: float = 2.0) -> T:

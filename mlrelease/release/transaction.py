@@ -134,6 +134,7 @@ def _apply_remote(t: Target, build: Builder, *, author: Identity | None, date: d
     assert t.remote is not None
     remote = t.remote
     tries = 0
+    contention = gitwrite.Contention(t.git_root, remote, t.branch)
     with gitwrite.repo_lock(t.git_root):
 
         def attempt() -> Committed | None:
@@ -150,8 +151,7 @@ def _apply_remote(t: Target, build: Builder, *, author: Identity | None, date: d
             if result.ok:
                 note = fast_forward_local(t, new, [t.git_path(p) for p in change.files])
                 return Committed(new, t.branch, pushed=True, attempts=tries, note=note)
-            if not result.retryable:
-                raise MlreleaseError(f"git push to {remote} was refused: {result.detail}")
+            contention.rejected(result, tip)
             return None
 
         return gitwrite.retrying(attempt, attempts=attempts, seconds=seconds)
