@@ -21,15 +21,11 @@ never its value.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import io
-import json
 import os
 import re
-import tempfile
 import unicodedata
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
@@ -45,6 +41,10 @@ _PATTERN: re.Pattern[str] | None = None
 
 def forms(value: str) -> set[str]:
     """Every spelling of ``value`` that text leaving the process could carry."""
+    import base64
+    import json
+    import urllib.parse
+
     out: set[str] = set()
     for v in {value, value.strip()}:
         if len(v) < MIN_LENGTH:
@@ -92,6 +92,8 @@ def secret(variable: str, *, what: str, required: bool = True, environ: Mapping[
 
 def basic_auth(user: str, password: str, variable: str) -> str:
     """An ``Authorization: Basic`` value for this pair, whose encoded form is remembered as a secret."""
+    import base64
+
     encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
     for value in (password, f"{user}:{password}", encoded):
         remember(value, variable)
@@ -129,6 +131,8 @@ def leaked(text: str) -> str | None:
 
 def write_private(path: Path, text: str) -> None:
     """Write ``text``, redacted, to a file beside the repository (never committed), atomically."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:

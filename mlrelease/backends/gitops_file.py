@@ -52,8 +52,8 @@ _SCP = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/].*|[A-Za-z0-9._-]+@[A-Za-
 _TRANSPORT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
 _ACTOR = re.compile(r"\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>\s]+)>\s*")
 REGISTRY_OWN = (layout.CONFIG, *layout.FOLDERS)
-ATTEMPTS = 20
-SECONDS = 60.0
+ATTEMPTS = gitwrite.PUSH_ATTEMPTS
+SECONDS = gitwrite.PUSH_SECONDS
 LOCK_TIMEOUT = 60.0
 HEALTH_TIMEOUT = 10.0
 

@@ -14,8 +14,6 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.text import Text
-
 from mlrelease.cli.args import add_json
 from mlrelease.cli.output import console, plain, print_json, report_error, table
 from mlrelease.errors import ExitCode, MlreleaseError, UsageError
@@ -125,6 +123,8 @@ def progress(p: Progress) -> None:
 
 
 def show_plan(plan: Plan, *, verbose: bool) -> None:
+    from rich.text import Text
+
     out = console()
     out.print(Text(plain(plan.title), style="bold"))
     facts = [f"actor {plan.actor}"]
@@ -169,6 +169,8 @@ def show_plan(plan: Plan, *, verbose: bool) -> None:
 
 
 def show_result(result: Result) -> None:
+    from rich.text import Text
+
     for note in result.notes:
         print(f"note: {visible(note, single_line=True)}", file=sys.stderr)
     for item in result.items:

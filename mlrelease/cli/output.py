@@ -23,17 +23,18 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
-
-from rich import box
-from rich.console import Console, RenderableType
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from mlrelease.errors import ExitCode, Problem
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.textsafe import visible
 
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.table import Table
+    from rich.text import Text
+
+# Rich is imported by the functions that draw, not here: a --json run never pays for it.
 _console: Console | None = None
 PIPE_WIDTH = 100_000  # a pipe or a file has no width: tables (never expanded) take their natural one
 
@@ -41,6 +42,8 @@ PIPE_WIDTH = 100_000  # a pipe or a file has no width: tables (never expanded) t
 def console() -> Console:
     global _console
     if _console is None:
+        from rich.console import Console
+
         _console = Console(
             markup=False,
             highlight=False,
@@ -63,10 +66,15 @@ def plain(value: object) -> str:
 
 
 def cell(value: object, style: str = "") -> Text:
+    from rich.text import Text
+
     return Text(plain(value), style=style)
 
 
 def table(columns: Iterable[str], rows: Iterable[Iterable[object]], *, title: str | None = None) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     t = Table(title=plain(title) if title else None, title_justify="left", header_style="bold", expand=False)
     for c in columns:
         t.add_column(c)
@@ -102,6 +110,8 @@ def to_data(value: Any) -> Any:
 
 def folded(columns: Iterable[str], rows: Iterable[Iterable[object]], *, title: str | None = None) -> Table:
     """:func:`mlrelease.cli.output.table` with light rules and no value ever cut short."""
+    from rich import box
+
     t = table(columns, rows, title=title)
     t.box = box.SIMPLE_HEAD
     t.show_edge = False

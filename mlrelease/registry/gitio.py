@@ -9,8 +9,11 @@ user's own configuration is read as git reads it (``GIT_CONFIG_GLOBAL``,
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 from mlrelease.errors import GitError, MlreleaseError
@@ -98,14 +101,44 @@ _GITDIR: dict[str, Path] = {}
 
 
 def git_toplevel(path: Path) -> Path | None:
-    """The work tree's top folder, or None outside a repository (found ones are remembered)."""
+    """The work tree's top folder, or None outside a repository (found ones are remembered).
+
+    The same ``rev-parse`` also tells the common git folder, remembered for :func:`git_dir`.
+    """
     key = str(path)
     if key not in _TOPLEVEL:
-        proc = git(path, "rev-parse", "--show-toplevel", check=False)
-        if proc.returncode != 0:
+        proc = git(path, "rev-parse", "--show-toplevel", "--git-common-dir", "--git-dir", check=False)
+        lines = proc.stdout.decode().splitlines()
+        if proc.returncode != 0 or len(lines) < 3:
             return None  # not remembered: `git init` may make it a repository later
-        _TOPLEVEL[key] = Path(proc.stdout.decode().strip())
+        top, common, own = (Path(line) if Path(line).is_absolute() else (Path(path) / line).resolve() for line in lines[:3])
+        _TOPLEVEL[key] = top
+        _GITDIR.setdefault(str(top), common)
+        _OWNDIR.setdefault(str(top), own)
     return _TOPLEVEL[key]
+
+
+_OWNDIR: dict[str, Path] = {}
+
+
+def head_branch(git_root: Path) -> str | None:
+    """The branch checked out in this work tree, or None for a detached HEAD.
+
+    Read from the work tree's own ``HEAD`` file where refs are files (git's default);
+    asked of ``git symbolic-ref`` otherwise (reftable) or when the folder is not known.
+    """
+    own = _OWNDIR.get(str(git_root))
+    if own is not None and git_config(git_root).get("extensions.refstorage", "files").lower() == "files":
+        try:
+            head = (own / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            head = ""
+        if head.startswith("ref: refs/heads/"):
+            return head.removeprefix("ref: refs/heads/")
+        if head and not head.startswith("ref:"):
+            return None  # a commit id: detached
+    proc = git(git_root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
 def git_dir(git_root: Path) -> Path:
@@ -115,6 +148,36 @@ def git_dir(git_root: Path) -> Path:
         path = Path(git_text(git_root, "rev-parse", "--git-common-dir").strip())
         _GITDIR[key] = path if path.is_absolute() else git_root / path
     return _GITDIR[key]
+
+
+_CONFIG: dict[str, tuple[float, dict[str, str]]] = {}
+CONFIG_SECONDS = 10.0
+
+
+def git_config(git_root: Path) -> dict[str, str]:
+    """The configuration git uses here, and the identities it resolves, from one ``git var -l``.
+
+    Keys are as ``git config --list`` spells them (``user.email``, ``commit.gpgsign``), the
+    last value winning, plus ``GIT_COMMITTER_IDENT`` and ``GIT_AUTHOR_IDENT``. Remembered
+    for :data:`CONFIG_SECONDS`: an action asks many times within a second, and a dashboard
+    left open still sees a setting the user changes.
+    """
+    key = str(git_root)
+    read_at, values = _CONFIG.get(key, (0.0, {}))
+    if time.monotonic() - read_at > CONFIG_SECONDS:
+        proc = git(git_root, "var", "-l", check=False)
+        values = {}
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
+            name, sep, value = line.partition("=")
+            if sep:
+                values[name] = value
+        _CONFIG[key] = (time.monotonic(), values)
+    return values
+
+
+def config_true(value: str | None) -> bool:
+    """A git boolean as ``git config --bool`` reads it (a key with no value is true)."""
+    return value is not None and value.strip().lower() in ("", "true", "yes", "on", "1")
 
 
 def blob_id(data: bytes) -> str:
@@ -127,35 +190,73 @@ def blob_id(data: bytes) -> str:
 
 
 class CatFile:
-    """One long-lived ``git cat-file --batch`` process: thousands of blobs in one pipe."""
+    """One long-lived ``git cat-file --batch`` process: thousands of objects in one pipe.
+
+    Safe to share between threads. :func:`cat_file` gives the one process of a repository
+    that every reader in this process shares.
+    """
 
     def __init__(self, cwd: Path) -> None:
         self._cwd = cwd
         self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def _ask(self, name: str) -> tuple[str, str, bytes] | None:
+        """(object id, type, bytes) of an object name (any revision syntax), or None if missing."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._proc = subprocess.Popen(
+                    ["git", *_SAFE_CONFIG, "cat-file", "--batch"],
+                    cwd=self._cwd,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=git_env(),
+                )
+            assert self._proc.stdin and self._proc.stdout
+            self._proc.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+            self._proc.stdin.flush()
+            header = self._proc.stdout.readline().split()
+            if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
+                return None
+            size = int(header[2])
+            data = self._proc.stdout.read(size)
+            self._proc.stdout.read(1)  # the newline after each object
+            return header[0].decode(), header[1].decode(), data
 
     def read(self, oid: str) -> bytes:
-        if self._proc is None:
-            self._proc = subprocess.Popen(
-                ["git", *_SAFE_CONFIG, "cat-file", "--batch"],
-                cwd=self._cwd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=git_env(),
-            )
-        assert self._proc.stdin and self._proc.stdout
-        self._proc.stdin.write(oid.encode() + b"\n")
-        self._proc.stdin.flush()
-        header = self._proc.stdout.readline().split()
-        if len(header) < 3 or header[1] == b"missing":
+        found = self._ask(oid)
+        if found is None:
             raise MlreleaseError(f"git object {oid} is missing")
-        size = int(header[2])
-        data = self._proc.stdout.read(size)
-        self._proc.stdout.read(1)  # the newline after each object
-        return data
+        return found[2]
+
+    def object(self, name: str) -> tuple[str, str, bytes] | None:
+        """(id, type, bytes) of ``name`` (``main:path``, ``abc123^{tree}``...), None if there is none."""
+        if "\n" in name or not name:
+            return None
+        return self._ask(name)
 
     def close(self) -> None:
-        if self._proc is not None:
-            if self._proc.stdin:
-                self._proc.stdin.close()
-            self._proc.wait()
-            self._proc = None
+        with self._lock:
+            if self._proc is not None:
+                if self._proc.stdin:
+                    self._proc.stdin.close()
+                self._proc.wait()
+                self._proc = None
+
+
+_CATS: dict[str, CatFile] = {}
+
+
+def cat_file(git_root: Path) -> CatFile:
+    """The shared ``cat-file --batch`` of this repository for this process (closed at exit)."""
+    key = str(git_root)
+    if key not in _CATS:
+        if not _CATS:
+            atexit.register(_close_cats)
+        _CATS[key] = CatFile(git_root)
+    return _CATS[key]
+
+
+def _close_cats() -> None:
+    for cat in _CATS.values():
+        cat.close()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mlrelease.errors import GitError, MlreleaseError
-from mlrelease.registry.gitio import CatFile, blob_id, git
+from mlrelease.errors import MlreleaseError
+from mlrelease.registry.gitio import blob_id, cat_file, git
 
 
 class Source:
@@ -104,12 +104,12 @@ class GitRefSource(Source):
         self.ref = ref
         self.prefix = prefix.strip("/")
         self.label = f"{git_root}@{ref}"
-        try:
-            self.commit = git(git_root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").stdout.decode().strip()
-        except GitError:
-            raise MlreleaseError(f"--ref {ref!r}: no such commit, branch or tag in {git_root}") from None
+        self._cat = cat_file(git_root)
+        found = self._cat.object(f"{ref}^{{commit}}") if not ref.startswith("-") else None
+        if found is None:
+            raise MlreleaseError(f"--ref {ref!r}: no such commit, branch or tag in {git_root}")
+        self.commit = found[0]
         self._tree: dict[str, str] | None = None
-        self._cat = CatFile(git_root)
 
     @property
     def tree(self) -> dict[str, str]:
@@ -153,9 +153,6 @@ class GitRefSource(Source):
     def exists(self, path: str) -> bool:
         return path in self.tree
 
-    def close(self) -> None:
-        self._cat.close()
-
 
 # A commit's tree never changes, so its listing is shared by every source at that commit
 # in this process (an action reads the same tip to plan, then again to commit). Bounded.
@@ -167,3 +164,22 @@ def _remember(key: tuple[str, str, str], tree: dict[str, str]) -> None:
     _TREES[key] = tree
     while len(_TREES) > _TREES_KEPT:
         del _TREES[next(iter(_TREES))]
+
+
+def remember_child(git_root: Path, parent: str, child: str, prefix: str, blobs: dict[str, str | None]) -> None:
+    """The listing of a commit this process just wrote: its parent's with ``blobs`` changed.
+
+    ``blobs``: registry-relative path → new blob id (None: deleted). Saves listing a tree
+    that is already known (the outcome commit is read right after the intent is written).
+    """
+    prefix = prefix.strip("/")
+    tree = _TREES.get((str(git_root), parent, prefix))
+    if tree is None:
+        return
+    tree = dict(tree)
+    for path, oid in blobs.items():
+        if oid is None:
+            tree.pop(path, None)
+        else:
+            tree[path] = oid
+    _remember((str(git_root), child, prefix), tree)

@@ -25,7 +25,8 @@ from typing import TypeVar
 
 from mlrelease.errors import GitError, MlreleaseError, PushRejected, RetriesExhausted, StaleBranch
 from mlrelease.registry.fields import format_timestamp
-from mlrelease.registry.gitio import git, git_dir, git_text
+from mlrelease.registry.gitio import cat_file, config_true, git, git_config, git_dir, git_text, head_branch
+from mlrelease.release import objects
 from mlrelease.secrets import leaked, redact
 from mlrelease.textsafe import visible
 
@@ -47,12 +48,10 @@ def identity(git_root: Path) -> Identity:
     An identity git only guessed (no ``user.email``, ``GIT_COMMITTER_EMAIL`` or ``EMAIL``)
     is refused: the audit trail must name a person, not ``root@host``.
     """
-    proc = git(git_root, "var", "GIT_COMMITTER_IDENT", check=False)
-    ident = proc.stdout.decode("utf-8", "replace").strip()
-    chosen = (
-        os.environ.get("GIT_COMMITTER_EMAIL") or os.environ.get("EMAIL") or git_text(git_root, "config", "user.email", check=False).strip()
-    )
-    if proc.returncode != 0 or "<" not in ident or not chosen:
+    cfg = git_config(git_root)
+    ident = cfg.get("GIT_COMMITTER_IDENT", "").strip()
+    chosen = os.environ.get("GIT_COMMITTER_EMAIL") or os.environ.get("EMAIL") or cfg.get("user.email", "").strip()
+    if "<" not in ident or not chosen:
         raise MlreleaseError("no git identity: set user.name and user.email (git config --global user.name 'Your Name')")
     name, rest = ident.split("<", 1)
     email = rest.split(">", 1)[0]
@@ -90,14 +89,14 @@ def repo_lock(git_root: Path, timeout: float = 60.0) -> contextlib.AbstractConte
 
 
 def rev(git_root: Path, ref: str) -> str | None:
-    proc = git(git_root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
-    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+    """The commit ``ref`` names now, or None (asked through the shared ``cat-file --batch``)."""
+    found = cat_file(git_root).object(f"{ref}^{{commit}}")
+    return found[0] if found else None
 
 
 def current_branch(git_root: Path) -> str | None:
     """The checked-out branch, or None for a detached HEAD."""
-    proc = git(git_root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+    return head_branch(git_root)
 
 
 def commit_files(
@@ -124,6 +123,39 @@ def commit_files(
                 f"{path}: would record the value of the secret in {variable}; nothing was written "
                 "(a backend or a reason echoed it, and it could not be redacted from the file)"
             )
+    if objects.writes_here(git_root):
+        found = cat_file(git_root).object(f"{parent}^{{tree}}") if parent else None
+        if parent and found is None:
+            raise MlreleaseError(f"commit {parent} is missing in {git_root}")
+        base = found[0] if found else None
+        tree, _ = objects.tree_with(git_root, base, changes)
+        if tree == base:
+            return None
+        if objects.commits_here(git_root):
+            cfg = git_config(git_root)
+            who = author or _ident(cfg.get("GIT_AUTHOR_IDENT", ""))
+            by = committer or _ident(cfg.get("GIT_COMMITTER_IDENT", ""))
+            return objects.commit(
+                git_root, tree, parent, message, objects.ident(who.name, who.email, date), objects.ident(by.name, by.email, date)
+            )
+    else:
+        tree = _plumbing_tree(git_root, parent, changes)
+        if parent and git_text(git_root, "rev-parse", f"{parent}^{{tree}}").strip() == tree:
+            return None
+    return _commit_tree(git_root, tree, parent, message, author, committer, date)
+
+
+def _ident(text: str) -> Identity:
+    """``Name <email> 1700000000 +0100`` (as ``git var`` prints it) → the name and e-mail."""
+    name, _, rest = text.partition("<")
+    email = rest.partition(">")[0]
+    if not email:
+        raise MlreleaseError("no git identity: set user.name and user.email (git config --global user.name 'Your Name')")
+    return Identity(name.strip(), email.strip())
+
+
+def _plumbing_tree(git_root: Path, parent: str | None, changes: Mapping[str, bytes | None]) -> str:
+    """The tree through git's plumbing on a private index (a repository we do not write objects in)."""
     env: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="mlrelease-index-") as tmp:
         env["GIT_INDEX_FILE"] = str(Path(tmp) / "index")
@@ -145,9 +177,13 @@ def commit_files(
             oids = git_text(git_root, "hash-object", "-w", "--no-filters", "--stdin-paths", input=listing).split()
             info = "".join(f"100644 {oid}\t{path}\0" for (path, _data), oid in zip(kept, oids, strict=True))
             git(git_root, "update-index", "--add", "-z", "--index-info", input=info.encode(), env=env)
-        tree = git_text(git_root, "write-tree", env=env).strip()
-    if parent and git_text(git_root, "rev-parse", f"{parent}^{{tree}}").strip() == tree:
-        return None
+        return git_text(git_root, "write-tree", env=env).strip()
+
+
+def _commit_tree(
+    git_root: Path, tree: str, parent: str | None, message: str, author: Identity | None, committer: Identity | None, date: datetime | None
+) -> str:
+    """``git commit-tree``: where git must write the commit itself (signing, another encoding)."""
     who = {}
     if author:
         who.update({"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email})
@@ -172,16 +208,13 @@ def commit_files(
 
 def signs_commits(git_root: Path) -> bool:
     """The user's ``commit.gpgsign``, as git reads it (repository, global, system, environment)."""
-    return git_text(git_root, "config", "--bool", "commit.gpgsign", check=False).strip() == "true"
+    return config_true(git_config(git_root).get("commit.gpgsign"))
 
 
 def signing_settings(git_root: Path) -> str:
     """The settings a signing failure depends on, for the error message."""
-    values = []
-    for key in ("commit.gpgsign", "gpg.format", "user.signingkey"):
-        value = git_text(git_root, "config", key, check=False).strip()
-        values.append(f"{key}={value or '(not set)'}")
-    return ", ".join(values)
+    cfg = git_config(git_root)
+    return ", ".join(f"{key}={cfg.get(key.lower()) or '(not set)'}" for key in ("commit.gpgsign", "gpg.format", "user.signingkey"))
 
 
 def dirty_paths(git_root: Path, paths: list[str]) -> list[str]:
@@ -240,9 +273,9 @@ def _refresh_record(git_root: Path) -> Path:
 
 def _refresh_paths(git_root: Path, commit: str, paths: list[str]) -> None:
     """Bring ``paths`` in the index and work tree to ``commit`` (deleting those it lacks)."""
-    present = set(git_text(git_root, "ls-tree", "-z", "--name-only", "--full-tree", commit, "--", *paths).split("\0"))
-    existing = [p for p in paths if p in present]
-    removed = [p for p in paths if p not in present]
+    cat = cat_file(git_root)
+    existing = [p for p in paths if cat.object(f"{commit}:{p}") is not None]
+    removed = [p for p in paths if p not in existing]
     if existing:
         # With a commit, checkout updates the index and the work tree of these paths alone.
         git(git_root, "checkout", "-q", commit, "--", *existing)
@@ -407,16 +440,41 @@ def fetch(git_root: Path, remote: str, branch: str) -> str:
     tip = rev(git_root, f"refs/remotes/{remote}/{branch}")
     if tip is None:
         raise MlreleaseError(f"remote {remote} has no branch {branch}")
+    _SEEN[(str(git_root), remote, branch)] = (tip, time.monotonic())
     return tip
+
+
+# The remote branch's tip as this process last saw it (fetched, or its own push landed), and when.
+_SEEN: dict[tuple[str, str, str], tuple[str, float]] = {}
+FRESH_SECONDS = 2.0
+
+
+def known_tip(git_root: Path, remote: str, branch: str) -> str | None:
+    """The tip of ``remote``'s ``branch`` this process fetched or pushed in the last
+    :data:`FRESH_SECONDS` (a dashboard's plan shown for minutes is fetched again)."""
+    seen = _SEEN.get((str(git_root), remote, branch))
+    return seen[0] if seen is not None and time.monotonic() - seen[1] <= FRESH_SECONDS else None
 
 
 def push(git_root: Path, remote: str, commit: str, branch: str) -> PushResult:
     """One push attempt, judged by its ``--porcelain`` status line (:func:`judge_push`)."""
     proc = git(git_root, "push", "--porcelain", remote, f"{commit}:refs/heads/{branch}", check=False, timeout=60)
-    return judge_push(proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"), branch, proc.returncode)
+    result = judge_push(proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"), branch, proc.returncode)
+    if result.ok:
+        _SEEN[(str(git_root), remote, branch)] = (commit, time.monotonic())
+    return result
 
 
-def retrying(attempt: Callable[[], T | None], *, attempts: int = 20, seconds: float = 60.0, base: float = 0.1, cap: float = 2.0) -> T:
+# A push rejected because someone else pushed first is retried this often and this long: a
+# burst of promotions from CI through one remote (8 at once, bench/contention_bench.py)
+# must all land, so the budget is sized for the unlucky tail, not the median (6 pushes).
+PUSH_ATTEMPTS = 60
+PUSH_SECONDS = 180.0
+
+
+def retrying(
+    attempt: Callable[[], T | None], *, attempts: int = PUSH_ATTEMPTS, seconds: float = PUSH_SECONDS, base: float = 0.1, cap: float = 2.0
+) -> T:
     """Call ``attempt`` until it returns a value; None means "rejected, try again".
 
     Full-jitter exponential backoff, bounded both in attempts and in wall time.

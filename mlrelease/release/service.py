@@ -38,6 +38,7 @@ are one commit each. See docs/actions.md.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable
@@ -51,7 +52,7 @@ from mlrelease.backends.support import Journal
 from mlrelease.errors import ExitCode, GateRefused, MlreleaseError, ReadOnly, UsageError
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.config import parse_config
-from mlrelease.registry.gitio import git, git_dir
+from mlrelease.registry.gitio import cat_file, git_config, git_dir
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig
@@ -99,8 +100,8 @@ class ReleaseService:
         resolver: BackendResolver | None = None,
         identity: Identity | None = None,
         clock: Callable[[], datetime] = _now,
-        attempts: int = 20,
-        seconds: float = 60.0,
+        attempts: int = gitwrite.PUSH_ATTEMPTS,
+        seconds: float = gitwrite.PUSH_SECONDS,
     ) -> None:
         self.readonly = readonly
         self._clock = clock
@@ -116,7 +117,7 @@ class ReleaseService:
         self.target: Target = local
         if push:
             name = remote.name if remote else "origin"
-            if git(local.git_root, "remote", "get-url", name, check=False).returncode != 0:
+            if f"remote.{name}.url" not in git_config(local.git_root):
                 raise MlreleaseError(f"git remote {name!r} is not configured in {local.git_root} (add it, or use --no-push)")
             self.target = dataclasses.replace(local, remote=name, branch=remote.branch if remote else local.branch)
 
@@ -126,10 +127,10 @@ class ReleaseService:
     def _configured_remote(t: Target) -> RemoteConfig | None:
         """``remote:`` of mlrelease.yaml at the local branch tip: where to push is known before planning."""
         path = t.git_path(CONFIG)
-        proc = git(t.git_root, "cat-file", "blob", f"refs/heads/{t.branch}:{path}", check=False)
-        if proc.returncode != 0:
+        found = cat_file(t.git_root).object(f"refs/heads/{t.branch}:{path}")
+        if found is None or found[1] != "blob":
             return None
-        return parse_config(yamlsafe.load(proc.stdout, CONFIG), CONFIG).remote
+        return parse_config(yamlsafe.load(found[2], CONFIG), CONFIG).remote
 
     def _configured_backend(self, config: Config, name: str | None) -> Backend:
         if name is None or (name == "record" and name not in config.backends):
@@ -216,11 +217,27 @@ class ReleaseService:
             return self._two_phase(plan, slot_for(plan), say)
         return self._single(plan, say)
 
-    def apply(self, build: transaction.Builder, *, patience: int = 1) -> transaction.Committed:
-        """One commit through the transaction, with ``patience`` times the configured retry budget."""
+    def apply(self, build: transaction.Builder, *, patience: int = 1, first: bool = True, refresh: bool = True) -> transaction.Committed:
+        """One commit through the transaction, with ``patience`` times the configured retry budget.
+
+        ``first``: the action's first commit, refused over uncommitted edits of its files;
+        ``refresh=False``: the local branch and checkout are brought up later (:meth:`_refresh`).
+        """
         return transaction.apply(
-            self.target, build, author=self.actor, attempts=self._attempts * patience, seconds=self._seconds * patience
+            self.target,
+            build,
+            author=self.actor,
+            attempts=self._attempts * patience,
+            seconds=self._seconds * patience,
+            guard_checkout=first,
+            refresh=refresh,
         )
+
+    def _refresh(self, committed: transaction.Committed) -> str | None:
+        """Bring the local branch and checkout to a pushed commit whose refresh was put off."""
+        if not committed.pushed or committed.commit is None:
+            return None
+        return transaction.fast_forward_local(self.target, committed.commit, list(committed.paths))
 
     def _recheck(self, reg: Registry, shown: Plan) -> Plan | None:
         """The plan again at the tip being written on: None if there is nothing left to do, or the same plan."""
@@ -258,10 +275,33 @@ class ReleaseService:
             return slot.intent(reg, checked) if checked is not None else None
 
         say(Progress("intent", f"recording the intent: {shown.title}"))
-        committed = self.apply(intent)
+        # With a remote, the checkout is refreshed once, after the outcome (or however the action ends).
+        committed = self.apply(intent, refresh=False)
         if committed.commit is None and not landed:
             return Result(shown, "noop", "nothing to do: someone already did it")
-        plan = checked or shown  # exactly what was re-checked at the tip is what runs and is recorded
+        refreshed: list[str | None] = []
+        try:
+            return self._after_intent(shown, checked or shown, slot, committed, say, refreshed)
+        finally:
+            if not refreshed:
+                with contextlib.suppress(MlreleaseError):  # the action's own error is the one to report
+                    self._refresh(committed)
+
+    def _after_intent(
+        self,
+        shown: Plan,
+        plan: Plan,
+        slot: Slot,
+        committed: transaction.Committed,
+        say: Callable[[Progress], None],
+        refreshed: list[str | None],
+    ) -> Result:
+        """Steps 2 and 3 of a two-phase action: the backend call, then the outcome commit.
+
+        ``plan`` is exactly what was re-checked at the tip: it runs and is recorded.
+        ``refreshed`` gets the note of the checkout refresh once it is done.
+        """
+        action_id = shown.action_id or ""
         done = tuple(c for c in (committed.commit,) if c)
         backend, action = plan.executor, plan.action
         if backend is None or action is None:
@@ -269,6 +309,7 @@ class ReleaseService:
         say(Progress("backend", f"calling backend {backend.name} for {slot.noun} {action_id}"))
         outcome, error = self.call_backend(backend, action_id, lambda: backend.execute(action))
         if outcome is None:
+            refreshed.append(self._refresh(committed))
             return Result(
                 plan,
                 "pending",
@@ -278,9 +319,12 @@ class ReleaseService:
                 commits=done,
                 phase="Pending",
                 pushed=committed.pushed,
+                notes=tuple(n for n in refreshed if n),
             )
         say(Progress("outcome", f"recording the outcome: {'Succeeded' if outcome.ok else 'Failed'}"))
         rec = self.record_outcome(slot, plan, outcome, recorder=None)
+        if rec.commits:
+            refreshed.append(rec.note)  # the outcome's push refreshed the checkout
         ref = release_state.redacted(outcome.reference)
         phase, code = ("Succeeded", ExitCode.OK) if outcome.ok else ("Failed", ExitCode.BACKEND_FAILED)
         notes = tuple(n for n in (committed.note, rec.note) if n)
@@ -320,7 +364,7 @@ class ReleaseService:
             return slot.outcome(reg, plan, outcome, at=at, recorder=recorder)
 
         try:
-            committed = self.apply(build, patience=OUTCOME_PATIENCE)
+            committed = self.apply(build, patience=OUTCOME_PATIENCE, first=False)
         except MlreleaseError as exc:
             phase = "Succeeded" if outcome.ok else "Failed"
             raise MlreleaseError(
