@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mlrelease.registry.types import MetricDef, RetrainConfig, RetrainPolicy, RetrainRequest
+from mlrelease.release.cadence import DEFAULT_CADENCE_DAYS, rules_of
 from mlrelease.telemetry.drift import BinShift, DriftReport, FeatureDrift, MetricDrop
-from mlrelease.telemetry.policy import DEFAULT_CADENCE_DAYS, Reason, decide, reasons, rules_of
+from mlrelease.telemetry.policy import Reason, decide, reasons
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CATALOGUE = {"precision": MetricDef("precision", "max", format=".3f"), "false_positive_ratio": MetricDef("false_positive_ratio", "min")}

@@ -28,6 +28,7 @@ from mlrelease.registry.source import GitRefSource
 from mlrelease.registry.types import Canary, Config, Desired, Environment, Pin, ReleaseState, Version
 from mlrelease.release import commits, confirm, gates, livehistory
 from mlrelease.release import state as st
+from mlrelease.release.cadence import already_requested
 from mlrelease.release.commits import DeployFacts
 from mlrelease.release.ids import new_id
 from mlrelease.release.plan import Block, CommitPreview, Expected, GateResult, PendingItem, Plan, Request
@@ -506,7 +507,7 @@ def _retrain(reg: Registry, req: Request, ctx: Context, history: _History, base:
             "or if it was interrupted, run `mlrelease reconcile`",
             StaleState,
         )
-    noop = _already_requested(reg, req, ctx.now)
+    noop = already_requested(reg, req, ctx.now)
     intent = commits.retrain(model, aid, backend.name, ctx.actor, req.reason, path)
     outcome = commits.retrain_outcome(model, aid, backend.name, ctx.actor, path, phase="Succeeded|Failed", backend_ref=None, message=None)
     return Plan(
@@ -525,22 +526,6 @@ def _retrain(reg: Registry, req: Request, ctx: Context, history: _History, base:
         block=block,
         noop=noop,
     )
-
-
-def _already_requested(reg: Registry, req: Request, now: datetime) -> str | None:
-    """A policy trigger whose every rule a request within the cadence covers: nothing to start."""
-    from mlrelease.telemetry.policy import cadence_of, covered, rules_of
-
-    rules = rules_of(req.trigger)
-    if not rules:
-        return None  # started by hand: always a new request
-    model = req.model or ""
-    cadence = cadence_of(reg.config.retrain.policy_for(model))
-    hit = covered(rules, reg.retrain_requests(model), cadence, now)
-    if set(hit) < rules:
-        return None
-    ids = ", ".join(sorted({q.id for q in hit.values()}))
-    return f"every rule of {req.trigger} was already requested for {model} within the {cadence:g}-day cadence ({ids})"
 
 
 # ---- reconcile -------------------------------------------------------------------------------

@@ -9,25 +9,20 @@ Rules, from ``retrain.policy`` in mlrelease.yaml with per-model overrides
   ``metric_drop[<name>]``, in the metric's own units (absolute, by its goal).
 
 Each rule is checked per environment where the model is live. A model is *due* when any
-rule fires anywhere. Triggering is at most once per rule within the cadence
-(``cadence_days``, :data:`DEFAULT_CADENCE_DAYS` when unset), judged from the recorded
-retrain requests in ``retrain/<model>.yaml``: a request whose trigger is
-``policy:<rule>[,<rule>...]`` covers those rules; a request started by hand covers every
-rule (someone already asked for a retraining); a request that Failed covers nothing, so
-the next run tries again.
+rule fires anywhere. Triggering is at most once per rule within the cadence, judged from
+the recorded retrain requests by :mod:`mlrelease.release.cadence` (which the planner asks
+again at the branch tip).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from mlrelease.registry.types import MetricDef, RetrainPolicy, RetrainRequest
+from mlrelease.release.cadence import POLICY_PREFIX, cadence_of, covered
 from mlrelease.telemetry.drift import DriftReport
-
-DEFAULT_CADENCE_DAYS = 7.0
-POLICY_PREFIX = "policy:"
 
 
 @dataclass(frozen=True)
@@ -95,13 +90,6 @@ def reasons(report: DriftReport, policy: RetrainPolicy, catalogue: Mapping[str, 
     return tuple(out)
 
 
-def rules_of(trigger: str) -> frozenset[str]:
-    """The rules a recorded trigger names; empty for a retraining started by hand."""
-    if not trigger.startswith(POLICY_PREFIX):
-        return frozenset()
-    return frozenset(r.strip() for r in trigger[len(POLICY_PREFIX) :].split(",") if r.strip())
-
-
 @dataclass(frozen=True)
 class Decision:
     """Whether one model is due, and which of its reasons may trigger a retraining now."""
@@ -154,25 +142,3 @@ def decide(model: str, found: Iterable[Reason], requests: Iterable[RetrainReques
             worst[r.rule] = r
     cadence = cadence_of(policy)
     return Decision(model, tuple(worst.values()), cadence, covered(worst, requests, cadence, now))
-
-
-def cadence_of(policy: RetrainPolicy) -> float:
-    return policy.cadence_days if policy.cadence_days is not None else DEFAULT_CADENCE_DAYS
-
-
-def covered(rules: Iterable[str], requests: Iterable[RetrainRequest], cadence_days: float, now: datetime) -> dict[str, RetrainRequest]:
-    """Which of ``rules`` a request within the cadence already covers (newest request per rule).
-
-    A Failed request covers nothing (the next run tries again); one started by hand covers
-    every rule. The release planner asks this again at the branch tip it writes on, so two
-    jobs deciding at once still trigger a rule at most once.
-    """
-    wanted = set(rules)
-    since = now - timedelta(days=cadence_days)
-    out: dict[str, RetrainRequest] = {}
-    for request in sorted(requests, key=lambda q: q.at, reverse=True):
-        if request.at < since or request.phase == "Failed":
-            continue
-        for rule in (rules_of(request.trigger) or frozenset(wanted)) & wanted:
-            out.setdefault(rule, request)
-    return out
