@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("check", "which live models are due for retraining and why, health per environment (--trigger starts retraining)"),
     "telemetry": ("telemetry", "a model's live figures over time per environment, and its drift per feature"),
     "ab": ("ab", "the A/B report of a canary: challenger vs champion per metric (test, CI, p-value), per-arm drift"),
+    "notify": ("notify", "notifications: send a test to a channel, list channels and routes, read the delivery log"),
     "backends": ("backends", "list installed backend types and configured backends, with a health check"),
     "import": ("import_", "import models and release history from MLflow (REST) or GTO (git tags)"),
     "tui": ("tui", "open the keyboard-first dashboard (the default in a terminal); --readonly to browse only"),

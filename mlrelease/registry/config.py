@@ -79,6 +79,7 @@ def parse_config(data: object, path: str = CONFIG) -> Config:
             retrain=_retrain(f.sub("retrain")),
             remote=None if remote is None else read(remote, REMOTE),
             lines=dict(f.data.key_lines),
+            notify=_kept(f, "notify"),
         )
 
     return read_file(data, path, body)
@@ -232,6 +233,12 @@ def _plugin(f: Fields, *, name: str = "") -> PluginConfig:
             settings.key_lines[key] = f.line_of(key)
     f.seen.update(f.data.keys())  # settings are checked by the plugin that owns them (also by lint)
     return PluginConfig(name=name, type=kind, settings=settings, line=f.line)
+
+
+def _kept(f: Fields, key: str) -> object:
+    """A section kept as written, for the module that owns it to read strictly (and lint to check)."""
+    f.seen.add(key)
+    return f.data.get(key)
 
 
 def _retrain(f: Fields | None) -> RetrainConfig:

@@ -162,6 +162,9 @@ class Config:
     remote: RemoteConfig | None = None
     name: str | None = None
     lines: dict[str, int] = field(default_factory=dict)
+    # ``notify:`` as written (with its lines): read by mlrelease.notify.config when a release
+    # announces itself, and checked by lint, so a mistake there never stops a release.
+    notify: object = None
 
     def environment(self, name: str) -> Environment | None:
         for env in self.environments:

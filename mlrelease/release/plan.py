@@ -15,6 +15,7 @@ from datetime import datetime
 
 from mlrelease.backends.base import Action, Backend
 from mlrelease.errors import ExitCode, MlreleaseError, StaleState
+from mlrelease.notify.send import Delivery
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.trailers import format_message
 from mlrelease.registry.types import Desired, Pin
@@ -267,6 +268,7 @@ class Result:
     pushed: bool = False
     notes: tuple[str, ...] = ()
     items: tuple[Result, ...] = ()  # reconcile: one per pending item
+    notified: tuple[Delivery, ...] = ()  # the notifications sent after it (failures also in notes)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -280,6 +282,7 @@ class Result:
             "pushed": self.pushed,
             "notes": list(self.notes),
             "items": [i.to_json() | {"title": i.plan.title} for i in self.items],
+            "notifications": [d.to_json() for d in self.notified],
         }
 
 

@@ -56,7 +56,7 @@ from mlrelease.registry.gitio import cat_file, git_config, git_dir
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig
-from mlrelease.release import gitwrite, kinds, reconcile, transaction
+from mlrelease.release import announce, gitwrite, kinds, reconcile, transaction
 from mlrelease.release import state as release_state
 from mlrelease.release.gitwrite import Identity
 from mlrelease.release.ids import new_id
@@ -196,8 +196,28 @@ class ReleaseService:
         """Carry out a plan made by :meth:`prepare` or :meth:`plan`, re-checked at the tip.
 
         Refusals raise (:class:`PlanChanged` when the tip disagrees with what was shown);
-        a backend failure is a Result (exit 5).
+        a backend failure is a Result (exit 5). Once everything is recorded, the outcome
+        is announced to the channels of mlrelease.yaml's ``notify:`` (:mod:`release.announce`);
+        a notification that fails is a note on the Result, never a different outcome.
         """
+        try:
+            result = self._execute(plan, progress)
+        except GateRefused:
+            self._announce(announce.refusal(plan))
+            raise
+        return announce.with_deliveries(result, self._announce(announce.messages(result)))
+
+    def _announce(self, found: list[announce.Message]) -> tuple[announce.Delivery, ...]:
+        if not found:
+            return ()
+        try:
+            with Registry(self.target.registry_root, self.base_ref) as reg:
+                section = reg.config.notify
+        except MlreleaseError:
+            return ()  # without a readable mlrelease.yaml there is no notify section to follow
+        return announce.announce(self.target.registry_root, section, found)
+
+    def _execute(self, plan: Plan, progress: ProgressHook | None) -> Result:
         if self.readonly:
             raise ReadOnly("read-only mode (--readonly): actions are disabled")
         if plan.block is not None:

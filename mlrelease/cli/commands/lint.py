@@ -26,12 +26,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mlrelease import backends
+    from mlrelease.notify import config as notify
     from mlrelease.registry.lint import lint
     from mlrelease.telemetry import base as telemetry
 
     with registry(args) as reg:
         context = telemetry.SourceContext(reg)
-        result = lint(reg, lambda c: [*backends.settings_problems(c, reg.root), *telemetry.settings_problems(c, context)])
+        result = lint(
+            reg,
+            lambda c: [
+                *backends.settings_problems(c, reg.root),
+                *telemetry.settings_problems(c, context),
+                *notify.read(c.notify, c.environment_names)[1],
+            ],
+        )
     if args.json:
         print_json(result.to_json())
     else:
