@@ -62,15 +62,20 @@ def config(**overrides: Any) -> dict[str, Any]:
             "false_positive_ratio": {"goal": "min", "kind": "business", "format": ".2%"},
         },
         "headline": ["f1", "value_detection_rate"],
-        "environments": [
-            {"name": "dev", "backend": "record"},
-            {"name": "staging", "requires": ["dev"], "backend": "record"},
-            {"name": "production", "requires": ["staging"], "backend": "record"},
-        ],
+        "environments": three_environments(),
         "backends": {"record": {"type": "record"}},
     }
     cfg.update(overrides)
     return cfg
+
+
+def three_environments(backend: str = "record", **per_environment: str) -> list[dict[str, Any]]:
+    """dev → staging → production, each on ``backend`` unless named: ``three_environments(staging="hook")``."""
+    chain = (("dev", None), ("staging", "dev"), ("production", "staging"))
+    return [
+        {"name": name, **({"requires": [before]} if before else {}), "backend": per_environment.get(name, backend)}
+        for name, before in chain
+    ]
 
 
 def model(name: str, **overrides: Any) -> dict[str, Any]:

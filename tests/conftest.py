@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import mlrelease.cli.output
 from tests.builders import GIT_ENV, make_registry
 
 
@@ -21,6 +22,15 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     (home / ".gitconfig").write_text("[user]\n\tname = Test Author\n\temail = author@example.com\n[init]\n\tdefaultBranch = main\n")
     os.environ.pop("MLRELEASE_CONFIG", None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets a console of its own, bound to its own captured stdout and environment.
+
+    ``cli/output.console()`` makes one on first use and keeps it (its width, NO_COLOR).
+    """
+    monkeypatch.setattr(mlrelease.cli.output, "_console", None)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from mlrelease.registry.parse import parse_release
 from mlrelease.registry.trailers import parse_trailers
 from mlrelease.registry.types import Config, ReleaseState
 from mlrelease.release.service import ReleaseService
-from tests.builders import commit_all, config, git, write
+from tests.builders import commit_all, config, git, three_environments, write
 from tests.release_backends import JournalBackend
 
 MONDAY_NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -23,11 +23,7 @@ def set_config(root: Path, *, environments: list[dict[str, Any]] | None = None, 
     """Rewrite mlrelease.yaml (environments all on the journal backend unless given) and commit."""
     cfg = config(**overrides)
     cfg["backends"] = {"record": {"type": "record"}, "journal": {"type": "journal", "journal": str(root.parent / "journal.log")}}
-    cfg["environments"] = environments or [
-        {"name": "dev", "backend": "journal"},
-        {"name": "staging", "requires": ["dev"], "backend": "journal"},
-        {"name": "production", "requires": ["staging"], "backend": "journal"},
-    ]
+    cfg["environments"] = environments or three_environments("journal")
     write(root, "mlrelease.yaml", cfg)
     commit_all(root, "Configure")
 

@@ -17,7 +17,7 @@ from mlrelease.backends.command import CommandBackend
 from mlrelease.cli import main
 from mlrelease.errors import BackendConfigError
 from mlrelease.registry.types import PluginConfig
-from tests.builders import commit_all, config, git, write
+from tests.builders import commit_all, config, git, three_environments, write
 from tests.release_helpers import state_at
 
 PY = sys.executable
@@ -321,11 +321,7 @@ def test_promote_passes_a_hostile_reason_as_one_argument(
             "record": {"type": "record"},
             "rollout": {"type": "command", "argv": [PY, "save.py", "{model}", "--", "{reason}"], "cwd": "deploy"},
         },
-        environments=[
-            {"name": "dev", "backend": "record"},
-            {"name": "staging", "requires": ["dev"], "backend": "rollout"},
-            {"name": "production", "requires": ["staging"], "backend": "record"},
-        ],
+        environments=three_environments(staging="rollout"),
     )
     write(repo, "mlrelease.yaml", cfg)
     commit_all(repo, "Deploy staging with a command")

@@ -15,7 +15,7 @@ from mlrelease.cli import main
 from mlrelease.errors import BackendConfigError
 from mlrelease.registry.trailers import parse_trailers
 from mlrelease.registry.types import PluginConfig
-from tests.builders import commit_all, config, git, make_registry, write
+from tests.builders import commit_all, config, git, make_registry, three_environments, write
 from tests.release_helpers import state_at
 
 VALUES = """\
@@ -320,11 +320,7 @@ def test_promote_lands_the_version_in_the_deployment_repo(
                 "value": "version",
             },
         },
-        environments=[
-            {"name": "dev", "backend": "record"},
-            {"name": "staging", "requires": ["dev"], "backend": "prod-values"},
-            {"name": "production", "requires": ["staging"], "backend": "record"},
-        ],
+        environments=three_environments(staging="prod-values"),
     )
     write(registry, "mlrelease.yaml", cfg)
     commit_all(registry, "Deploy staging through the values file")

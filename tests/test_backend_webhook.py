@@ -29,7 +29,7 @@ from mlrelease.backends.webhook import WebhookBackend, retry_after
 from mlrelease.cli import main
 from mlrelease.errors import BackendConfigError
 from mlrelease.registry.types import PluginConfig
-from tests.builders import commit_all, config, git, write
+from tests.builders import commit_all, config, git, three_environments, write
 from tests.release_helpers import state_at
 
 SECRET = "whk-7d1f0c5e9b2a4e61-test-secret"
@@ -435,11 +435,7 @@ def _promote_with_hook(
             "record": {"type": "record"},
             "hook": {"type": "webhook", "url": f"{receiver.url}/deploy", "secret_env": "HOOK_SECRET", "retries": 1, "backoff": 0.01},
         },
-        environments=[
-            {"name": "dev", "backend": "record"},
-            {"name": "staging", "requires": ["dev"], "backend": "hook"},
-            {"name": "production", "requires": ["staging"], "backend": "record"},
-        ],
+        environments=three_environments(staging="hook"),
     )
     write(repo, "mlrelease.yaml", cfg)
     commit_all(repo, "Deploy staging through the hook")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mlrelease.cli import main
-from tests.builders import config, write
+from tests.builders import config, three_environments, write
 
 SECRET = "hook-secret-5a8e2f7c91d4"
 
@@ -45,15 +45,8 @@ def server() -> Iterator[tuple[str, list[str]]]:
 
 
 def configure(repo: Path, backends: dict[str, Any], **overrides: Any) -> None:
-    environments = overrides.pop(
-        "environments",
-        [
-            {"name": "dev", "backend": "record"},
-            {"name": "staging", "requires": ["dev"], "backend": "record"},
-            {"name": "production", "requires": ["staging"], "backend": "hook"},
-        ],
-    )
-    write(repo, "mlrelease.yaml", config(backends=backends, environments=environments, **overrides))
+    overrides.setdefault("environments", three_environments(production="hook"))
+    write(repo, "mlrelease.yaml", config(backends=backends, **overrides))
 
 
 def run_json(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:

@@ -21,7 +21,7 @@ import pytest
 from mlrelease.cli import main
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.loader import Registry
-from tests.builders import commit_all, config, git, make_registry, version, write
+from tests.builders import commit_all, config, git, make_registry, three_environments, version, write
 from tests.telemetry_servers import dead_url, hanging_server, json_service
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -40,11 +40,7 @@ def telemetry(model: str, env: str, *snapshots: dict[str, Any]) -> dict[str, Any
 
 def scenario(root: Path, *, environments: list[dict[str, Any]] | None = None) -> Path:
     make_registry(root)
-    envs = environments or [
-        {"name": "dev", "backend": "record"},
-        {"name": "staging", "requires": ["dev"], "backend": "record"},
-        {"name": "production", "requires": ["staging"], "backend": "record"},
-    ]
+    envs = environments or three_environments()
     write(root, "mlrelease.yaml", config(environments=envs, retrain={"backend": "record", "policy": POLICY}))
     write(root, "models/fraud-card/versions/1.0.0.yaml", version("fraud-card", "1.0.0", created=ago(120), profile=TRAINING_PROFILE))
     write(root, "models/fraud-card/versions/1.1.0.yaml", version("fraud-card", "1.1.0", f1=0.83, parent="1.0.0", created=ago(30)))

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import mlrelease.cli.output
 from mlrelease.cli import main
 from mlrelease.errors import NotFound
 from mlrelease.registry import yamlsafe
@@ -17,12 +16,7 @@ from mlrelease.registry.loader import Registry
 from mlrelease.registry.parse import parse_config
 from mlrelease.registry.types import Artifact, Code, DataRef, Version
 from tests.builders import commit_all, config, version, write
-
-
-@pytest.fixture(autouse=True)
-def _fresh_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mlrelease.cli.output, "_console", None)
-
+from tests.cli_helpers import cli
 
 CONFIG = parse_config(yamlsafe.load(yamlsafe.dump(config()), "mlrelease.yaml"))
 
@@ -139,12 +133,6 @@ def test_against_live(repo: Path) -> None:
 
 
 # ---- the diff command ----------------------------------------------------------------------
-
-
-def cli(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int, str, str]:
-    rc = main(["--repo", str(root), *args])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 @pytest.fixture

@@ -7,23 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import mlrelease.cli.output
-from mlrelease.cli import main
 from mlrelease.errors import NotFound
 from mlrelease.registry.lineage import dataset_impact, lineage
 from mlrelease.registry.loader import Registry
 from tests.builders import commit_all, model, release, version, write
-
-
-@pytest.fixture(autouse=True)
-def _fresh_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mlrelease.cli.output, "_console", None)
-
-
-def cli(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int, str, str]:
-    rc = main(["--repo", str(root), *args])
-    out, err = capsys.readouterr()
-    return rc, out, err
+from tests.cli_helpers import cli
 
 
 @pytest.fixture

@@ -10,25 +10,13 @@ from pathlib import Path
 
 import pytest
 
-import mlrelease.cli.output
 from mlrelease.cli import main
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.overview import overview
 from tests.builders import commit_all, config, git, model, release, version, write
+from tests.cli_helpers import cli
 
 MLRELEASE = Path(sys.executable).parent / "mlrelease"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test gets a console bound to its own captured stdout."""
-    monkeypatch.setattr(mlrelease.cli.output, "_console", None)
-
-
-def cli(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int, str, str]:
-    rc = main(["--repo", str(root), *args])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def cli_json(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> dict:

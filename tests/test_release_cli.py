@@ -8,21 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import mlrelease.cli.output
-from mlrelease.cli import main
 from tests.builders import commit_all, config, git, write
+from tests.cli_helpers import cli
 from tests.release_helpers import commits_since, head, state_at
-
-
-@pytest.fixture(autouse=True)
-def _fresh_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mlrelease.cli.output, "_console", None)
-
-
-def cli(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int, str, str]:
-    rc = main(["--repo", str(root), *args])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def snapshot(root: Path) -> dict[str, object]:

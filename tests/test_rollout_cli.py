@@ -12,17 +12,11 @@ from pathlib import Path
 
 import pytest
 
-import mlrelease.cli.output
 from mlrelease.cli import main
 from mlrelease.release.plan import Request
 from tests.builders import git
 from tests.release_helpers import commits_since, head, state_at
 from tests.rollout_helpers import World, world
-
-
-@pytest.fixture(autouse=True)
-def _fresh_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mlrelease.cli.output, "_console", None)
 
 
 def cli(capsys: pytest.CaptureFixture[str], w: World, *args: str) -> tuple[int, str, str]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import mlrelease.cli.output
 from mlrelease import example
 from mlrelease.cli import main
 
@@ -16,11 +15,6 @@ from mlrelease.cli import main
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield example.build(tmp_path_factory.mktemp("demo") / "registry").root
-
-
-@pytest.fixture(autouse=True)
-def _fresh_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mlrelease.cli.output, "_console", None)
 
 
 def test_the_fraud_card_canary_is_a_rollout_with_real_figures(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,15 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import mlrelease.cli.output
 from mlrelease.cli import main
 from mlrelease.registry.fields import format_timestamp
 from tests.builders import commit_all, config, git, make_registry, write
-
-
-@pytest.fixture(autouse=True)
-def _fresh_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mlrelease.cli.output, "_console", None)
 
 
 def canary_registry(tmp_path: Path) -> Path:

@@ -6,6 +6,8 @@ release service against a temporary git registry (record backend, or a failing o
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -71,6 +73,22 @@ async def fill(pilot: Pilot[Any], modal: PlanModal, *, reason: str = "", typed: 
     await pilot.pause()
 
 
+async def confirm(pilot: Pilot[Any], app: MlreleaseApp, modal: PlanModal) -> None:
+    """Answer y from the buttons (focus on Cancel: y never answers from a text field)."""
+    modal.query_one("#cancel", Button).focus()
+    await pilot.press("y")
+    await settle(pilot, app)
+
+
+@asynccontextmanager
+async def at_model(app: MlreleaseApp, name: str = "fraud-card") -> AsyncIterator[Pilot[Any]]:
+    """The app running at 150x50, loaded, with the overview's cursor on model ``name``."""
+    async with app.run_test(size=(150, 50)) as pilot:
+        await settle(pilot, app)
+        select_model(app, name)
+        yield pilot
+
+
 def gate_text(modal: PlanModal) -> str:
     return str(modal.query_one("#plan-gates").render())
 
@@ -81,9 +99,7 @@ def gate_text(modal: PlanModal) -> str:
 async def test_promote_shows_the_plan_then_commits_and_reloads(repo: Path, make_app) -> None:
     app = make_app(repo)
     before = head(repo)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         modal = await plan_for(pilot, app, "p", "staging")  # the candidate 1.2.0
         assert app.focused is modal.query_one("#reason", Input)  # focus starts in the field to fill (issue 15.2)
         assert "✓ pass order:dev  1.2.0 is live in dev" in gate_text(modal)
@@ -114,9 +130,7 @@ async def test_promote_shows_the_plan_then_commits_and_reloads(repo: Path, make_
 async def test_cancel_and_n_and_escape_change_nothing(repo: Path, make_app) -> None:
     app = make_app(repo)
     before = head(repo)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         for answer in ("n", "escape", "enter"):  # enter lands on Cancel, where focus starts
             modal = await plan_for(pilot, app, "p", "staging")
             await fill(pilot, modal, reason="no")
@@ -135,9 +149,7 @@ async def test_production_asks_for_the_model_name_typed_out(repo: Path, make_app
     service = ReleaseService(repo)
     service.execute(service.plan(Request("promote", "fraud-card", "1.2.0", "staging", reason="setup")))
     app = make_app(repo)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         modal = await plan_for(pilot, app, "p", "production")
         await fill(pilot, modal, reason="ready")
         assert not modal.query_one("#typed").has_class("hidden")
@@ -146,9 +158,7 @@ async def test_production_asks_for_the_model_name_typed_out(repo: Path, make_app
         assert modal.query_one("#confirm", Button).disabled
         await fill(pilot, modal, typed="fraud-card")
         assert not modal.query_one("#confirm", Button).disabled
-        modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await confirm(pilot, app, modal)
     assert live(repo, "production") == "1.2.0"
 
 
@@ -160,25 +170,19 @@ async def test_a_failing_gate_refuses_until_overridden_with_the_name_typed(tmp_p
     commit_all(root, "strict staging")
     before = head(root)
     app = make_app(root)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         modal = await plan_for(pilot, app, "p", "staging")
         await fill(pilot, modal, reason="try")
         assert "✗ FAIL threshold:f1" in gate_text(modal)
         assert "refused by 1 failing gate(s)" in str(modal.query_one("#plan-status").render())
-        modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await confirm(pilot, app, modal)
         assert app.screen is modal and head(root) == before  # refused: nothing written
         await pilot.click("#force")
         await settle(pilot, app)
         assert modal.query_one("#force", Checkbox).value and modal.plan.request.force
         assert "(overridden)" in gate_text(modal)
         await fill(pilot, modal, typed="fraud-card")  # overriding gates always asks for the name
-        modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await confirm(pilot, app, modal)
     assert live(root, "staging") == "1.2.0"
     assert "Mlrelease-Forced-Gates: threshold:f1" in git(root, "log", "-2", "--format=%B")
 
@@ -204,14 +208,10 @@ class FailingBackend:
 
 async def test_a_backend_failure_opens_the_error_modal_and_nothing_goes_live(repo: Path, make_app) -> None:
     app = make_app(repo, resolver=lambda config, name: FailingBackend(name or "hook"))
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         modal = await plan_for(pilot, app, "p", "staging")
         await fill(pilot, modal, reason="try")
-        modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await confirm(pilot, app, modal)
         error = app.screen
         assert isinstance(error, ErrorModal)
         message = str(error.query_one("#error-message").render())
@@ -225,16 +225,12 @@ async def test_a_backend_failure_opens_the_error_modal_and_nothing_goes_live(rep
 
 async def test_a_stale_plan_is_shown_again_instead_of_executed(repo: Path, make_app) -> None:
     app = make_app(repo)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         modal = await plan_for(pilot, app, "p", "staging")
         await fill(pilot, modal, reason="mine")
         service = ReleaseService(repo)  # someone else promotes meanwhile
         service.execute(service.plan(Request("promote", "fraud-card", "1.0.0", "staging", reason="theirs", force=True)))
-        modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await confirm(pilot, app, modal)
         again = app.screen
         assert isinstance(again, PlanModal) and again is not modal
         assert again.query_one("#reason", Input).value == "mine"
@@ -249,26 +245,20 @@ async def test_rollback_then_unpin_from_the_model_view(repo: Path, make_app) -> 
     service = ReleaseService(repo)
     service.execute(service.plan(Request("promote", "fraud-card", "1.1.0", "production", reason="setup")))
     app = make_app(repo)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         await pilot.press("enter")
         await settle(pilot, app)
         assert isinstance(app.screen, ModelScreen)
         modal = await plan_for(pilot, app, "b", "production")
         assert "1.1.0 → 1.0.0" in str(modal.query_one("#plan-title").render())
         await fill(pilot, modal, reason="precision dropped", typed="fraud-card")
-        modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await confirm(pilot, app, modal)
         assert isinstance(app.screen, ModelScreen)
         assert live(repo, "production") == "1.0.0"
         assert "⚑ pinned" in str(app.screen.query_one("#model-header").render())
         modal = await plan_for(pilot, app, "u", "production")
         await fill(pilot, modal, reason="fixed upstream", typed="fraud-card")
-        modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await confirm(pilot, app, modal)
         assert "pinned" not in str(app.screen.query_one("#model-header").render())
     with Registry(repo) as reg:
         assert reg.release("production", "fraud-card").pin is None
@@ -276,9 +266,7 @@ async def test_rollback_then_unpin_from_the_model_view(repo: Path, make_app) -> 
 
 async def test_approve_and_reject_the_selected_version(repo: Path, make_app) -> None:
     app = make_app(repo)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         await pilot.press("enter")
         await settle(pilot, app)
         await pilot.press("j")  # 1.1.0 (newest first)
@@ -291,9 +279,7 @@ async def test_approve_and_reject_the_selected_version(repo: Path, make_app) -> 
         assert modal.plan.request.kind == "reject" and modal.plan.version == "1.1.0"
         assert any("live in staging" in n for n in modal.plan.notes)
         await fill(pilot, modal, reason="leaks the label")
-        modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await confirm(pilot, app, modal)
         cells = " ".join(c.plain for c in app.screen.query_one("#versions-table").get_row_at(1))
         assert "✗ rejected" in cells
     with Registry(repo) as reg:
@@ -306,14 +292,10 @@ async def test_retrain_then_reconcile_has_nothing_left(tmp_path: Path, make_app)
     write(root, "mlrelease.yaml", config(retrain={"backend": "record"}))
     commit_all(root, "retrain backend")
     app = make_app(root)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "churn")
+    async with at_model(app, "churn") as pilot:
         modal = await plan_for(pilot, app, "t")
         await fill(pilot, modal, reason="new labels arrived")
-        modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await confirm(pilot, app, modal)
         assert "retraining of churn requested" in app.activity[-1].outcome
         modal = await plan_for(pilot, app, "R")
         assert str(modal.query_one("#plan-status").render()) == "nothing to do: nothing is Pending"
@@ -328,15 +310,11 @@ async def test_reconcile_finishes_a_pending_promotion(tmp_path: Path, make_app) 
     write(root, "releases/staging/fraud-card.yaml", release("fraud-card", "staging", "1.2.0", promotion_id="p-9", phase="Pending"))
     commit_all(root, "a crash left this Pending")
     app = make_app(root)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         modal = await plan_for(pilot, app, "R")
         assert modal.plan.title == "Reconcile 1 pending action"
         assert "pending: fraud-card staging p-9" in str(modal.query_one("#plan-summary").render())
-        modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await confirm(pilot, app, modal)
     with Registry(root) as reg:
         assert reg.release("staging", "fraud-card").observed.phase == "Succeeded"
 
@@ -351,9 +329,7 @@ MUTATING = keys.mutating()
 async def test_every_mutating_binding_refuses_in_read_only_mode(repo: Path, make_app, where: str) -> None:
     before = head(repo)
     app = make_app(repo, readonly=True)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         if where == "model":
             await pilot.press("enter")
             await settle(pilot, app)
@@ -389,9 +365,7 @@ async def test_a_read_only_environment_refuses_before_the_plan(tmp_path: Path, m
     commit_all(root, "production is read-only")
     before = head(root)
     app = make_app(root)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         await pilot.press("b")
         await choose_environment(pilot, app, "production")
         assert isinstance(app.screen, OverviewScreen)

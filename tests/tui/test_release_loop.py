@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button
 
 import mlrelease.release.service as service_module
 from mlrelease.registry.loader import Registry
@@ -14,8 +13,7 @@ from mlrelease.release.plan import Request
 from mlrelease.release.service import ReleaseService
 from mlrelease.tui.screens.overview import OverviewScreen
 from tests.builders import commit_all, config, git, make_registry, write
-from tests.tui.conftest import settle
-from tests.tui.test_actions import fill, plan_for, select_model
+from tests.tui.test_actions import at_model, confirm, fill, plan_for
 
 
 def live(root: Path, env: str, ref: str = "HEAD") -> str | None:
@@ -34,14 +32,10 @@ async def test_one_promotion_plans_once_and_rechecks_once(repo: Path, make_app, 
 
     monkeypatch.setattr(service_module, "make_plan", counting)
     app = make_app(repo)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         modal = await plan_for(pilot, app, "p", "staging")
         await fill(pilot, modal, reason="dev ran clean")
-        modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await confirm(pilot, app, modal)
         assert isinstance(app.screen, OverviewScreen)
     assert live(repo, "staging") == "1.2.0"
     assert calls == ["promote", "promote"]  # the plan shown, and its re-check at the tip
@@ -63,8 +57,6 @@ async def test_the_tui_fetches_before_planning(tmp_path: Path, make_app) -> None
     theirs.execute(theirs.plan(Request("promote", "fraud-card", "1.2.0", "staging", reason="theirs")))
     assert "version: '1.2.0'" in git(remote, "show", "main:releases/staging/fraud-card.yaml")
     app = make_app(root)
-    async with app.run_test(size=(150, 50)) as pilot:
-        await settle(pilot, app)
-        select_model(app, "fraud-card")
+    async with at_model(app) as pilot:
         modal = await plan_for(pilot, app, "b", "staging")  # roll back what is live in staging *now*
         assert modal.plan.previous == "1.2.0", modal.plan.expected

@@ -14,12 +14,22 @@ from mlrelease.release.plan import Request
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL")
-    parser.add_argument("--env", required=True, metavar="ENV", help="the environment to hold")
-    parser.add_argument("--reason", metavar="TEXT", help="why (required to act; recorded in the audit trail)")
-    actions.add_flags(parser)
+    hold_arguments(parser, "hold", reason="why (required to act; recorded in the audit trail)")
 
 
 def run(args: argparse.Namespace) -> int:
-    actions.require_reason(args, "pin")
-    return actions.run(args, Request("pin", args.model, None, args.env, args.reason))
+    return run_hold(args, "pin")
+
+
+def hold_arguments(parser: argparse.ArgumentParser, verb: str, *, reason: str) -> None:
+    """The arguments pin and unpin share: a model, its environment and a required reason."""
+    parser.add_argument("model", metavar="MODEL")
+    parser.add_argument("--env", required=True, metavar="ENV", help=f"the environment to {verb}")
+    parser.add_argument("--reason", metavar="TEXT", help=reason)
+    actions.add_flags(parser)
+
+
+def run_hold(args: argparse.Namespace, kind: str) -> int:
+    """Set (``pin``) or lift (``unpin``) the hold on ``args.model`` in ``args.env``."""
+    actions.require_reason(args, kind)
+    return actions.run(args, Request(kind, args.model, None, args.env, args.reason))

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from mlrelease.cli import actions
-from mlrelease.release.plan import Request
+from mlrelease.cli.commands.pin import hold_arguments, run_hold
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL")
-    parser.add_argument("--env", required=True, metavar="ENV", help="the environment to unpin")
-    parser.add_argument("--reason", metavar="TEXT", help="why (required; recorded in the audit trail)")
-    actions.add_flags(parser)
+    hold_arguments(parser, "unpin", reason="why (required; recorded in the audit trail)")
 
 
 def run(args: argparse.Namespace) -> int:
-    actions.require_reason(args, "unpin")
-    return actions.run(args, Request("unpin", args.model, None, args.env, args.reason))
+    return run_hold(args, "unpin")
