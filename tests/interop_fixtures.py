@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.local_http import free_port, respond, serving
+
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 120.0  # a shared 2-core machine under load takes a while to migrate a fresh sqlite
 
@@ -35,12 +37,6 @@ def tool(name: str) -> str:
     if not path.exists():
         pytest.fail(f"{name} is not installed in {BIN}: run `pip install -e '.[test]'` (the test extra brings mlflow and gto)")
     return str(path)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -190,25 +186,15 @@ def server_500() -> Iterator[str]:
             if length:
                 self.rfile.read(length)
             body = json.dumps({"error_code": "INTERNAL_ERROR", "message": "database is locked"}).encode()
-            self.send_response(500)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            respond(self, 500, body, {"Content-Type": "application/json"})
 
         do_GET = do_POST = do_DELETE = do_PATCH = _answer
 
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 @pytest.fixture

@@ -18,16 +18,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.local_http import free_port, respond, serving
 
 
 def dead_url() -> str:
@@ -77,32 +73,14 @@ def json_service() -> Iterator[JsonService]:
         def do_GET(self) -> None:
             service.requests.append((self.path, dict(self.headers)))
             reply = service.replies.get(self.path, Reply(404, b'{"error": "not found"}'))
-            self.send_response(reply.status)
-            for k, v in reply.headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
+            respond(self, reply.status, reply.body, reply.headers)
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: the tests assert on recorded requests instead."""
 
-    with _serving(Handler) as url:
+    with serving(Handler) as url:
         service.url = url
         yield service
-
-
-@contextlib.contextmanager
-def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # ---- a Prometheus exporter -------------------------------------------------------------------------
@@ -163,16 +141,12 @@ def exporter() -> Iterator[str]:
             with lock:
                 scrapes["n"] += 1
                 body = exposition(scrapes["n"]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            respond(self, 200, body, {"Content-Type": "text/plain; version=0.0.4"})
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: Prometheus scrapes every second."""
 
-    with _serving(Handler) as url:
+    with serving(Handler) as url:
         yield url
 
 

@@ -7,17 +7,14 @@ import hashlib
 import hmac
 import json
 import re
-import shutil
 import socket
-import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -30,6 +27,7 @@ from mlrelease.cli import main
 from mlrelease.errors import BackendConfigError
 from mlrelease.registry.types import PluginConfig
 from tests.builders import commit_all, config, git, three_environments, write
+from tests.local_http import respond, self_signed, serving
 from tests.release_helpers import state_at
 
 SECRET = "whk-7d1f0c5e9b2a4e61-test-secret"
@@ -78,12 +76,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 return
             assert not isinstance(planned, str)
             status, headers, data = planned
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            respond(self, status, data, headers)
 
         do_POST = _serve
         do_GET = _serve
@@ -97,15 +90,10 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     rec = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(rec))
-    server.daemon_threads = True
-    rec.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield rec
-    rec.release.set()
-    server.shutdown()
-    server.server_close()
+    with serving(_handler(rec)) as url:
+        rec.url = url
+        yield rec
+        rec.release.set()
 
 
 @pytest.fixture
@@ -382,28 +370,11 @@ def test_describe(root: Path) -> None:
 @pytest.fixture
 def tls_receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An https receiver with a self-signed certificate for 127.0.0.1."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"),
-            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed(tmp_path)
     rec = Receiver()
     rec.reply(200, {"reference": "tls-ok"})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(rec))
-    server.daemon_threads = True
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield f"https://127.0.0.1:{server.server_address[1]}/hook", cert
-    server.shutdown()
-    server.server_close()
+    with serving(_handler(rec), tls=(cert, key)) as url:
+        yield f"{url}/hook", cert
 
 
 def test_tls_is_verified_and_ca_bundle_trusts_a_private_ca(root: Path, tls_receiver: tuple[str, Path]) -> None:

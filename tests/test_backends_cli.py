@@ -6,9 +6,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from mlrelease.cli import main
 from tests.builders import config, three_environments, write
+from tests.local_http import free_port, respond, serving
 
 SECRET = "hook-secret-5a8e2f7c91d4"
 
@@ -28,25 +28,29 @@ def server() -> Iterator[tuple[str, list[str]]]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             seen.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+            respond(self, 200, b"ok")
 
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as url:
+        yield url, seen
+
+
+@pytest.fixture
+def hook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+
+
+def hook(url: str, **settings: Any) -> dict[str, Any]:
+    """The webhook backend against the test server, signing with $HOOK_SECRET."""
+    return {"type": "webhook", "url": f"{url}/deploy", "health_url": f"{url}/healthz", "secret_env": "HOOK_SECRET", **settings}
 
 
 def configure(repo: Path, backends: dict[str, Any], **overrides: Any) -> None:
+    """mlrelease.yaml with the record backend and ``backends``; production deploys through "hook"."""
     overrides.setdefault("environments", three_environments(production="hook"))
-    write(repo, "mlrelease.yaml", config(backends=backends, **overrides))
+    write(repo, "mlrelease.yaml", config(backends={"record": {"type": "record"}, **backends}, **overrides))
 
 
 def run_json(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
@@ -59,16 +63,15 @@ def by_name(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in data["configured"]}
 
 
+@pytest.mark.usefixtures("hook_secret")
 def test_lists_types_instances_usage_and_healthy_checks(
-    repo: Path, server: tuple[str, list[str]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    repo: Path, server: tuple[str, list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     url, seen = server
-    monkeypatch.setenv("HOOK_SECRET", SECRET)
     configure(
         repo,
         {
-            "record": {"type": "record"},
-            "hook": {"type": "webhook", "url": f"{url}/deploy", "health_url": f"{url}/healthz", "secret_env": "HOOK_SECRET"},
+            "hook": hook(url),
             "trainer": {"type": "command", "argv": [sys.executable, "-c", "print('{model}')"], "env_from": ["TRAIN_TOKEN"]},
         },
         retrain={"backend": "trainer"},
@@ -89,20 +92,12 @@ def test_lists_types_instances_usage_and_healthy_checks(
     assert seen == ["/healthz"]
 
 
+@pytest.mark.usefixtures("hook_secret")
 def test_human_output_shows_fail_and_never_the_secret(
     repo: Path, server: tuple[str, list[str]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, _ = server
-    monkeypatch.setenv("HOOK_SECRET", SECRET)
     monkeypatch.setenv("COLUMNS", "220")
-    dead = f"http://127.0.0.1:{_free_port()}/healthz"
-    configure(
-        repo,
-        {
-            "record": {"type": "record"},
-            "hook": {"type": "webhook", "url": f"{url}/deploy", "health_url": dead, "secret_env": "HOOK_SECRET", "timeout": 2},
-        },
-    )
+    configure(repo, {"hook": hook(server[0], health_url=f"http://127.0.0.1:{free_port()}/healthz", timeout=2)})
     code = main(["backends", "--repo", str(repo)])
     out = capsys.readouterr().out
     assert code == 5
@@ -117,7 +112,6 @@ def test_config_errors_are_lines_and_exit_1(repo: Path, capsys: pytest.CaptureFi
     configure(
         repo,
         {
-            "record": {"type": "record"},
             "hook": {"type": "webhook", "url": "https://deploy.example.com/hook", "secret_env": "HOOK_SECRET"},
             "typo": {"type": "command", "argv": ["deploy", "{modle}"]},
             "alien": {"type": "kubernetes-operator"},
@@ -136,18 +130,10 @@ def test_config_errors_are_lines_and_exit_1(repo: Path, capsys: pytest.CaptureFi
     assert data["problems"] == ["mlrelease.yaml: environment 'production' uses backend 'nope', which is not configured"]
 
 
-def test_no_health_contacts_nothing(
-    repo: Path, server: tuple[str, list[str]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("hook_secret")
+def test_no_health_contacts_nothing(repo: Path, server: tuple[str, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
     url, seen = server
-    monkeypatch.setenv("HOOK_SECRET", SECRET)
-    configure(
-        repo,
-        {
-            "record": {"type": "record"},
-            "hook": {"type": "webhook", "url": f"{url}/deploy", "health_url": f"{url}/healthz", "secret_env": "HOOK_SECRET"},
-        },
-    )
+    configure(repo, {"hook": hook(url)})
     code, data = run_json(repo, capsys, "--no-health")
     assert code == 0
     assert {c["state"] for c in data["configured"]} == {"unchecked"}
@@ -159,7 +145,6 @@ def test_a_hanging_health_check_is_bounded(repo: Path, capsys: pytest.CaptureFix
     configure(
         repo,
         {
-            "record": {"type": "record"},
             "hook": {"type": "record"},
             "slow": {
                 "type": "command",
@@ -187,11 +172,3 @@ def test_listing_imports_no_backend_it_does_not_use(repo: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), check=False)
     assert proc.returncode == 0, proc.stderr
     assert '"webhook"' in proc.stdout  # listed from entry-point metadata all the same
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
-import ssl
-import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +16,7 @@ from mlrelease.registry.types import PluginConfig
 from mlrelease.telemetry.base import SourceContext, create, installed
 from mlrelease.telemetry.httpjson import HttpJsonSource
 from tests.builders import commit_all, write
+from tests.local_http import respond, self_signed, serving
 from tests.telemetry_servers import Reply, dead_url, hanging_server, json_service
 
 SNAPSHOT_OLD = {
@@ -193,40 +190,17 @@ def test_a_source_that_hangs_gives_up_after_its_timeout() -> None:
 @contextlib.contextmanager
 def https_service(tmp: Path, body: bytes) -> Iterator[tuple[str, Path]]:
     """A real HTTPS server with a self-signed certificate for 127.0.0.1."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed(tmp)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            respond(self, 200, body, {"Content-Type": "application/json"})
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}", cert
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler, tls=(cert, key)) as url:
+        yield url, cert
 
 
 def test_tls_is_verified_and_a_private_ca_can_be_added(tmp_path: Path) -> None:

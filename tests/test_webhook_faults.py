@@ -121,9 +121,24 @@ def _action() -> Action:
     )
 
 
-def _hook(root: Path, url: str, **settings: object):
+def _hook(tmp_path: Path, url: str, **settings: object):
+    """The webhook backend on its own, in a fresh git repository."""
+    root = tmp_path / "r"
+    root.mkdir()
+    git(root, "init", "-q")
     settings = {"url": url, "secret_env": "HOOK_SECRET", "backoff": 0.01, **settings}
     return create(PluginConfig(name="deploy-hook", type="webhook", settings=settings), BackendContext(root, {"HOOK_SECRET": SECRET}))
+
+
+def _timed_execute(backend) -> tuple[bool | None, str, float]:
+    """One execute: ok (None when it raised: the receiver may have acted), what it said, seconds taken."""
+    start = time.monotonic()
+    try:
+        outcome = backend.execute(_action())
+        ok, said = outcome.ok, outcome.message or ""
+    except Exception as exc:
+        ok, said = None, str(exc)
+    return ok, said, time.monotonic() - start
 
 
 # ---- item 1: a cut-off 2xx is never a success -------------------------------------------------
@@ -173,33 +188,14 @@ def test_a_cut_off_200_is_not_recorded_as_succeeded(tmp_path: Path, server: Faul
 
 @pytest.mark.parametrize("server", ["header-trickle", "body-trickle"], indirect=True)
 def test_a_trickling_receiver_cannot_outlast_the_timeout(tmp_path: Path, server: FaultyServer) -> None:
-    root = tmp_path / "r"
-    root.mkdir()
-    git(root, "init", "-q")
-    backend = _hook(root, server.url, timeout=1, deadline=30, retries=0)
-    start = time.monotonic()
-    try:
-        outcome = backend.execute(_action())
-        said = outcome.message or ""
-        assert not outcome.ok
-    except Exception as exc:  # the outcome is unknown: the receiver may have acted
-        said = str(exc)
-    elapsed = time.monotonic() - start
+    ok, said, elapsed = _timed_execute(_hook(tmp_path, server.url, timeout=1, deadline=30, retries=0))
+    assert not ok
     assert elapsed < 4, f"one attempt lasted {elapsed:.1f} s with timeout: 1"
     assert "timeout of 1 s" in said, said
 
 
 @pytest.mark.parametrize("server", ["header-trickle"], indirect=True)
 def test_the_deadline_bounds_all_attempts(tmp_path: Path, server: FaultyServer) -> None:
-    root = tmp_path / "r"
-    root.mkdir()
-    git(root, "init", "-q")
-    backend = _hook(root, server.url, timeout=2, deadline=3, retries=5)
-    start = time.monotonic()
-    try:
-        said = backend.execute(_action()).message or ""
-    except Exception as exc:
-        said = str(exc)
-    elapsed = time.monotonic() - start
+    _, said, elapsed = _timed_execute(_hook(tmp_path, server.url, timeout=2, deadline=3, retries=5))
     assert elapsed < 6, f"the action lasted {elapsed:.1f} s with deadline: 3"
     assert "deadline of 3 s" in said, said
