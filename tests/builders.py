@@ -167,12 +167,23 @@ def make_registry(root: Path, *, commit: bool = True, init: bool = True) -> Path
     return root
 
 
+ORIGIN = {"name": "origin", "branch": "main"}  # mlrelease.yaml's remote: push to origin/main
+
+
+def add_remote(root: Path, bare: Path, name: str = "origin") -> Path:
+    """A bare clone of ``root`` made at ``bare``, added to ``root`` as remote ``name`` and fetched."""
+    git(bare.parent, "clone", "-q", "--bare", str(root), str(bare))
+    git(root, "remote", "add", name, str(bare))
+    git(root, "fetch", "-q", name)
+    return bare
+
+
 def shared_remote(tmp_path: Path) -> Path:
     """A bare remote ``remote.git`` of ``make_registry``'s registry, every environment on the
     ``record`` backend with no gates on order, pushing to origin/main: the set-up of the tests
     where several clones promote at once."""
     seed = make_registry(tmp_path / "seed")
-    cfg = config(remote={"name": "origin", "branch": "main"})
+    cfg = config(remote=ORIGIN)
     cfg["environments"] = [{"name": e, "backend": "record"} for e in ("dev", "staging", "production")]
     write(seed, "mlrelease.yaml", cfg)
     commit_all(seed, "push to origin; no order gates")

@@ -20,7 +20,7 @@ from mlrelease.cli import main
 from mlrelease.interop.gto_import import parse_tag, read_events
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.trailers import parse_trailers
-from tests.builders import git, make_registry, write
+from tests.builders import add_remote, git, make_registry, write
 
 pytestmark = pytest.mark.interop
 
@@ -219,10 +219,7 @@ def test_push_lands_the_history_on_the_remote_and_a_second_clone_imports_nothing
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = make_registry(tmp_path / "reg")
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "clone", "-q", "--bare", str(root), str(bare))
-    git(root, "remote", "add", "origin", str(bare))
-    git(root, "fetch", "-q", "origin")
+    bare = add_remote(root, tmp_path / "remote.git")
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(bare), str(other))
 

@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 
 from tests.builders import commit_all, config, git, make_registry, write
-
-EXE = str(Path(sys.executable).with_name("mlrelease"))
+from tests.cli_helpers import EXE, run_mlrelease
 
 # Idempotent per promotion id, as the backend contract asks: a repeated call for an id
 # already deployed does nothing. It waits for a "go" file so the test decides when it ends.
@@ -77,9 +76,7 @@ def test_reconcile_waits_for_a_backend_child_that_outlived_a_kill(tmp_path: Path
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     # The child is still running (it waits for "go"): reconcile must not call the backend again.
-    early = subprocess.run(
-        [EXE, "--repo", str(root), "reconcile", "--yes", "--json"], capture_output=True, text=True, timeout=120, check=False
-    )
+    early = run_mlrelease(root, "reconcile", "--yes", "--json")
     assert len(_starts(log)) == 1, f"reconcile called the backend again while the first call ran: {log.read_text()}"
     assert early.returncode == 4, early.stderr
     assert "still running" in early.stdout
@@ -89,9 +86,7 @@ def test_reconcile_waits_for_a_backend_child_that_outlived_a_kill(tmp_path: Path
     go.write_text("")
     _wait_for(lambda: "deployed" in log.read_text())
     _wait_for(lambda: _children_gone(root))
-    late = subprocess.run(
-        [EXE, "--repo", str(root), "reconcile", "--yes", "--json"], capture_output=True, text=True, timeout=120, check=False
-    )
+    late = run_mlrelease(root, "reconcile", "--yes", "--json")
     assert late.returncode == 0, late.stdout + late.stderr
     deployed = [line for line in log.read_text().splitlines() if line.startswith("deployed ")]
     assert len(deployed) == 1, log.read_text()
@@ -139,39 +134,21 @@ def test_a_kill_between_branch_and_checkout_is_repaired_on_the_next_run(tmp_path
     assert killed.returncode == -signal.SIGKILL
     assert "phase: Pending" in git(root, "show", "HEAD:releases/staging/fraud-card.yaml")  # the intent is on the branch
     # mlrelease's next run repairs the checkout itself: reconcile finishes the promotion.
-    done = subprocess.run([EXE, "--repo", str(root), "reconcile", "--yes"], capture_output=True, text=True, timeout=120, check=False)
+    done = run_mlrelease(root, "reconcile", "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "phase: Succeeded" in git(root, "show", "HEAD:releases/staging/fraud-card.yaml")
     assert git(root, "status", "--porcelain") == ""  # no staged change reverting the release
-    again = subprocess.run(
-        [EXE, "--repo", str(root), "promote", "fraud-card@1.2.0", "--to", "production", "--reason", "go", "--yes", "--force"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    again = run_mlrelease(root, "promote", "fraud-card@1.2.0", "--to", "production", "--reason", "go", "--yes", "--force")
     assert "uncommitted changes" not in again.stderr
 
 
 def test_a_stale_index_lock_leaves_the_clone_consistent(tmp_path: Path) -> None:
     root = make_registry(tmp_path / "registry")
     (root / ".git" / "index.lock").write_text("")
-    proc = subprocess.run(
-        [EXE, "--repo", str(root), "promote", "fraud-card@1.2.0", "--to", "staging", "--reason", "go", "--yes"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_mlrelease(root, "promote", "fraud-card@1.2.0", "--to", "staging", "--reason", "go", "--yes")
     assert proc.returncode != 0 and "index.lock" in proc.stderr
     (root / ".git" / "index.lock").unlink()
     assert git(root, "status", "--porcelain") == ""  # nothing staged that would revert a release
-    ok = subprocess.run(
-        [EXE, "--repo", str(root), "promote", "fraud-card@1.2.0", "--to", "staging", "--reason", "go", "--yes"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    ok = run_mlrelease(root, "promote", "fraud-card@1.2.0", "--to", "staging", "--reason", "go", "--yes")
     assert ok.returncode == 0, ok.stderr
     assert git(root, "status", "--porcelain") == ""

@@ -11,27 +11,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.builders import commit_all, config, git, make_registry, release, write
-
-EXE = str(Path(sys.executable).with_name("mlrelease"))
-
-
-def run(root: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [EXE, "--repo", str(root), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        input=stdin,
-        timeout=120,
-        check=False,
-    )
-
+from tests.builders import ORIGIN, add_remote, commit_all, config, git, make_registry, release, write
+from tests.cli_helpers import EXE, run_mlrelease
 
 # ---- item 4: --debug adds a traceback and changes nothing else ---------------------------
 
@@ -45,8 +30,8 @@ def run(root: Path, *args: str, env: dict[str, str] | None = None, stdin: str | 
     ],
 )
 def test_debug_only_adds_a_traceback(repo: Path, args: list[str], code: int) -> None:
-    plain = run(repo, *args, "--json")
-    debug = run(repo, *args, "--json", "--debug")
+    plain = run_mlrelease(repo, *args, "--json")
+    debug = run_mlrelease(repo, *args, "--json", "--debug")
     assert plain.returncode == code
     assert debug.returncode == code, debug.stderr
     assert json.loads(debug.stdout)["exit_code"] == code
@@ -62,7 +47,7 @@ def test_debug_only_adds_a_traceback(repo: Path, args: list[str], code: int) -> 
 @pytest.mark.parametrize("args", [["promote", "fraud-card@1.2.0", "--to", "staging"], ["reject", "fraud-card@1.2.0"]])
 def test_reason_dashdash_is_a_usage_error(repo: Path, args: list[str]) -> None:
     tip = git(repo, "rev-parse", "HEAD")
-    proc = run(repo, *args, "--reason=--", "--yes")
+    proc = run_mlrelease(repo, *args, "--reason=--", "--yes")
     assert proc.returncode == 2, proc.stderr
     assert "--reason" in proc.stderr and "Traceback" not in proc.stderr and "AttributeError" not in proc.stderr
     assert git(repo, "rev-parse", "HEAD") == tip
@@ -131,7 +116,7 @@ def test_signing_configured_means_signed_commits(tmp_path: Path) -> None:
     ):
         git(root, "config", k, v)
     tip = git(root, "rev-parse", "HEAD").strip()
-    proc = run(root, "promote", "fraud-card@1.2.0", "--to", "staging", "--reason", "go", "--yes")
+    proc = run_mlrelease(root, "promote", "fraud-card@1.2.0", "--to", "staging", "--reason", "go", "--yes")
     assert proc.returncode == 0, proc.stderr
     for sha in git(root, "rev-list", f"{tip}..HEAD").split():
         verified = subprocess.run(["git", "verify-commit", sha], cwd=root, capture_output=True, text=True, check=False)
@@ -141,14 +126,11 @@ def test_signing_configured_means_signed_commits(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is needed to make a signing key")
 def test_a_signing_failure_fails_before_anything_is_pushed(tmp_path: Path) -> None:
     root = make_registry(tmp_path / "registry")
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "clone", "-q", "--bare", str(root), str(remote))
-    git(root, "remote", "add", "origin", str(remote))
-    git(root, "fetch", "-q", "origin")
+    remote = add_remote(root, tmp_path / "remote.git")
     for k, v in (("gpg.format", "ssh"), ("user.signingkey", str(tmp_path / "no-such-key")), ("commit.gpgsign", "true")):
         git(root, "config", k, v)
     before = git(remote, "rev-parse", "main")
-    proc = run(root, "promote", "fraud-card@1.2.0", "--to", "staging", "--reason", "go", "--yes", "--push")
+    proc = run_mlrelease(root, "promote", "fraud-card@1.2.0", "--to", "staging", "--reason", "go", "--yes", "--push")
     assert proc.returncode != 0
     assert "commit.gpgsign" in proc.stderr and "user.signingkey" in proc.stderr
     assert git(remote, "rev-parse", "main") == before
@@ -167,16 +149,14 @@ def test_a_shallow_clone_sees_the_whole_history_for_the_order_gate(tmp_path: Pat
     for n in range(3):
         write(root, "releases/dev/fraud-card.yaml", release("fraud-card", "dev", "1.2.0", promotion_id=f"p-new{n}"))
         commit_all(root, f"1.2.0 live in dev ({n})")
-    cfg = config()
-    cfg["remote"] = {"name": "origin", "branch": "main"}
-    write(root, "mlrelease.yaml", cfg)
+    write(root, "mlrelease.yaml", config(remote=ORIGIN))
     commit_all(root, "Push to origin")
     remote = tmp_path / "remote.git"
     git(tmp_path, "clone", "-q", "--bare", str(root), str(remote))
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{remote}", str(clone))
     assert git(clone, "rev-parse", "--is-shallow-repository").strip() == "true"
-    proc = run(clone, "promote", "fraud-card@1.1.0", "--to", "staging", "--reason", "go", "--yes", "--json")
+    proc = run_mlrelease(clone, "promote", "fraud-card@1.1.0", "--to", "staging", "--reason", "go", "--yes", "--json")
     data = json.loads(proc.stdout)
     order = next(g for g in data["plan"]["gates"] if g["name"] == "order:dev")
     assert order["passed"], order
@@ -193,7 +173,7 @@ def test_a_shallow_clone_without_a_remote_says_so(tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{root}", str(clone))
     git(clone, "remote", "remove", "origin")
-    proc = run(clone, "promote", "fraud-card@1.1.0", "--to", "staging", "--reason", "go", "--dry-run", "--json")
+    proc = run_mlrelease(clone, "promote", "fraud-card@1.1.0", "--to", "staging", "--reason", "go", "--dry-run", "--json")
     order = next(g for g in json.loads(proc.stdout)["plan"]["gates"] if g["name"] == "order:dev")
     assert not order["passed"] and "shallow" in order["detail"], order
 
@@ -206,7 +186,9 @@ def test_the_cli_asks_for_the_model_name_in_production_like_the_tui(repo: Path) 
     write(repo, "releases/staging/fraud-card.yaml", release("fraud-card", "staging", "1.2.0"))
     commit_all(repo, "1.2.0 in staging")
     tip = git(repo, "rev-parse", "HEAD")
-    dry = json.loads(run(repo, "promote", "fraud-card@1.2.0", "--to", "production", "--reason", "go", "--dry-run", "--json").stdout)
+    dry = json.loads(
+        run_mlrelease(repo, "promote", "fraud-card@1.2.0", "--to", "production", "--reason", "go", "--dry-run", "--json").stdout
+    )
     assert dry["plan"]["confirmation"] == {"reason_required": True, "typed_name": "fraud-card"}
     # `script` gives the command a terminal, so it asks; a plain "y" is not enough.
     if shutil.which("script") is None:

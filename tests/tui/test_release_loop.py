@@ -12,7 +12,7 @@ from mlrelease.registry.loader import Registry
 from mlrelease.release.plan import Request
 from mlrelease.release.service import ReleaseService
 from mlrelease.tui.screens.overview import OverviewScreen
-from tests.builders import commit_all, config, git, make_registry, write
+from tests.builders import ORIGIN, add_remote, commit_all, config, git, make_registry, write
 from tests.tui.test_actions import at_model, confirm, fill, plan_for
 
 
@@ -43,14 +43,9 @@ async def test_one_promotion_plans_once_and_rechecks_once(repo: Path, make_app, 
 
 async def test_the_tui_fetches_before_planning(tmp_path: Path, make_app) -> None:
     root = make_registry(tmp_path / "registry", commit=False)
-    cfg = config()
-    cfg["remote"] = {"name": "origin", "branch": "main"}
-    write(root, "mlrelease.yaml", cfg)
+    write(root, "mlrelease.yaml", config(remote=ORIGIN))
     commit_all(root, "Push to origin")
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "clone", "-q", "--bare", str(root), str(remote))
-    git(root, "remote", "add", "origin", str(remote))
-    git(root, "fetch", "-q", "origin")
+    remote = add_remote(root, tmp_path / "remote.git")
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(remote), str(other))
     theirs = ReleaseService(other)  # a colleague promotes 1.2.0 to staging and pushes
