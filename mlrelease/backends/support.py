@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mlrelease.backends.base import Outcome
@@ -155,26 +155,17 @@ class Journal:
             pid, start, pgid = int(data.get("pid", 0)), data.get("pid_start"), data.get("pgid")
         except (OSError, ValueError, TypeError, AttributeError):
             return "its in-flight record is unreadable"  # unknown is never "not running"
-        if pid and pid != os.getpid() and _alive(pid) and _started(pid) == start:
+        if pid and pid != os.getpid() and _exists(os.kill, pid) and _started(pid) == start:
             return f"process {pid} that started the call is still running"
-        if isinstance(pgid, int) and pgid > 0 and _group_alive(pgid):
+        if isinstance(pgid, int) and pgid > 0 and _exists(os.killpg, pgid):
             return f"the backend's process group {pgid} is still running"
         return None
 
 
-def _alive(pid: int) -> bool:
+def _exists(send: Callable[[int, int], None], target: int) -> bool:
+    """Signal 0 through ``send`` (os.kill, os.killpg) finds ``target``: ours or another user's."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
+        send(target, 0)
     except ProcessLookupError:
         return False
     except PermissionError:

@@ -237,11 +237,7 @@ class MlflowApi:
 
     def delete_model_tag(self, name: str, key: str) -> None:
         """Delete the tag if it is there (idempotent)."""
-        try:
-            self.call("DELETE", "/registered-models/delete-tag", body={"name": name, "key": key})
-        except MlflowError as exc:
-            if exc.code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                raise
+        self._delete_if_there("/registered-models/delete-tag", {"name": name, "key": key})
 
     # ---- aliases -----------------------------------------------------------------------------
 
@@ -263,8 +259,12 @@ class MlflowApi:
 
     def delete_alias(self, name: str, alias: str) -> None:
         """Remove ``alias`` if it is there (idempotent). The body is JSON: a query string is refused."""
+        self._delete_if_there("/registered-models/alias", {"name": name, "alias": alias})
+
+    def _delete_if_there(self, path: str, body: dict[str, Any]) -> None:
+        """A DELETE that is done when the thing is already gone (MLflow answers either code)."""
         try:
-            self.call("DELETE", "/registered-models/alias", body={"name": name, "alias": alias})
+            self.call("DELETE", path, body=body)
         except MlflowError as exc:
             if exc.code not in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
                 raise

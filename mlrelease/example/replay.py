@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from mlrelease.errors import StoryError
@@ -25,6 +25,8 @@ from mlrelease.registry.names import split_ref
 from mlrelease.registry.trailers import format_message
 from mlrelease.registry.types import Approval, Canary, Config, Desired, Live, Observed, Pin, Rejection, ReleaseState, RetrainRequest
 from mlrelease.release import commits, state
+
+T = TypeVar("T")
 
 RECORD_DELAY = timedelta(seconds=4)  # the git-only backend answers at once
 ROLLOUT_DELAY = timedelta(minutes=3)  # a real rollout takes minutes
@@ -345,19 +347,11 @@ class Replay:
 
     def live_at(self, env: str, model: str, at: datetime) -> str | None:
         rel = self.releases.get((env, model))
-        current = None
-        for since, version in rel.live_since if rel else ():
-            if since <= at:
-                current = version
-        return current
+        return _as_of(rel.live_since if rel else [], at)
 
     def canary_at(self, env: str, model: str, at: datetime) -> Canary | None:
         rel = self.releases.get((env, model))
-        current = None
-        for since, canary in rel.canary_since if rel else ():
-            if since <= at:
-                current = canary
-        return current
+        return _as_of(rel.canary_since if rel else [], at)
 
     def snapshots(self, s: Stream, day: datetime) -> list[dict[str, Any]]:
         """The day's snapshot; during a canary one per version, each with its share of the calls."""
@@ -468,3 +462,12 @@ def _latency_histogram(percentiles: Mapping[str, float], calls: int, rng: random
     biggest = counts.index(max(counts))
     counts[biggest] += calls - sum(counts)  # rounding: the largest bucket absorbs it, never below 0
     return {"edges": list(LATENCY_EDGES), "counts": counts}
+
+
+def _as_of(timeline: Iterable[tuple[datetime, T]], at: datetime) -> T | None:
+    """What a ``(since, value)`` timeline held at ``at``: the last value that had started by then."""
+    current = None
+    for since, value in timeline:
+        if since <= at:
+            current = value
+    return current
