@@ -194,16 +194,17 @@ def test_lineage_dataset_table_and_json(capsys: pytest.CaptureFixture[str], rich
     assert "production (canary 5%)" in row
     data = json.loads(cli(capsys, rich_repo, "lineage", "--dataset", "transactions@2026.01", "--json")[1])
     assert data["dataset"] == "transactions" and data["manifest"]["uri"] == "s3://data/transactions/2026.01/"
-    assert data["uses"][0] == {"model": "churn", "version": "0.1.0", "roles": ["train"], "live_in": []}
+    assert data["uses"][0] == {"model": "churn", "version": "0.1.0", "roles": ["train"], "dataset_versions": ["2026.01"], "live_in": []}
 
 
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["lineage"], 2, "give either MODEL@VERSION or --dataset"),
-        (["lineage", "fraud-card@1.0.0", "--dataset", "transactions@2026.01"], 2, "give either"),
+        (["lineage"], 2, "give one of MODEL@VERSION, --dataset NAME[@VERSION] or --consumer APP"),
+        (["lineage", "fraud-card@1.0.0", "--dataset", "transactions@2026.01"], 2, "give one of"),
         (["lineage", "fraud-card"], 2, "expected MODEL@VERSION"),
-        (["lineage", "--dataset", "transactions"], 2, "expected NAME@VERSION"),
+        (["lineage", "--dataset", "transactions@"], 2, "expected NAME@VERSION"),
+        (["lineage", "--dataset", "ghost"], 1, "no data set ghost in"),
         (["lineage", "fraud-card@8.8.8"], 1, "no version '8.8.8'"),
         (["lineage", "ghost@1.0.0"], 1, "no model 'ghost'"),
         (["lineage", "--dataset", "ghost@1"], 1, "no data set ghost@1"),

@@ -21,28 +21,16 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-import mlrelease.cli.output
-from mlrelease.cli import main
 from mlrelease.notify import send
 from mlrelease.notify.config import read
 from mlrelease.registry import yamlsafe
 from mlrelease.secrets import forms
 from tests.builders import commit_all, config, git, write
+from tests.cli_helpers import cli
 from tests.release_helpers import state_at
 from tests.rollout_helpers import World, world
 
 TOKEN = "tok-5f3a9c81d2e4"  # the webhook's secret header value: never printed, recorded or committed
-
-
-@pytest.fixture(autouse=True)
-def _fresh_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mlrelease.cli.output, "_console", None)
-
-
-def cli(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int, str, str]:
-    rc = main(["--repo", str(root), *args])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def free_port() -> int:

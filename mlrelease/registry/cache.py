@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-SCHEMA = 2  # bump when a parser's output changes shape
+SCHEMA = 3  # bump when a parser's output changes shape
 
 
 class ParseCache:

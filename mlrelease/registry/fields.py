@@ -284,7 +284,7 @@ class Fields:
         return out
 
     def number_map(self, key: builtins.str) -> dict[builtins.str, float]:
-        """A mapping of names to finite numbers (metrics, live figures)."""
+        """A mapping of names to finite numbers (metrics, live figures); whole numbers stay int."""
         m = self.map(key)
         if m is None:
             return {}
@@ -293,7 +293,7 @@ class Fields:
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
                 self.problem_at(m.line_of(k), self.said(f"{key}.{k}", f"must be a number, not {describe(v)}"))
             else:
-                out[k] = float(v)
+                out[k] = v
         return out
 
     def scalar_map(self, key: builtins.str) -> dict[builtins.str, builtins.str | float | builtins.bool | None]:

@@ -82,12 +82,13 @@ class DatasetUse:
     version: str
     roles: tuple[str, ...]  # train, validation, test ...
     placements: tuple[Placement, ...]
+    used: tuple[str, ...] = ()  # the data set's version per role (the same for all when one was asked)
 
 
 @dataclass(frozen=True)
 class DatasetImpact:
     name: str
-    version: str
+    version: str | None  # None: every version of the data set
     manifest: Dataset | None
     uses: tuple[DatasetUse, ...]  # by model name, then version order
     problems: tuple[Problem, ...]
@@ -150,29 +151,32 @@ def _children(reg: Registry, model: str, version: str, problems: list[Problem]) 
     return tuple(sort_versions(out))
 
 
-def dataset_impact(reg: Registry, name: str, version: str) -> DatasetImpact:
-    """Every model version trained, validated or tested on ``name@version``, and where it runs."""
+def dataset_impact(reg: Registry, name: str, version: str | None) -> DatasetImpact:
+    """Every model version trained, validated or tested on ``name@version`` (any version of
+    ``name`` when ``version`` is None), and where it runs."""
     problems: list[Problem] = []
-    manifest = reg.collect(lambda: reg.dataset(name, version), problems)
+    manifest = None if version is None else reg.collect(lambda: reg.dataset(name, version), problems)
     named = {("version", layout.version_path(m, v)): (m, v) for m in reg.model_names() for v in reg.version_names(m)}
     results = reg.parse_many(named, parallel=True)
-    found: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    found: dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]] = {}
     for item, (model, ver) in named.items():
         status, value = results[item]
         if status != "ok":
             problems.extend(value)
             continue
-        roles = tuple(role for role, ref in value.data.items() if ref.dataset == name and ref.version == version)
-        if roles:
-            found.setdefault(model, []).append((ver, roles))
-    if manifest is None and not found and not problems:
-        known = reg.dataset_versions(name) if name in reg.dataset_names() else []
+        refs = tuple((role, ref.version) for role, ref in value.data.items() if ref.dataset == name and version in (None, ref.version))
+        if refs:
+            found.setdefault(model, []).append((ver, refs))
+    known = reg.dataset_versions(name) if name in reg.dataset_names() else []
+    if manifest is None and not found and not problems and not (version is None and known):
+        what = name if version is None else f"{name}@{version}"
         hint = f"versions: {', '.join(known[-8:])}" if known else "no manifest and no version uses it"
-        raise NotFound(f"no data set {name}@{version} in {reg.label} ({hint})")
+        raise NotFound(f"no data set {what} in {reg.label} ({hint})")
     uses: list[DatasetUse] = []
     for model in sorted(found):
         where = placements(reg, model)
-        uses.extend(DatasetUse(model, v, roles, where.get(v, ())) for v, roles in found[model])
+        for v, refs in found[model]:
+            uses.append(DatasetUse(model, v, tuple(r for r, _ in refs), where.get(v, ()), tuple(u for _, u in refs)))
     return DatasetImpact(name, version, manifest, tuple(uses), tuple(problems))
 
 
@@ -198,3 +202,44 @@ def version_view(reg: Registry, model: str, version: str) -> VersionView:
         if mine:
             approvals[env] = mine
     return VersionView(lin, rejection, approvals)
+
+
+@dataclass(frozen=True)
+class ConsumerCall:
+    """One model an application calls: in which environments, and what runs there now."""
+
+    model: str
+    consumer: Consumer
+    running: tuple[tuple[str, str, Placement], ...]  # (environment, version, placement), config order
+
+
+def consumer_calls(reg: Registry, application: str) -> tuple[tuple[ConsumerCall, ...], tuple[Problem, ...]]:
+    """Which models ``application`` calls (their model.yaml ``consumers``), where, and what is live there."""
+    problems: list[Problem] = []
+    calls: list[ConsumerCall] = []
+    envs = [e.name for e in reg.config.environments]
+    for model in reg.model_names():
+        info = reg.collect(functools.partial(reg.model, model), problems)
+        if info is None:
+            continue
+        for consumer in info.consumers:
+            if consumer.name != application:
+                continue
+            wanted = set(consumer.environments or envs)
+            running = sorted(
+                ((p.environment, v, p) for v, ps in placements(reg, model).items() for p in ps if p.environment in wanted),
+                key=lambda item: (envs.index(item[0]) if item[0] in envs else len(envs), item[2].role != "live"),
+            )
+            calls.append(ConsumerCall(model, consumer, tuple(running)))
+    if not calls and not problems:
+        known = sorted({c.name for m in reg.model_names() for c in _consumers(reg, m)})
+        hint = f"consumers: {', '.join(known[:12])}" if known else "no model.yaml names a consumer"
+        raise NotFound(f"no model in {reg.label} names {application!r} among its consumers ({hint})")
+    return tuple(calls), tuple(problems)
+
+
+def _consumers(reg: Registry, model: str) -> tuple[Consumer, ...]:
+    try:
+        return reg.model(model).consumers
+    except (ManifestError, NotFound):
+        return ()

@@ -19,10 +19,14 @@ def read_profile(parent: Fields, key: str) -> Profile | None:
     f = parent.sub(key)
     if f is None:
         return None
-    features = f.named("features", _feature, required=True)
-    profile = Profile(features=features, rows=f.int("rows", minimum=0))
+    profile = profile_fields(f)
     f.done()
     return profile
+
+
+def profile_fields(f: Fields) -> Profile:
+    """A profile from its own mapping (a manifest's ``profile:``, or a whole profile file)."""
+    return Profile(features=f.named("features", _feature, required=True), rows=f.int("rows", minimum=0))
 
 
 def numeric_bin_label(edges: tuple[float, ...], i: int) -> str:

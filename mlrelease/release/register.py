@@ -14,6 +14,7 @@ pipeline's first run needs no separate step; when the model exists it is left as
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -25,11 +26,12 @@ from typing import Any
 from mlrelease.errors import MlreleaseError, NotFound, UsageError
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import layout, yamlsafe
-from mlrelease.registry.fields import describe, format_timestamp
+from mlrelease.registry.fields import describe, format_timestamp, read_file
 from mlrelease.registry.lint import Index, check_version
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import split_ref, unsafe_reason
 from mlrelease.registry.parse import parse_model, parse_version
+from mlrelease.registry.profile import profile_fields
 from mlrelease.registry.trailers import format_message
 from mlrelease.release import gitwrite, transaction
 from mlrelease.release.transaction import Change, Committed
@@ -47,10 +49,12 @@ class Request:
 
     model: str
     version: str
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # whole numbers stay int (a row count is not 1.825e+07)
     artifact_uri: str
     sha256: str | None = None
     data: dict[str, tuple[str, str]] = field(default_factory=dict)  # role → (dataset, version)
+    data_rows: dict[str, int] = field(default_factory=dict)  # role → rows used
+    data_digests: dict[str, str] = field(default_factory=dict)  # role → sha256:HEX of the data used
     parent: str | None = None
     params: dict[str, Scalar] = field(default_factory=dict)
     image: str | None = None  # REF, or REF@sha256:DIGEST
@@ -59,6 +63,10 @@ class Request:
     code_repo: str | None = None
     code_commit: str | None = None
     entrypoint: str | None = None
+    artifact_format: str | None = None  # onnx, pickle, …
+    artifact_bytes: int | None = None
+    profile: dict[str, Any] | None = None  # the validation data's feature distributions (read_profile_file)
+    tags: tuple[str, ...] = ()
     create_model_owner: str | None = None
 
 
@@ -74,27 +82,66 @@ class Registered:
 # ---- reading what the pipeline hands over ---------------------------------------------------
 
 
-def read_metrics(path: Path | str, data: bytes | None = None) -> dict[str, float]:
-    """A metrics file: one YAML or JSON mapping of metric name → number (JSON is YAML)."""
+def read_mapping(path: Path | str, what: str, data: bytes | None = None, *, of: str = "") -> yamlsafe.YMap:
+    """A YAML or JSON file holding one mapping (JSON is YAML); ``-`` is read by the caller."""
     label = str(path)
     if data is None:
         try:
             data = Path(path).read_bytes()
         except FileNotFoundError:
-            raise MlreleaseError(f"{label}: no such metrics file") from None
+            raise MlreleaseError(f"{label}: no such {what}") from None
         except OSError as exc:
             raise MlreleaseError(f"{label}: cannot read: {exc.strerror}") from None
     tree = yamlsafe.load(data, label)
     if not isinstance(tree, yamlsafe.YMap):
-        raise MlreleaseError(f"{label}: a metrics file must be a mapping of metric name to number, not {describe(tree)}")
+        raise MlreleaseError(f"{label}: a {what} must be a mapping{of}, not {describe(tree)}")
+    return tree
+
+
+def read_metrics(path: Path | str, data: bytes | None = None) -> dict[str, float]:
+    """A metrics file: one YAML or JSON mapping of metric name → number; whole numbers stay whole."""
+    label = str(path)
+    tree = read_mapping(path, "metrics file", data, of=" of metric name to number")
     if not tree:
         raise MlreleaseError(f"{label}: has no metrics")
     out: dict[str, float] = {}
     for name, value in tree.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise MlreleaseError(f"{label}:{tree.line_of(name)}: metric {name!r} must be a number, not {describe(value)}")
-        out[name] = float(value)
+        out[name] = value
     return out
+
+
+def read_profile_file(path: Path | str, data: bytes | None = None) -> dict[str, Any]:
+    """A profile file (``{rows, features: {NAME: {type, edges, fractions, …}}}``), checked here so
+    its problems name the file and its lines, then kept as plain data for the manifest."""
+    label = str(path)
+    tree = read_mapping(path, "profile file", data)
+    read_file(tree, label, profile_fields)
+    plain: dict[str, Any] = json.loads(json.dumps(tree))
+    return plain
+
+
+def parse_role_value(text: str, flag: str, example: str) -> tuple[str, str]:
+    """``ROLE=VALUE`` of --data-rows / --data-digest."""
+    role, sep, value = text.partition("=")
+    if not sep or not role.strip() or not value.strip():
+        raise UsageError(f"{flag} expects ROLE={example}, got {text!r}")
+    return role.strip(), value.strip()
+
+
+def parse_rows(text: str) -> tuple[str, int]:
+    role, value = parse_role_value(text, "--data-rows", "ROWS (e.g. train=18250000)")
+    if not value.isdigit():
+        raise UsageError(f"--data-rows {role}: rows must be a whole number, got {value!r}")
+    return role, int(value)
+
+
+def check_digest(digest: str, what: str) -> str:
+    """``sha256:`` and 64 hex digits (upper-case hex is accepted and written lower-case)."""
+    if not _DIGEST.fullmatch(digest.lower()):
+        raise MlreleaseError(f"{what} {digest!r} must be sha256: and 64 hex digits")
+    return digest.lower()
 
 
 def param_value(text: str) -> Scalar:
@@ -153,6 +200,10 @@ def build_manifest(req: Request, author: str, created: datetime) -> dict[str, An
     artifact: dict[str, Any] = {"uri": req.artifact_uri}
     if req.sha256:
         artifact["sha256"] = req.sha256.lower()
+    if req.artifact_format:
+        artifact["format"] = req.artifact_format
+    if req.artifact_bytes is not None:
+        artifact["bytes"] = req.artifact_bytes
     doc["artifact"] = artifact
     if req.image:
         ref, digest = split_image(req.image)
@@ -161,11 +212,24 @@ def build_manifest(req: Request, author: str, created: datetime) -> dict[str, An
     if code:
         doc["code"] = code
     if req.data:
-        doc["data"] = {role: {"dataset": ds, "version": ver} for role, (ds, ver) in req.data.items()}
+        doc["data"] = {role: _data_ref(req, role, ds, ver) for role, (ds, ver) in req.data.items()}
     if req.params:
         doc["params"] = dict(req.params)
     doc["metrics"] = dict(req.metrics)
+    if req.profile is not None:
+        doc["profile"] = req.profile
+    if req.tags:
+        doc["tags"] = list(req.tags)
     return doc
+
+
+def _data_ref(req: Request, role: str, dataset: str, version: str) -> dict[str, Any]:
+    ref: dict[str, Any] = {"dataset": dataset, "version": version}
+    if role in req.data_rows:
+        ref["rows"] = req.data_rows[role]
+    if role in req.data_digests:
+        ref["digest"] = req.data_digests[role].lower()
+    return ref
 
 
 def _precheck(req: Request) -> None:
@@ -180,6 +244,18 @@ def _precheck(req: Request) -> None:
         raise MlreleaseError("--artifact must not be empty")
     if req.image:
         split_image(req.image)
+    for flag, roles in (("--data-rows", req.data_rows), ("--data-digest", req.data_digests)):
+        for role in roles:
+            if role not in req.data:
+                given = ", ".join(req.data) or "none"
+                raise UsageError(f"{flag} {role}: no --data {role}=DATASET@VERSION was given (roles: {given})")
+    for role, digest in req.data_digests.items():
+        check_digest(digest, f"--data-digest {role}")
+    if req.artifact_bytes is not None and req.artifact_bytes < 0:
+        raise MlreleaseError("--artifact-bytes must be 0 or more")
+    for tag in req.tags:
+        if not tag.strip():
+            raise MlreleaseError("--tag must not be empty")
     if req.create_model_owner is not None and not req.create_model_owner.strip():
         raise MlreleaseError("--owner must not be empty")
 

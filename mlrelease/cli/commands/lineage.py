@@ -5,9 +5,13 @@
   mlrelease lineage --dataset NAME@VERSION    every model version trained, validated or tested
                                               on it, and where those are live now (the table
                                               shows every live one, and up to --limit rows)
+  mlrelease lineage --dataset NAME            the same for every version of the data set
+  mlrelease lineage --consumer APP            which models the application APP calls (the
+                                              model.yaml consumers naming it), in which
+                                              environments, and what is live there now
 
-Exit codes: 0 ok; 1 unknown model, version or data set, or an unreadable manifest met on
-the way (the rest is still shown); 2 bad syntax, or neither or both of the two forms.
+Exit codes: 0 ok; 1 unknown model, version, data set or consumer, or an unreadable manifest
+met on the way (the rest is still shown); 2 bad syntax, or not exactly one of the forms.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from rich.tree import Tree
 from mlrelease.cli.args import add_json, model_at_version, positive_int, registry
 from mlrelease.cli.output import folded, plain, print_json, report_problems, show, to_data
 from mlrelease.errors import UsageError
-from mlrelease.registry.lineage import DatasetImpact, DatasetUse, Lineage, dataset_impact, lineage
+from mlrelease.registry.lineage import ConsumerCall, DatasetImpact, DatasetUse, Lineage, consumer_calls, dataset_impact, lineage
 from mlrelease.registry.names import split_ref, version_key
 
 TABLE_LIMIT = 100
@@ -29,7 +33,10 @@ TABLE_LIMIT = 100
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", metavar="MODEL@VERSION", help="the model version to trace")
-    parser.add_argument("--dataset", metavar="NAME@VERSION", help="show what was trained or validated on this data set version")
+    parser.add_argument(
+        "--dataset", metavar="NAME[@VERSION]", help="show what was trained or validated on this data set (version, or all of them)"
+    )
+    parser.add_argument("--consumer", metavar="APP", help="show which models the application APP calls, where, and what is live there")
     parser.add_argument(
         "--limit",
         type=positive_int,
@@ -40,10 +47,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if (args.target is None) == (args.dataset is None):
-        raise UsageError("give either MODEL@VERSION or --dataset NAME@VERSION")
+    if sum(x is not None for x in (args.target, args.dataset, args.consumer)) != 1:
+        raise UsageError("give one of MODEL@VERSION, --dataset NAME[@VERSION] or --consumer APP")
+    if args.consumer is not None:
+        with registry(args) as reg:
+            calls, problems = consumer_calls(reg, args.consumer)
+        if args.json:
+            print_json({"consumer": args.consumer, "calls": [call_json(c) for c in calls], "problems": [p.to_json() for p in problems]})
+        else:
+            render_calls(args.consumer, calls)
+        return report_problems(problems)
     if args.dataset is not None:
-        name, version = split_ref(args.dataset, "NAME@VERSION")
+        name, version = split_ref(args.dataset, "NAME@VERSION") if "@" in args.dataset else (args.dataset, None)
+        if not name:
+            raise UsageError(f"expected NAME or NAME@VERSION, got {args.dataset!r}")
         with registry(args) as reg:
             impact = dataset_impact(reg, name, version)
         if args.json:
@@ -88,6 +105,7 @@ def impact_json(impact: DatasetImpact) -> dict[str, Any]:
                 "model": u.model,
                 "version": u.version,
                 "roles": list(u.roles),
+                "dataset_versions": list(u.used),
                 "live_in": [{"environment": p.environment, "role": p.role, "weight": p.weight} for p in u.placements],
             }
             for u in impact.uses
@@ -158,7 +176,7 @@ def shown_uses(impact: DatasetImpact, limit: int) -> list[DatasetUse]:
 
 
 def render_impact(impact: DatasetImpact, limit: int) -> None:
-    head = _t((f"{impact.name}@{impact.version}", "bold"))
+    head = _t((impact.name if impact.version is None else f"{impact.name}@{impact.version}", "bold"))
     m = impact.manifest
     if m is not None:
         if m.rows is not None:
@@ -167,6 +185,8 @@ def render_impact(impact: DatasetImpact, limit: int) -> None:
             head.append(f"  {plain(m.uri)}", style="dim")
         if m.digest:
             head.append(f"  digest {plain(m.digest)}", style="dim")
+    elif impact.version is None:
+        head.append("  (every version)", style="dim")
     else:
         head.append("  (no data set manifest)", style="dim")
     head.append(f"\nused by {len(impact.uses)} model versions, {len(impact.live_uses)} of them live now")
@@ -175,7 +195,7 @@ def render_impact(impact: DatasetImpact, limit: int) -> None:
         [
             u.model,
             u.version,
-            ", ".join(u.roles),
+            ", ".join(u.roles) if impact.version is not None else ", ".join(f"{r}@{v}" for r, v in zip(u.roles, u.used, strict=True)),
             Text(", ".join(plain(p.describe()) for p in u.placements), style="bold yellow")
             if u.placements
             else Text("not live", style="dim"),
@@ -187,3 +207,30 @@ def render_impact(impact: DatasetImpact, limit: int) -> None:
         hidden = len(impact.uses) - len(uses)
         parts.append(Text(f"… {hidden} more model versions not shown: use --limit N for more, or --json", style="dim"))
     show(*parts)
+
+
+def call_json(call: ConsumerCall) -> dict[str, Any]:
+    return {
+        "model": call.model,
+        "environments": list(call.consumer.environments) or None,
+        "contact": call.consumer.contact,
+        "description": call.consumer.description,
+        "running": [{"environment": env, "version": v, "role": p.role, "weight": p.weight} for env, v, p in call.running],
+    }
+
+
+def render_calls(application: str, calls: tuple[ConsumerCall, ...]) -> None:
+    head = _t((application, "bold"), f" calls {len(calls)} model{'s' if len(calls) != 1 else ''}")
+    rows = []
+    for call in calls:
+        envs = ", ".join(call.consumer.environments) or "all environments"
+        running = ", ".join(f"{plain(v)} in {plain(p.describe())}" for _env, v, p in call.running)
+        rows.append(
+            [
+                call.model,
+                envs,
+                Text(running, style="bold yellow") if running else Text("nothing live there", style="dim"),
+                call.consumer.contact or "",
+            ]
+        )
+    show(head, Text(""), folded(["Model", "Called in", "Live there now", "Contact"], rows))

@@ -4,9 +4,14 @@ What a training pipeline calls at the end of a run, e.g.
 
     mlrelease register fraud-card 1.5.0 --metrics metrics.json \\
         --artifact s3://ml-models/fraud-card/1.5.0/ --sha256 HEX \\
-        --data train=card-transactions@2026.02 --parent 1.4.0 --param max_depth=6
+        --data train=card-transactions@2026.02 --data-rows train=18250000 \\
+        --parent 1.4.0 --param max_depth=6 --profile profile.json
 
---metrics FILE is a YAML or JSON mapping of metric name to number (`-` reads stdin).
+--metrics FILE is a YAML or JSON mapping of metric name to number (`-` reads stdin);
+whole numbers stay whole (a count is written 18250000, never 18250000.0). --profile FILE
+is the validation data's feature distributions ({rows, features: {NAME: {type, edges,
+fractions}}}, docs/format.md "Profiles"), checked with its own file and lines.
+Everything a version manifest holds can be given here, so a pipeline never writes YAML.
 The manifest is checked with the same rules as `mlrelease lint` before anything is
 written: names against the conventions, the version scheme, metrics in the catalogue,
 the parent and data set versions existing, the artifact URI and image against their
@@ -44,6 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", action="append", default=[], metavar="ROLE=DATASET@VERSION", help="a data set used, e.g. train=transactions@2026.01"
     )
+    parser.add_argument(
+        "--data-rows", action="append", default=[], metavar="ROLE=ROWS", help="rows of a --data role used, e.g. train=18250000"
+    )
+    parser.add_argument(
+        "--data-digest", action="append", default=[], metavar="ROLE=sha256:HEX", help="digest of the data a --data role used"
+    )
+    parser.add_argument("--profile", metavar="FILE", help="YAML or JSON: the validation data's feature distributions, for drift")
+    parser.add_argument("--artifact-format", metavar="FORMAT", help="the artifact's format, e.g. onnx")
+    parser.add_argument("--artifact-bytes", type=int, metavar="N", help="the artifact's size in bytes")
+    parser.add_argument("--tag", action="append", default=[], metavar="TAG", help="a tag on the version (repeatable)")
     parser.add_argument("--parent", metavar="VERSION", help="the version this one was trained from or compared against")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a training parameter (repeatable)")
     parser.add_argument("--image", metavar="REF", help="container image, optionally REF@sha256:DIGEST")
@@ -59,7 +74,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlrelease.release.register import Request, parse_data, parse_param, read_metrics, register
+    from mlrelease.release.register import (
+        Request,
+        parse_data,
+        parse_param,
+        parse_role_value,
+        parse_rows,
+        read_metrics,
+        read_profile_file,
+        register,
+    )
 
     if args.ref is not None:
         raise UsageError("register writes to the checked-out branch; --ref cannot be used with it")
@@ -67,7 +91,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--create-model needs --owner OWNER")
     if args.owner and not args.create_model:
         raise UsageError("--owner is only used with --create-model")
+    if args.metrics == "-" and args.profile == "-":
+        raise UsageError("only one of --metrics and --profile can read stdin (-)")
     metrics = read_metrics("<stdin>", sys.stdin.buffer.read()) if args.metrics == "-" else read_metrics(args.metrics)
+    profile = None
+    if args.profile is not None:
+        profile = read_profile_file("<stdin>", sys.stdin.buffer.read()) if args.profile == "-" else read_profile_file(args.profile)
+    rows = _unique([parse_rows(r) for r in args.data_rows], "--data-rows role")
+    digests = _unique([parse_role_value(d, "--data-digest", "sha256:HEX") for d in args.data_digest], "--data-digest role")
     data = _unique([parse_data(d) for d in args.data], "--data role")
     params = _unique([parse_param(p) for p in args.param], "--param key")
     with registry(args) as reg:
@@ -80,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         artifact_uri=args.artifact,
         sha256=args.sha256,
         data=data,
+        data_rows=rows,
+        data_digests=digests,
         parent=args.parent,
         params=params,
         image=args.image,
@@ -88,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         code_repo=args.code_repo,
         code_commit=args.code_commit,
         entrypoint=args.entrypoint,
+        artifact_format=args.artifact_format,
+        artifact_bytes=args.artifact_bytes,
+        profile=profile,
+        tags=tuple(dict.fromkeys(args.tag)),
         create_model_owner=args.owner if args.create_model else None,
     )
     remote = (remote_config.name if remote_config else "origin") if args.push else None
