@@ -15,7 +15,7 @@ import pytest
 from mlrelease.cli import main
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.trailers import parse_trailers
-from tests.builders import commit_all, config, git, make_registry, write
+from tests.builders import add_remote, commit_all, config, git, make_registry, write
 
 pytestmark = pytest.mark.interop
 
@@ -36,8 +36,8 @@ def head(root: Path) -> str:
     return git(root, "rev-parse", "HEAD").strip()
 
 
-def seed_model(seeder: Seeder, name: str) -> list[str]:
-    """A registered model with two versions trained by different people, and the alias champion on v2."""
+def seed_model(seeder: Seeder, name: str) -> str:
+    """A registered model ``name`` with two versions trained by different people, and the alias champion on v2."""
     seeder.model(name, owner="team-risk")
     numbers = []
     for i, (f1, user) in enumerate(((0.81, "alice"), (0.86, "bob")), start=1):
@@ -53,14 +53,13 @@ def seed_model(seeder: Seeder, name: str) -> list[str]:
         )
         numbers.append(seeder.version(name, f"s3://ml-models/{name}/run-{i}/", run_id=run, stage_hint="ok"))
     seeder.set_alias(name, "champion", numbers[1])
-    return numbers
+    return name
 
 
 def test_import_writes_one_commit_and_then_only_what_is_new(
     tmp_path: Path, mlflow_server: str, seeder: Seeder, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = unique("risk")
-    seed_model(seeder, name)
+    name = seed_model(seeder, unique("risk"))
     root = make_registry(tmp_path / "reg")
     before = head(root)
 
@@ -189,13 +188,9 @@ def test_an_unreachable_or_failing_mlflow_is_one_clear_line_and_no_commit(
 def test_push_sends_the_import_commit_to_the_remote(
     tmp_path: Path, mlflow_server: str, seeder: Seeder, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = unique("pushed")
-    seed_model(seeder, name)
+    name = seed_model(seeder, unique("pushed"))
     root = make_registry(tmp_path / "reg")
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    git(root, "remote", "add", "origin", str(remote))
-    git(root, "push", "-q", "origin", "main")
+    remote = add_remote(root, tmp_path / "remote.git")
     code, report = run_import(root, mlflow_server, "--model", name, "--push", capsys=capsys)
     assert code == 0 and report["pushed"] is True and len(report["commits"]) == 1
     assert git(remote, "rev-parse", "main").strip() == report["commits"][0] == head(root)

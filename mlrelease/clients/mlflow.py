@@ -205,8 +205,12 @@ class MlflowApi:
         self.read("GET", "/registered-models/search", params={"max_results": 1})
 
     def registered_model(self, name: str) -> dict[str, Any] | None:
+        return self._get_if_there("/registered-models/get", {"name": name}, "registered_model")
+
+    def _get_if_there(self, path: str, params: Mapping[str, object], key: str) -> dict[str, Any] | None:
+        """``key`` of a GET's answer ({} when the answer lacks it); None when MLflow says it does not exist."""
         try:
-            return self.read("GET", "/registered-models/get", params={"name": name}).get("registered_model") or {}
+            return self.read("GET", path, params=params).get(key) or {}
         except MlflowError as exc:
             if exc.code == "RESOURCE_DOES_NOT_EXIST":
                 return None
@@ -296,12 +300,7 @@ class MlflowApi:
         return {name: sorted(mvs, key=lambda mv: _int(mv.get("version"))) for name, mvs in out.items()}
 
     def version(self, name: str, version: str) -> dict[str, Any] | None:
-        try:
-            return self.read("GET", "/model-versions/get", params={"name": name, "version": version}).get("model_version") or {}
-        except MlflowError as exc:
-            if exc.code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
+        return self._get_if_there("/model-versions/get", {"name": name, "version": version}, "model_version")
 
     def create_version(
         self,
@@ -332,12 +331,7 @@ class MlflowApi:
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """A run's info and data (latest metric values, params, tags); None when it is gone."""
-        try:
-            return self.read("GET", "/runs/get", params={"run_id": run_id}).get("run") or {}
-        except MlflowError as exc:
-            if exc.code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
+        return self._get_if_there("/runs/get", {"run_id": run_id}, "run")
 
     def experiment_ids(self) -> list[str]:
         """Every experiment's id (run and logged-model searches must name them), read once per client."""

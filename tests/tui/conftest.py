@@ -47,3 +47,9 @@ async def settle(pilot: Pilot[Any], app: MlreleaseApp) -> None:
         with contextlib.suppress(WorkerFailed):  # failures are the app's to show (error modal); tests look there
             await app.workers.wait_for_complete()
         await pilot.pause()
+
+
+async def press(pilot: Pilot[Any], app: MlreleaseApp, *keys: str) -> None:
+    """Press ``keys``, then :func:`settle`: one step of a person at the keyboard."""
+    await pilot.press(*keys)
+    await settle(pilot, app)

@@ -26,7 +26,7 @@ from mlrelease.tui.screens.model import ModelScreen
 from mlrelease.tui.screens.overview import OverviewScreen
 from mlrelease.tui.screens.plan import PlanModal
 from tests.builders import commit_all, config, git, make_registry, release, write
-from tests.tui.conftest import settle
+from tests.tui.conftest import press, settle
 
 
 def head(root: Path) -> str:
@@ -51,13 +51,11 @@ async def choose_environment(pilot: Pilot[Any], app: MlreleaseApp, env: str) -> 
     assert isinstance(modal, ChoiceModal), f"expected the environment choice, got {modal!r}"
     options = modal.query_one(OptionList)
     options.highlighted = next(i for i in range(options.option_count) if options.get_option_at_index(i).id == env)
-    await pilot.press("enter")
-    await settle(pilot, app)
+    await press(pilot, app, "enter")
 
 
 async def plan_for(pilot: Pilot[Any], app: MlreleaseApp, key: str, env: str | None = None) -> PlanModal:
-    await pilot.press(key)
-    await settle(pilot, app)
+    await press(pilot, app, key)
     if env is not None:
         await choose_environment(pilot, app, env)
     modal = app.screen
@@ -76,8 +74,7 @@ async def fill(pilot: Pilot[Any], modal: PlanModal, *, reason: str = "", typed: 
 async def confirm(pilot: Pilot[Any], app: MlreleaseApp, modal: PlanModal) -> None:
     """Answer y from the buttons (focus on Cancel: y never answers from a text field)."""
     modal.query_one("#cancel", Button).focus()
-    await pilot.press("y")
-    await settle(pilot, app)
+    await press(pilot, app, "y")
 
 
 @asynccontextmanager
@@ -114,8 +111,7 @@ async def test_promote_shows_the_plan_then_commits_and_reloads(repo: Path, make_
         assert "Promote fraud-card 1.2.0 to staging" in commits and "Reason: dev ran clean" in commits
         shown_id = modal.plan.action_id
         await pilot.press("tab", "tab")  # to Cancel: y answers from the buttons, never from a text field
-        await pilot.press("y")
-        await settle(pilot, app)
+        await press(pilot, app, "y")
         assert isinstance(app.screen, OverviewScreen)
         assert live(repo, "staging") == "1.2.0"
         with Registry(repo) as reg:  # the promotion id the plan showed is the one recorded
@@ -135,8 +131,7 @@ async def test_cancel_and_n_and_escape_change_nothing(repo: Path, make_app) -> N
             modal = await plan_for(pilot, app, "p", "staging")
             await fill(pilot, modal, reason="no")
             modal.query_one("#cancel", Button).focus()
-            await pilot.press(answer)
-            await settle(pilot, app)
+            await press(pilot, app, answer)
             assert isinstance(app.screen, OverviewScreen)
         await pilot.press("p")
         await pilot.press("escape")  # cancel at the environment choice
@@ -246,8 +241,7 @@ async def test_rollback_then_unpin_from_the_model_view(repo: Path, make_app) -> 
     service.execute(service.plan(Request("promote", "fraud-card", "1.1.0", "production", reason="setup")))
     app = make_app(repo)
     async with at_model(app) as pilot:
-        await pilot.press("enter")
-        await settle(pilot, app)
+        await press(pilot, app, "enter")
         assert isinstance(app.screen, ModelScreen)
         modal = await plan_for(pilot, app, "b", "production")
         assert "1.1.0 → 1.0.0" in str(modal.query_one("#plan-title").render())
@@ -267,8 +261,7 @@ async def test_rollback_then_unpin_from_the_model_view(repo: Path, make_app) -> 
 async def test_approve_and_reject_the_selected_version(repo: Path, make_app) -> None:
     app = make_app(repo)
     async with at_model(app) as pilot:
-        await pilot.press("enter")
-        await settle(pilot, app)
+        await press(pilot, app, "enter")
         await pilot.press("j")  # 1.1.0 (newest first)
         modal = await plan_for(pilot, app, "a", "production")
         assert "Approve" in modal.plan.title and modal.plan.version == "1.1.0"
@@ -331,13 +324,11 @@ async def test_every_mutating_binding_refuses_in_read_only_mode(repo: Path, make
     app = make_app(repo, readonly=True)
     async with at_model(app) as pilot:
         if where == "model":
-            await pilot.press("enter")
-            await settle(pilot, app)
+            await press(pilot, app, "enter")
         screen = app.screen
         for key in MUTATING:
             count = len(app.activity)
-            await pilot.press(key.keys.split(",")[0])
-            await settle(pilot, app)
+            await press(pilot, app, key.keys.split(",")[0])
             assert app.screen is screen, f"{key.id} opened {app.screen!r} in read-only mode"
             assert app.activity[count:] and app.activity[-1].outcome.startswith("refused: read-only"), key.id
         assert "READ-ONLY" in app.status_line().plain
@@ -350,10 +341,8 @@ async def test_palette_commands_go_through_the_same_dispatcher(repo: Path, make_
     async with app.run_test(size=(150, 50)) as pilot:
         await settle(pilot, app)
         await pilot.press("ctrl+p")
-        await pilot.press(*"Promote")
-        await settle(pilot, app)
-        await pilot.press("enter")
-        await settle(pilot, app)
+        await press(pilot, app, *"Promote")
+        await press(pilot, app, "enter")
         assert app.activity[-1].outcome.startswith("refused: read-only")
 
 

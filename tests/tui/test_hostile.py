@@ -18,7 +18,7 @@ from mlrelease.tui.screens.compare import CompareScreen
 from mlrelease.tui.screens.model import ModelScreen
 from mlrelease.tui.screens.plan import PlanModal
 from tests.builders import commit_all, make_registry, release, version, write
-from tests.tui.conftest import settle
+from tests.tui.conftest import press, settle
 from tests.tui.test_actions import FailingBackend, choose_environment, select_model
 
 MARKUP = "[bold]x [/oops] [@click=app.quit]"
@@ -94,16 +94,14 @@ async def test_hostile_text_everywhere_renders_literally(tmp_path: Path, make_ap
         row = next(r for r in app.screen.shown if r.summary.name == "fraud-card")
         assert row.cells[1].plain == SHOWN  # owner
         assert_literal(screen_text(app), ("[bold]x [/oops]",))  # the owner column is narrow: the rest is cut
-        await pilot.press("enter")
-        await settle(pilot, app)
+        await press(pilot, app, "enter")
         screen = app.screen
         assert isinstance(screen, ModelScreen)
         header = str(screen.query_one("#model-header").render())
         assert SHOWN in header and "pinned by " + SHOWN in header
         assert_literal(screen_text(app))
         for tab in "23456":
-            await pilot.press(tab)
-            await settle(pilot, app)
+            await press(pilot, app, tab)
             assert_literal(screen_text(app))
         tree_labels = [str(n.label) for n in screen.query_one("#lineage-tree").root.children[0].children[0].children]
         assert any(SHOWN in label for label in tree_labels)
@@ -114,8 +112,7 @@ async def test_hostile_text_everywhere_renders_literally(tmp_path: Path, make_ap
         assert any(SHOWN in h for h in history)
         drift = " ".join(c.plain for c in screen.query_one("#drift-table").get_row_at(0))
         assert drift.startswith(SHOWN)
-        await pilot.press("1", "c")
-        await settle(pilot, app)
+        await press(pilot, app, "1", "c")
         assert isinstance(app.screen, CompareScreen)
         assert_literal(screen_text(app))
         await pilot.press("escape", "question_mark")
@@ -131,12 +128,10 @@ async def test_hostile_text_everywhere_renders_literally(tmp_path: Path, make_ap
         assert "Reason: [/oops] \\x1b[2J [@click=app.quit]" in commits
         assert_literal(screen_text(app))
         modal.query_one("#cancel", Button).focus()
-        await pilot.press("y")
-        await settle(pilot, app)
+        await press(pilot, app, "y")
         assert "[/oops]" in str(app.screen.query_one("#error-message").render())
         await pilot.press("escape", "ctrl+p")
-        await pilot.press(*"Open model")
-        await settle(pilot, app)
+        await press(pilot, app, *"Open model")
         assert "\x1b" not in screen_text(app)
         await pilot.press("escape")
         assert app.is_running  # [@click=app.quit] never became an action

@@ -13,7 +13,7 @@ from mlrelease.tui.config import UserConfig, config_path, key_problem, load_user
 from mlrelease.tui.screens.help import HelpScreen
 from mlrelease.tui.screens.model import ModelScreen
 from mlrelease.tui.screens.overview import OverviewScreen
-from tests.tui.conftest import settle
+from tests.tui.conftest import press, settle
 
 
 def write_config(text: str) -> Path:
@@ -131,10 +131,8 @@ async def test_the_palette_lists_actions_views_and_models(repo: Path, make_app) 
         assert "Promote (p)" in texts and "Filter (/)" in texts and "Reload (^r, f5)" in texts and "Help (?, f1)" in texts
         assert "Open model fraud-card" in texts and "View: activity log" in texts
         await pilot.press("ctrl+p")
-        await pilot.press(*"Open model churn")
-        await settle(pilot, app)
-        await pilot.press("enter")
-        await settle(pilot, app)
+        await press(pilot, app, *"Open model churn")
+        await press(pilot, app, "enter")
         assert isinstance(app.screen, ModelScreen) and app.screen.model_name == "churn"
 
 

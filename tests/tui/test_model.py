@@ -12,7 +12,7 @@ from mlrelease.tui.screens.compare import CompareScreen
 from mlrelease.tui.screens.model import ModelScreen
 from mlrelease.tui.widgets.chart import Chart
 from tests.builders import commit_all, make_registry, version, write
-from tests.tui.conftest import settle
+from tests.tui.conftest import press, settle
 
 PROFILE = {
     "rows": 1000,
@@ -100,13 +100,11 @@ async def test_lineage_follows_the_selected_version(repo: Path, make_app) -> Non
     app = make_app(repo)
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await open_model(app, pilot)
-        await pilot.press("3")
-        await settle(pilot, app)
+        await press(pilot, app, "3")
         tree = screen.query_one("#lineage-tree", Tree)
         labels = [str(n.label) for n in tree.root.children[0].children[2].children]
         assert labels[0].startswith("1.1.0") and labels[-1] == "root"
-        await pilot.press("1", "j", "3")
-        await settle(pilot, app)
+        await press(pilot, app, "1", "j", "3")
         assert str(tree.root.label).startswith("fraud-card@1.1.0")
 
 
@@ -165,8 +163,7 @@ async def test_mark_two_versions_and_compare(repo: Path, make_app) -> None:
         await pilot.press("space", "j", "j", "space")
         assert screen.marked == ["1.2.0", "1.0.0"]
         assert row_text(screen, "#versions-table", 0).startswith("●")
-        await pilot.press("c")
-        await settle(pilot, app)
+        await press(pilot, app, "c")
         compare = app.screen
         assert isinstance(compare, CompareScreen) and (compare.old, compare.new) == ("1.0.0", "1.2.0")
         summary = str(compare.query_one("#compare-summary").render())
@@ -186,8 +183,7 @@ async def test_compare_without_marks_uses_what_is_live(repo: Path, make_app) -> 
     app = make_app(repo)
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await open_model(app, pilot)
-        await pilot.press("c")
-        await settle(pilot, app)
+        await press(pilot, app, "c")
         assert isinstance(app.screen, CompareScreen) and (app.screen.old, app.screen.new) == ("1.0.0", "1.2.0")
         await pilot.press("escape", "G", "c")  # the live version itself: nothing to compare with
         await settle(pilot, app)

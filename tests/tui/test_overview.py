@@ -9,7 +9,7 @@ from mlrelease.tui.screens.model import ModelScreen
 from mlrelease.tui.screens.overview import OverviewScreen
 from mlrelease.tui.widgets.rowlist import RowList
 from tests.builders import commit_all, model, release, version, write
-from tests.tui.conftest import settle
+from tests.tui.conftest import press, settle
 
 
 def texts(screen: OverviewScreen) -> list[str]:
@@ -101,8 +101,7 @@ async def test_enter_and_j_k_open_the_selected_model(repo: Path, make_app) -> No
     app = make_app(repo)
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot, app)
-        await pilot.press("j", "k", "j", "enter")
-        await settle(pilot, app)
+        await press(pilot, app, "j", "k", "j", "enter")
         assert isinstance(app.screen, ModelScreen) and app.screen.model_name == "fraud-card"
         await pilot.press("escape")
         assert isinstance(app.screen, OverviewScreen)
@@ -126,8 +125,7 @@ async def test_reload_key_and_the_watcher_pick_up_changes(repo: Path, make_app) 
         assert [m.name for m in app.overview.models] == ["churn", "fraud-card", "scoring"]
         commit_all(repo, "add scoring")
         head = app.head
-        await pilot.press("ctrl+r")
-        await settle(pilot, app)
+        await press(pilot, app, "ctrl+r")
         assert app.head != head
 
 
@@ -185,8 +183,7 @@ async def test_fetch_says_how_far_behind_the_checkout_is(repo: Path, tmp_path: P
     app = make_app(repo)
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot, app)
-        await pilot.press("F")
-        await settle(pilot, app)
+        await press(pilot, app, "F")
         assert app.activity[-1].outcome == "fetched origin/main: 1 new commit(s) not in your checkout yet (git pull to see them here)"
 
 
@@ -196,6 +193,5 @@ async def test_fetch_without_a_remote_says_so(repo: Path, make_app) -> None:
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot, app)
         app.notify = lambda message, **kw: notes.append(message)  # type: ignore[method-assign]
-        await pilot.press("F")
-        await settle(pilot, app)
+        await press(pilot, app, "F")
     assert notes == ["no remote is configured in mlrelease.yaml (remote: {name, branch})"]

@@ -21,7 +21,7 @@ from mlrelease.tui.screens.modals import ChoiceModal
 from mlrelease.tui.screens.overview import OverviewScreen
 from mlrelease.tui.screens.plan import PlanModal
 from tests.builders import commit_all, config, make_registry, write
-from tests.tui.conftest import settle
+from tests.tui.conftest import press, settle
 from tests.tui.test_actions import choose_environment, head, select_model
 
 
@@ -52,8 +52,7 @@ def strict_registry(tmp_path: Path) -> Path:
 async def open_plan(pilot: Any, app: MlreleaseApp, env: str = "staging") -> PlanModal:
     await settle(pilot, app)
     select_model(app, "fraud-card")
-    await pilot.press("p")
-    await settle(pilot, app)
+    await press(pilot, app, "p")
     await choose_environment(pilot, app, env)
     modal = app.screen
     assert isinstance(modal, PlanModal), f"expected the plan, got {modal!r}"
@@ -94,8 +93,7 @@ async def test_the_apps_own_keys_do_nothing_while_a_dialog_is_open(repo: Path, m
         modal.query_one("#cancel", Button).focus()
         await pilot.pause()
         for key in ("question_mark", "at", "F", "a", "b", "p", "ctrl+p", "q"):
-            await pilot.press(key)
-            await settle(pilot, app)
+            await press(pilot, app, key)
             assert app.is_running and app.screen is modal, f"{key} acted behind the dialog: {app.screen!r}"
 
 

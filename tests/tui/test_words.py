@@ -22,7 +22,7 @@ from mlrelease.release.plan import Request
 from mlrelease.release.service import ReleaseService
 from mlrelease.tui.config import UserConfig
 from tests.builders import commit_all, config, make_registry, model, version, write
-from tests.tui.conftest import settle
+from tests.tui.conftest import press, settle
 from tests.tui.test_actions import plan_for, select_model
 from tests.tui.test_model import open_model
 from tests.tui.test_plan_modal import strict_registry
@@ -84,8 +84,7 @@ async def test_enter_on_a_history_row_opens_the_whole_event(repo: Path, make_app
         table = screen.query_one("#history-table")
         row = next(i for i in range(table.row_count) if "promote" in " ".join(c.plain for c in table.get_row_at(i)))
         table.move_cursor(row=row)
-        await pilot.press("enter")
-        await settle(pilot, app)
+        await press(pilot, app, "enter")
         assert isinstance(app.screen, ModalScreen), "Enter on a history row opened nothing"
         text = screen_text(app)
         assert "END-OF-REASON" in text.replace("\n", " "), "the reason is not shown whole"
@@ -140,10 +139,8 @@ async def test_the_activity_log_does_not_mark_a_refusal_or_a_cancel_as_done(tmp_
         select_model(app, "fraud-card")
         modal = await plan_for(pilot, app, "p", "staging")  # refused by a failing gate
         modal.query_one("#cancel", Button).focus()
-        await pilot.press("n")
-        await settle(pilot, app)
-        await pilot.press("at")
-        await settle(pilot, app)
+        await press(pilot, app, "n")
+        await press(pilot, app, "at")
         table = app.screen.query_one("#activity")
         rows = [" | ".join(c.plain for c in table.get_row_at(i)) for i in range(table.row_count)]
         assert len(rows) == 2 and not [r for r in rows if "✓" in r], rows
@@ -160,14 +157,12 @@ async def test_help_prose_names_the_keys_as_remapped(repo: Path, make_app) -> No
     app = make_app(repo, user_config=UserConfig(keymap={"model.mark": "v", "overview.filter": "f"}))
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot, app)
-        await pilot.press("question_mark")
-        await settle(pilot, app)
+        await press(pilot, app, "question_mark")
         text = screen_text(app)
         assert "f filters" in text and "/ filters" not in text
         await pilot.press("escape")
         await open_model(app, pilot)
-        await pilot.press("question_mark")
-        await settle(pilot, app)
+        await press(pilot, app, "question_mark")
         text = screen_text(app)
         assert "v marks a version" in text and "Space marks" not in text
 
@@ -225,8 +220,7 @@ async def test_the_trend_chart_labels_versions_marks_live_and_floors_the_axis(re
     app = make_app(repo)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_model(app, pilot)
-        await pilot.press("2")
-        await settle(pilot, app)
+        await press(pilot, app, "2")
         lines = chart_lines(screen.query_one("#trend-chart"))
         text = "\n".join(lines)
         for v in ("1.0.0", "1.1.0", "1.2.0"):
