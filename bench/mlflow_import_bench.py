@@ -19,12 +19,9 @@ Run: ``.venv/bin/python -m bench.mlflow_import_bench --mlrelease /work/base/.ven
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,12 +33,10 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+sys.path.insert(0, str(ROOT))  # the tests' helpers: a registry, a free port, a server's life
+from tests.builders import commit_all, config, git, write  # noqa: E402
+from tests.local_http import free_port  # noqa: E402
+from tests.processes import stop_group, wait_for_200  # noqa: E402
 
 
 def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -53,25 +48,10 @@ def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str]:
     log = (work / "server.log").open("wb")
     proc = subprocess.Popen(argv, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return proc, url
-        if proc.poll() is not None:
-            break
-        time.sleep(0.3)
-    stop(proc)
+    if wait_for_200(f"{url}/health", proc, 180, every=0.3):
+        return proc, url
+    stop_group(proc, timeout=20)
     raise SystemExit(f"mlflow server did not start: {(work / 'server.log').read_text()[-2000:]}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def seed(url: str, models: int, versions: int) -> int:
@@ -114,9 +94,6 @@ def seed(url: str, models: int, versions: int) -> int:
 
 
 def registry(path: Path) -> Path:
-    sys.path.insert(0, str(ROOT))
-    from tests.builders import commit_all, config, git, write
-
     path.mkdir(parents=True)
     git(path, "init", "-q", "-b", "main")
     write(path, "mlrelease.yaml", config())
@@ -180,7 +157,7 @@ def main() -> None:
             for tool in tools:
                 print(json.dumps(time_import(tool, url, work, args.reps)))
         finally:
-            stop(proc)
+            stop_group(proc, timeout=20)
 
 
 if __name__ == "__main__":

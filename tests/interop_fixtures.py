@@ -11,12 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +25,7 @@ import httpx
 import pytest
 
 from tests.local_http import free_port, respond, serving
+from tests.processes import stop_group, wait_for_200
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 120.0  # a shared 2-core machine under load takes a while to migrate a fresh sqlite
@@ -68,33 +67,14 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc = subprocess.Popen(argv, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
+        if not wait_for_200(f"{url}/health", proc, START_TIMEOUT):
             if proc.poll() is not None:
                 pytest.fail(f"mlflow server exited with code {proc.returncode}: {_tail(work / 'server.log')}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not answer /health within {START_TIMEOUT:g} s: {_tail(work / 'server.log')}")
-            time.sleep(0.2)
+            pytest.fail(f"mlflow server did not answer /health within {START_TIMEOUT:g} s: {_tail(work / 'server.log')}")
         yield url
     finally:
-        _stop(proc)
+        stop_group(proc)  # it has uvicorn children
         log.close()
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the server's own process group (it has uvicorn children), politely first."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
 
 
 def _tail(path: Path) -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,11 +17,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.builders import git, make_registry
 from tests.local_http import free_port
+from tests.processes import stop_group, wait_for_200
 
 pytestmark = pytest.mark.slow
 
@@ -52,27 +50,16 @@ def serving(root: Path, *args: str) -> Iterator[str]:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,  # it starts one app process per tab: stop them all
+            start_new_session=True,
         )
         url = f"http://127.0.0.1:{port}/"
         try:
-            deadline = time.monotonic() + 60
-            while True:
+            if not wait_for_200(url, proc, 60):
                 assert proc.poll() is None, f"mlrelease serve exited with {proc.returncode}: {log.read_text()}"
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(url, timeout=2).status_code == 200:
-                        break
-                assert time.monotonic() < deadline, f"mlrelease serve did not answer within 60 s: {log.read_text()}"
-                time.sleep(0.2)
+                raise AssertionError(f"mlrelease serve did not answer within 60 s: {log.read_text()}")
             yield url
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
+            stop_group(proc)  # it starts one app process per tab: stop them all
 
 
 class Tab:
