@@ -12,9 +12,9 @@ import pytest
 
 from bench.contention_bench import one_run
 from bench.synth import build
+from mlrelease.gitstore import gitwrite, objects
+from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.registry import gitio
-from mlrelease.release import gitwrite, objects
-from mlrelease.release.gitwrite import Identity
 from tests.builders import git
 
 ALICE = Identity("Alice Example", "alice@example.com")

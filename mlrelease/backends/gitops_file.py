@@ -7,7 +7,7 @@ Two places the file can live:
   keeps a bare clone of it under the registry's ``.git/mlrelease/gitops/<name>`` and
   never touches anyone's checkout of it.
 * ``path``: a file inside this registry's repository, written through
-  :func:`mlrelease.release.transaction.apply` like every registry change (a private
+  :func:`mlrelease.gitstore.transaction.apply` like every registry change (a private
   index, the writer lock, the user's uncommitted edits never touched or committed, and a
   push when mlrelease.yaml configures ``remote:``).
 
@@ -37,13 +37,13 @@ from mlrelease.backends.base import Action, BackendContext, Health, Outcome
 from mlrelease.backends.settings import Settings
 from mlrelease.backends.support import file_name, one_line
 from mlrelease.errors import EditError, ManifestError, MlreleaseError
+from mlrelease.gitstore import gitwrite, transaction
+from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import describe
 from mlrelease.registry.gitio import git, git_dir, git_text, git_toplevel
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.trailers import format_message
-from mlrelease.release import gitwrite, transaction
-from mlrelease.release.gitwrite import Identity
 
 VALUES = ("image", "artifact", "version", "image_digest")
 KEY_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")

@@ -11,11 +11,11 @@ state).
 
 Local only: under the machine-wide writer lock, commit on the branch tip and move the
 branch by compare-and-swap. With a remote: build on the remote tip, push; retry only on
-the rejections :class:`~mlrelease.release.gitwrite.Contention` allows, bounded in attempts
+the rejections :class:`~mlrelease.gitstore.gitwrite.Contention` allows, bounded in attempts
 and seconds; then fast-forward the local branch when it can be done without losing
 anything. History stays linear. Each attempt fetches at most once, and the first builds on
 the tip this process already knows (just fetched, or its own last push): a stale one
-costs only a rejected push. Commits are written in process (:mod:`mlrelease.release.objects`).
+costs only a rejected push. Commits are written in process (:mod:`mlrelease.gitstore.objects`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from datetime import datetime
 from pathlib import Path
 
 from mlrelease.errors import MlreleaseError, StaleBranch
+from mlrelease.gitstore import gitwrite, objects
+from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.registry.gitio import blob_id, git, git_config, git_toplevel
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.source import remember_child
-from mlrelease.release import gitwrite, objects
-from mlrelease.release.gitwrite import Identity
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The manifest is built from what the pipeline knows (metrics file, artifact, data sets,
 params), checked by the same rules as ``mlrelease lint`` (:func:`check_version`) against
 the registry *as it is at the branch tip*, and committed in one commit through
-:func:`mlrelease.release.transaction.apply`. Because the checks run inside the builder,
+:func:`mlrelease.gitstore.transaction.apply`. Because the checks run inside the builder,
 they re-run on every retry: if someone registers the same version first, this one is
 refused, never overwritten — a released manifest is immutable.
 
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from mlrelease.errors import MlreleaseError, NotFound, UsageError
+from mlrelease.gitstore import gitwrite, transaction
+from mlrelease.gitstore.transaction import Change, Committed
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import describe, format_timestamp, read_file
@@ -33,8 +35,6 @@ from mlrelease.registry.names import split_ref, unsafe_reason
 from mlrelease.registry.parse import parse_model, parse_version
 from mlrelease.registry.profile import profile_fields
 from mlrelease.registry.trailers import format_message
-from mlrelease.release import gitwrite, transaction
-from mlrelease.release.transaction import Change, Committed
 
 Scalar = str | int | float | bool
 _INT = re.compile(r"-?(0|[1-9][0-9]*)")

@@ -50,19 +50,20 @@ from mlrelease.backends.base import Backend, BackendContext, Outcome, OutcomeUnk
 from mlrelease.backends.record import RecordBackend
 from mlrelease.backends.support import Journal
 from mlrelease.errors import ExitCode, GateRefused, MlreleaseError, ReadOnly, UsageError
+from mlrelease.gitstore import gitwrite, transaction
+from mlrelease.gitstore.gitwrite import Identity
+from mlrelease.gitstore.transaction import Change, Target
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.config import parse_config
 from mlrelease.registry.gitio import cat_file, git_config, git_dir
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig
-from mlrelease.release import announce, gitwrite, kinds, reconcile, transaction
+from mlrelease.release import announce, kinds, reconcile
 from mlrelease.release import state as release_state
-from mlrelease.release.gitwrite import Identity
 from mlrelease.release.ids import new_id
 from mlrelease.release.plan import Plan, PlanChanged, Progress, ProgressHook, Request, Result
 from mlrelease.release.planner import BackendResolver, Context, make_plan
-from mlrelease.release.transaction import Change, Target
 from mlrelease.release.twophase import Slot, slot_for
 from mlrelease.secrets import redact, write_private
 
