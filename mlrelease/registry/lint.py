@@ -1,8 +1,8 @@
 """Lint: every file parses, every name follows the conventions, every reference resolves.
 
 ``mlrelease lint`` is the check CI runs on every pull request, so it reports *all*
-problems of *all* files in one run (parsed on both cores), each as ``file:line:
-problem``. The checks of one version manifest (:func:`check_version`) are shared with
+problems of *all* files in one run (parsed on every core, and each file's verdict cached
+by :mod:`.lintcache` while it still holds), each as ``file:line: problem``. The checks of one version manifest (:func:`check_version`) are shared with
 ``register``, which refuses to write a manifest that lint would flag, and with the TUI.
 
 What exists is known from file names alone (:class:`Index`), so a reference check never
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from mlrelease.errors import Problem
 from mlrelease.registry import conventions as conv
-from mlrelease.registry import layout
+from mlrelease.registry import layout, lintcache
 from mlrelease.registry.layout import CONFIG, Located, locate
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import unsafe_reason
@@ -364,18 +364,15 @@ def lint(reg: Registry, plugin_checks: Callable[[Config], Iterable[Problem]] | N
     else:
         problems.append(Problem(CONFIG, None, f"not found in {reg.label}"))
 
-    parsed = reg.parse_many([(loc.kind, loc.path) for loc in located], parallel=True)
     if config is not None:
         problems.extend(check_config(config, index))
         if plugin_checks is not None:
             problems.extend(plugin_checks(config))
     problems.extend(_folder_problems(located, config, index))
-    for loc in located:
-        status, value = parsed[(loc.kind, loc.path)]
-        if status == "err":
-            problems.extend(value)
-        elif config is not None:
-            problems.extend(_check_parsed(value, loc, config, index))
+    # Every file parsed and checked on every core, or its cached verdict where still true.
+    config_oid = reg.blob_ids([CONFIG])[CONFIG] if config is not None else None
+    for found in lintcache.check_files(reg, located, config, config_oid, index, _check_parsed):
+        problems.extend(found)
     problems.sort(key=sort_key)
     return LintResult(problems=problems, files=len(files) + 1)  # + mlrelease.yaml
 

@@ -16,8 +16,9 @@ from typing import Any, Literal, TypeVar, overload
 from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.cache import ParseCache
-from mlrelease.registry.gitio import git_dir, git_toplevel
+from mlrelease.registry.gitio import blob_id, git_dir, git_toplevel
 from mlrelease.registry.names import sort_versions, unsafe_reason
+from mlrelease.registry.parallel import map_files
 from mlrelease.registry.parse import PARSERS
 from mlrelease.registry.source import GitRefSource, Source, WorkTreeSource
 from mlrelease.registry.types import (
@@ -33,7 +34,6 @@ from mlrelease.registry.types import (
 
 T = TypeVar("T")
 CONFIG = layout.CONFIG
-PARALLEL_AT = 400  # below this many uncached files, a process pool costs more than it saves
 
 
 def find_root(start: Path) -> Path:
@@ -53,8 +53,11 @@ def _parse_bytes(kind: str, path: str, data: bytes) -> tuple[str, Any]:
         return "err", exc.problems
 
 
-def _parse_job(job: tuple[str, str, bytes]) -> tuple[str, Any]:
-    return _parse_bytes(*job)
+def _parse_read(kind: str, path: str, data: bytes | MlreleaseError) -> tuple[str | None, tuple[str, Any]]:
+    """(blob id of what was read, parse result) — a worker's job in :meth:`Registry.parse_many`."""
+    if isinstance(data, MlreleaseError):
+        raise data
+    return blob_id(data), _parse_bytes(kind, path, data)
 
 
 class Registry:
@@ -129,15 +132,11 @@ class Registry:
         return value
 
     def parse_many(self, items: Iterable[tuple[str, str]], *, parallel: bool = False) -> dict[tuple[str, str], tuple[str, Any]]:
-        """Parse many files at once: one cache query, and a process pool for the misses."""
+        """Parse many files at once: one cache query, and every core for the misses (:mod:`.parallel`)."""
         items = list(items)
         wanted = [it for it in dict.fromkeys(items) if it not in self._memo]
-        keyed: dict[str, tuple[str, str]] = {}
-        data_of: dict[tuple[str, str], bytes | None] = {}
-        for kind, path in wanted:
-            oid, data = self.source.blob(path)
-            keyed[ParseCache.key(kind, path, oid)] = (kind, path)
-            data_of[(kind, path)] = data
+        oids = self.blob_ids([path for _kind, path in wanted])
+        keyed = {ParseCache.key(kind, path, oids[path]): (kind, path) for kind, path in wanted}
         hits = self._cache.get_many(list(keyed))
         misses: list[tuple[str, tuple[str, str]]] = []
         for key, item in keyed.items():
@@ -145,21 +144,18 @@ class Registry:
                 self._memo[item] = hits[key]
             else:
                 misses.append((key, item))
-        jobs = [(kind, path, data_of[(kind, path)] or self.source.read(path)) for _, (kind, path) in misses]
-        if parallel and len(jobs) >= PARALLEL_AT and (os.cpu_count() or 1) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=ctx) as pool:
-                results = list(pool.map(_parse_job, jobs, chunksize=64))
-        else:
-            results = [_parse_job(job) for job in jobs]
-        for (key, item), result in zip(misses, results, strict=True):
+        jobs = [(kind, path, oids[path]) for _key, (kind, path) in misses]
+        results = map_files(jobs, _parse_read, self.source, parallel=parallel)
+        for (key, item), (oid, result) in zip(misses, results, strict=True):
             self._memo[item] = result
-            self._cache.put(key, result)
+            if oid == oids[item[1]]:  # not changed while we read it
+                self._cache.put(key, result)
         self._cache.flush()
         return {item: self._memo[item] for item in items}
+
+    def blob_ids(self, paths: list[str]) -> dict[str, str]:
+        """Blob ids of these files, as the registry is read (work tree or ref): what caches and indexes key by."""
+        return self.source.blob_ids(paths)
 
     # ---- config ---------------------------------------------------------------------------
 
@@ -178,7 +174,9 @@ class Registry:
         return [p for top in layout.FOLDERS for p in self.source.files(top)]
 
     def model_names(self) -> list[str]:
-        return sorted({loc.model for loc in layout.located(self.source.files(layout.MODELS), "model") if loc.model})
+        """Folders under models/ that have a model.yaml: one listing of models/ itself, not of every manifest."""
+        _files, folders = self.source.entries(layout.MODELS)
+        return sorted(name for name in folders if self.source.exists(layout.model_path(name)))
 
     def _check_name(self, what: str, name: str) -> None:
         reason = unsafe_reason(name)
@@ -196,8 +194,8 @@ class Registry:
     def version_names(self, model: str) -> list[str]:
         """Every version of a model, oldest first, from file names alone (no parsing)."""
         self._check_name("model", model)
-        located = layout.located(self.source.files(layout.versions_folder(model)), "version")
-        return sort_versions(loc.version for loc in located if loc.version is not None)
+        names, _folders = self.source.entries(layout.versions_folder(model))  # what layout.locate calls versions
+        return sort_versions(name[: -len(layout.SUFFIX)] for name in names if name.endswith(layout.SUFFIX))
 
     def version(self, model: str, version: str) -> Version:
         self._check_name("model", model)

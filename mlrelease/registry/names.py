@@ -7,6 +7,7 @@ that could climb out of a folder, pass for an option, or fool a terminal.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -63,6 +64,7 @@ def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
 
 
+@functools.lru_cache(maxsize=65536)  # a registry of 100,000 versions repeats a few hundred names across its models
 def version_key(version: str) -> tuple[object, ...]:
     """Sort key valid for every scheme: semver precedence where it parses, else natural order.
 

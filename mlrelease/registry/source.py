@@ -7,11 +7,16 @@ ref costs one ``git ls-tree``; reading costs one pipe to ``git cat-file --batch`
 
 from __future__ import annotations
 
+import bisect
 import os
+import time
 from pathlib import Path
 
-from mlrelease.errors import MlreleaseError
-from mlrelease.registry.gitio import blob_id, cat_file, git
+from mlrelease.errors import GitError, MlreleaseError
+from mlrelease.registry.gitio import blob_id, cat_file, git, git_toplevel
+
+BULK_AT = 2000  # from this many files, ask git's index for blob ids rather than hash each file
+RACY = 2_000_000_000  # ns: a folder changed this close to its listing may change again unseen (git's racy rule)
 
 
 class Source:
@@ -22,12 +27,20 @@ class Source:
     def files(self, prefix: str) -> list[str]:
         raise NotImplementedError
 
+    def entries(self, folder: str) -> tuple[list[str], list[str]]:
+        """(file names, folder names) directly inside ``folder``, each sorted, as :meth:`files` would see them."""
+        raise NotImplementedError
+
     def read(self, path: str) -> bytes:
         raise NotImplementedError
 
     def blob(self, path: str) -> tuple[str, bytes | None]:
         """(blob id, bytes if they had to be read to know the id)."""
         raise NotImplementedError
+
+    def blob_ids(self, paths: list[str]) -> dict[str, str]:
+        """Blob ids of many files at once (what an index looks up by)."""
+        return {p: self.blob(p)[0] for p in paths}
 
     def exists(self, path: str) -> bool:
         raise NotImplementedError
@@ -40,6 +53,7 @@ class WorkTreeSource(Source):
     def __init__(self, root: Path) -> None:
         self.root = root
         self.label = str(root)
+        self._listed: dict[str, tuple[int, list[str], list[str]]] = {}  # folder → (mtime, files, sub-folders)
 
     def _full(self, path: str) -> Path:
         full = self.root / path
@@ -60,22 +74,46 @@ class WorkTreeSource(Source):
         """Files first, then sub-folders, each sorted; symbolic links and hidden names skipped.
 
         ``os.scandir`` entries know whether they are links or folders without a further
-        system call, which keeps listing 10,000 manifests to a few milliseconds.
+        system call, which keeps listing 10,000 manifests to a few milliseconds. A folder
+        listed before by this source is not read again while its modification time is the
+        one seen then (adding, removing or renaming an entry changes it), unless that time
+        was within :data:`RACY` of the listing, when a change could hide in the same tick.
         """
+        files, dirs = self._entries(folder)
+        out.extend(rel + name for name in files)
+        for name in dirs:
+            self._walk(os.path.join(folder, name), f"{rel}{name}/", out)
+
+    def entries(self, folder: str) -> tuple[list[str], list[str]]:
+        base = self.root / folder
+        if not base.is_dir() or base.is_symlink():
+            return [], []
+        return self._entries(str(base))
+
+    def _entries(self, folder: str) -> tuple[list[str], list[str]]:
+        try:
+            mtime = os.stat(folder).st_mtime_ns
+        except OSError:
+            return [], []
+        seen = self._listed.get(folder)
+        if seen is not None and seen[0] == mtime:
+            return seen[1], seen[2]
+        listed_at = time.time_ns()
         try:
             entries = sorted((e for e in os.scandir(folder) if not e.name.startswith(".")), key=lambda e: e.name)
         except OSError:
-            return
-        dirs = []
+            return [], []
+        files, dirs = [], []
         for e in entries:
             if e.is_symlink():
                 continue
             if e.is_dir(follow_symlinks=False):
-                dirs.append(e)
+                dirs.append(e.name)
             elif e.is_file(follow_symlinks=False):
-                out.append(rel + e.name)
-        for d in dirs:
-            self._walk(d.path, f"{rel}{d.name}/", out)
+                files.append(e.name)
+        if mtime < listed_at - RACY:
+            self._listed[folder] = (mtime, files, dirs)
+        return files, dirs
 
     def read(self, path: str) -> bytes:
         try:
@@ -90,6 +128,39 @@ class WorkTreeSource(Source):
     def blob(self, path: str) -> tuple[str, bytes | None]:
         data = self.read(path)
         return blob_id(data), data
+
+    def blob_ids(self, paths: list[str]) -> dict[str, str]:
+        """Blob ids of many files; for thousands, git's own index answers for the files it vouches for.
+
+        ``git ls-files --stage`` gives the blob id git recorded for each tracked file, and
+        ``git diff-files`` (git's stat check, racy timestamps included) names the files whose
+        content may differ from it; only those, and untracked files, are read and hashed
+        here. A whole registry then costs two git calls instead of reading every file.
+        """
+        known = self._git_ids() if len(paths) >= BULK_AT else {}
+        return {p: known.get(p) or self.blob(p)[0] for p in paths}
+
+    def _git_ids(self) -> dict[str, str]:
+        top = git_toplevel(self.root)
+        if top is None:
+            return {}
+        prefix = os.path.relpath(self.root, top).replace(os.sep, "/")
+        spec = [] if prefix == "." else ["--", prefix]
+        cut = 0 if prefix == "." else len(prefix) + 1
+        try:
+            staged = git(top, "ls-files", "--stage", "-v", "-z", *spec).stdout
+            dirty = set(git(top, "diff-files", "--name-only", "-z", *spec).stdout.split(b"\0"))
+        except GitError:
+            return {}
+        out: dict[str, str] = {}
+        for entry in staged.split(b"\0"):
+            meta, _, path = entry.partition(b"\t")
+            parts = meta.split()
+            # "H 100644 <id> 0": tracked, cached normally (lower case: assume-unchanged; S: skip-worktree), stage 0, a file
+            if len(parts) != 4 or parts[0] != b"H" or parts[3] != b"0" or parts[1] not in (b"100644", b"100755") or path in dirty:
+                continue
+            out[path.decode("utf-8", "surrogateescape")[cut:]] = parts[2].decode()
+        return out
 
     def exists(self, path: str) -> bool:
         full = self.root / path
@@ -110,6 +181,7 @@ class GitRefSource(Source):
             raise MlreleaseError(f"--ref {ref!r}: no such commit, branch or tag in {git_root}")
         self.commit = found[0]
         self._tree: dict[str, str] | None = None
+        self._sorted: list[str] | None = None
 
     @property
     def tree(self) -> dict[str, str]:
@@ -136,7 +208,30 @@ class GitRefSource(Source):
 
     def files(self, prefix: str) -> list[str]:
         p = prefix.rstrip("/") + "/" if prefix else ""
-        return sorted(path for path in self.tree if path.startswith(p) and not path.rsplit("/", 1)[-1].startswith("."))
+        if self._sorted is None:  # one sort per tree, then each folder is a slice (a model's versions of 100,000 files)
+            self._sorted = sorted(self.tree)
+        out = []
+        for i in range(bisect.bisect_left(self._sorted, p), len(self._sorted)):
+            path = self._sorted[i]
+            if not path.startswith(p):
+                break
+            if not path.rsplit("/", 1)[-1].startswith("."):
+                out.append(path)
+        return out
+
+    def entries(self, folder: str) -> tuple[list[str], list[str]]:
+        p = folder.rstrip("/") + "/" if folder else ""
+        files: list[str] = []
+        folders: list[str] = []
+        for path in self.files(folder):
+            rest = path[len(p) :]
+            if "/" in rest:
+                name = rest.split("/", 1)[0]
+                if not folders or folders[-1] != name:
+                    folders.append(name)
+            else:
+                files.append(rest)
+        return files, folders
 
     def read(self, path: str) -> bytes:
         oid = self.tree.get(path)
@@ -149,6 +244,9 @@ class GitRefSource(Source):
         if oid is None:
             raise MlreleaseError(f"{path}: no such file at {self.ref}")
         return oid, None
+
+    def blob_ids(self, paths: list[str]) -> dict[str, str]:
+        return {p: self.blob(p)[0] for p in paths}
 
     def exists(self, path: str) -> bool:
         return path in self.tree
