@@ -377,6 +377,12 @@ def lint(reg: Registry, plugin_checks: Callable[[Config], Iterable[Problem]] | N
     return LintResult(problems=problems, files=len(files) + 1)  # + mlrelease.yaml
 
 
+def check_file(value: object, path: str, config: Config, index: Index) -> list[Problem]:
+    """What lint says of one parsed file at ``path`` (a file about to be written, e.g. by ``dataset register``)."""
+    loc = locate(path)
+    return _check_parsed(value, loc, config, index) if isinstance(loc, Located) else []
+
+
 def _check_parsed(value: object, loc: Located, config: Config, index: Index) -> list[Problem]:
     if loc.kind == "version":
         assert isinstance(value, Version)

@@ -123,15 +123,15 @@ def read_profile_file(path: Path | str, data: bytes | None = None) -> dict[str, 
 
 
 def parse_role_value(text: str, flag: str, example: str) -> tuple[str, str]:
-    """``ROLE=VALUE`` of --data-rows / --data-digest."""
+    """``KEY=VALUE`` of --data-rows, --data-digest, --column; ``example`` shows the form."""
     role, sep, value = text.partition("=")
     if not sep or not role.strip() or not value.strip():
-        raise UsageError(f"{flag} expects ROLE={example}, got {text!r}")
+        raise UsageError(f"{flag} expects {example}, got {text!r}")
     return role.strip(), value.strip()
 
 
 def parse_rows(text: str) -> tuple[str, int]:
-    role, value = parse_role_value(text, "--data-rows", "ROWS (e.g. train=18250000)")
+    role, value = parse_role_value(text, "--data-rows", "ROLE=ROWS (e.g. train=18250000)")
     if not value.isdigit():
         raise UsageError(f"--data-rows {role}: rows must be a whole number, got {value!r}")
     return role, int(value)
