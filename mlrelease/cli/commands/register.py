@@ -33,9 +33,8 @@ import argparse
 import sys
 from typing import TypeVar
 
-from mlrelease.cli.args import add_json
+from mlrelease.cli.args import add_json, registry
 from mlrelease.cli.output import console, plain, print_json
-from mlrelease.cli.writes import add_push, committed_json, print_committed, write_target
 from mlrelease.errors import UsageError
 
 T = TypeVar("T")
@@ -70,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entrypoint", help="how the training was run, e.g. train.py:main")
     parser.add_argument("--create-model", action="store_true", help="create models/MODEL/model.yaml if it does not exist (needs --owner)")
     parser.add_argument("--owner", help="owner of a model created with --create-model")
-    add_push(parser)
+    parser.add_argument("--push", action="store_true", help="push the commit to the config's remote (default origin)")
     add_json(parser)
 
 
@@ -86,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         register,
     )
 
+    if args.ref is not None:
+        raise UsageError("register writes to the checked-out branch; --ref cannot be used with it")
     if args.create_model and not args.owner:
         raise UsageError("--create-model needs --owner OWNER")
     if args.owner and not args.create_model:
@@ -97,10 +98,12 @@ def run(args: argparse.Namespace) -> int:
     if args.profile is not None:
         profile = read_profile_file("<stdin>", sys.stdin.buffer.read()) if args.profile == "-" else read_profile_file(args.profile)
     rows = _unique([parse_rows(r) for r in args.data_rows], "--data-rows role")
-    digests = _unique([parse_role_value(d, "--data-digest", "ROLE=sha256:HEX") for d in args.data_digest], "--data-digest role")
+    digests = _unique([parse_role_value(d, "--data-digest", "sha256:HEX") for d in args.data_digest], "--data-digest role")
     data = _unique([parse_data(d) for d in args.data], "--data role")
     params = _unique([parse_param(p) for p in args.param], "--param key")
-    target = write_target(args, "register")
+    with registry(args) as reg:
+        root = reg.root
+        remote_config = reg.config.remote
     req = Request(
         model=args.model,
         version=args.version,
@@ -124,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         tags=tuple(dict.fromkeys(args.tag)),
         create_model_owner=args.owner if args.create_model else None,
     )
-    result = register(target.root, req, remote=target.remote, branch=target.branch)
+    remote = (remote_config.name if remote_config else "origin") if args.push else None
+    result = register(root, req, remote=remote, branch=remote_config.branch if remote_config else None)
     c = result.committed
     if args.json:
         print_json(
@@ -133,14 +137,20 @@ def run(args: argparse.Namespace) -> int:
                 "version": result.version,
                 "path": result.path,
                 "created_model": result.created_model,
-                **committed_json(c),
+                "commit": c.commit,
+                "branch": c.branch,
+                "pushed": c.pushed,
+                "note": c.note,
             }
         )
         return 0
     out = console()
     new_model = " (new model)" if result.created_model else ""
     out.print(f"Registered {plain(result.model)} {plain(result.version)}{new_model}: {plain(result.path)}")
-    print_committed(out, c, target)
+    where = f" and pushed to {plain(remote)}" if c.pushed else ""
+    out.print(f"  committed {(c.commit or '')[:12]} on {plain(c.branch)}{where}")
+    if c.note:
+        out.print(f"  note: {plain(c.note)}")
     return 0
 
 
