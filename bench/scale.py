@@ -9,7 +9,9 @@ table gives per command:
   first command after a clone; the operating system's file cache stays warm;
 * **warm**: the same command again, with what the first run left there;
 * the median wall time of each, the median CPU time (user + system, children included:
-  steadier than wall time on a shared machine) and the peak RSS (from ``wait4``).
+  steadier than wall time on a shared machine) and the peak RSS (from ``wait4``);
+* the TUI (``bench/tui_scale.py``, Pilot at 160×50): first paint and Health/Status
+  filled, from the process's start, cold and warm.
 
 Beside them, measured in the same run on the same registry, **the floor**
 (:mod:`bench.floor`): ``git ls-tree -r`` plus one ``git cat-file --batch`` of every
@@ -145,8 +147,7 @@ def supported(cli: list[str], root: Path, case: Case) -> bool:
 
 def compile_bytecode(cli: list[str]) -> None:
     """Bytecode for the measured mlrelease and its dependencies, as ``pip install`` leaves it."""
-    shebang = Path(cli[0]).read_text().splitlines()[0]
-    python = shebang[2:].strip() if shebang.startswith("#!") else sys.executable
+    python = _python(cli)
     where = subprocess.run(
         [python, "-c", "import mlrelease; print(mlrelease.__path__[0])"], capture_output=True, check=True, env=child_env()
     )
@@ -227,6 +228,9 @@ def bench_size(size: str, cli: list[str], reps: int, budget: float, rebuild: boo
         except RuntimeError as exc:
             results[case.label] = {"error": str(exc)}
         print(f"  {size} {case.label}: {_brief(results[case.label])}", file=sys.stderr)
+    if only is None or "tui" in only:
+        results.update(tui(cli, root, reps, budget))
+        print(f"  {size} tui: {_brief(results['tui first paint'])}; filled {_brief(results['tui filled'])}", file=sys.stderr)
     return {
         "size": size,
         "info": info,
@@ -236,6 +240,39 @@ def bench_size(size: str, cli: list[str], reps: int, budget: float, rebuild: boo
         "load_after": os.getloadavg(),
         "results": results,
     }
+
+
+def tui(cli: list[str], root: Path, reps: int, budget: float) -> dict[str, Any]:
+    """First paint and Health/Status filled (bench/tui_scale.py in a process of its own), cold and warm."""
+    argv = [_python(cli), str(Path(__file__).with_name("tui_scale.py")), str(root)]
+    out: dict[str, Any] = {"tui first paint": {}, "tui filled": {}}
+    for mode in ("cold", "warm"):
+        runs: list[dict[str, float]] = []
+        spent = 0.0
+        while len(runs) < reps and (not runs or spent < budget):
+            if mode == "cold":
+                clear(root)
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env())
+            stdout, stderr = proc.communicate()
+            if proc.returncode != 0:
+                error = {"error": stderr.decode(errors="replace").strip()[-300:]}
+                return {"tui first paint": error, "tui filled": error}
+            runs.append(json.loads(stdout))
+            spent += runs[-1]["filled_s"]
+        for label, key in (("tui first paint", "first_paint_s"), ("tui filled", "filled_s")):
+            out[label][mode] = {
+                "median_s": statistics.median(r[key] for r in runs),
+                "median_cpu_s": statistics.median(r["cpu_s"] for r in runs),
+                "peak_rss_mb": max(r["rss_mb"] for r in runs),
+                "runs": len(runs),
+                "runs_s": [round(r[key], 3) for r in runs],
+            }
+    return out
+
+
+def _python(cli: list[str]) -> str:
+    shebang = Path(cli[0]).read_text().splitlines()[0]
+    return shebang[2:].strip() if shebang.startswith("#!") else sys.executable
 
 
 def _brief(entry: dict[str, Any]) -> str:
@@ -253,6 +290,10 @@ def _fmt(entry: dict[str, Any] | None, key: str) -> str:
 def verdict(size: dict[str, Any], label: str, entry: dict[str, Any]) -> str:
     if size["size"] != "100k":
         return ""
+    if label.startswith("tui"):
+        limit = 1.5 if label == "tui first paint" else 3.0
+        cold = entry.get("cold")
+        return f"cold ≤ {limit} s {'ok' if cold and cold['median_s'] <= limit else 'MISSED'}" if cold else ""
     case = next(c for c in cases(size["params"]) if c.label == label)
     marks = []
     if label == "lint" and "cold" in entry:
@@ -297,7 +338,8 @@ def table(size: dict[str, Any]) -> str:
         f"{info['commits']:,} commits ({info['imported_models']} models imported from GTO)",
         f"   load before {' '.join(f'{x:.2f}' for x in size['load_before'])}, after {' '.join(f'{x:.2f}' for x in size['load_after'])}",
         f"   floor: ls-tree + cat-file --batch of {fl['blobs']:,} blobs ({fl['bytes'] / 1e6:.0f} MB) {fl['read_s']:.2f} s; "
-        f"C loader over {fl['yaml_files']:,} files ({fl['yaml_bytes'] / 1e6:.0f} MB) {fl['c_parse_s']:.2f} s on one core; "
+        f"C loader over {fl['yaml_files']:,} files ({fl['yaml_bytes'] / 1e6:.0f} MB) {fl['c_parse_s']:.2f} s on one core "
+        f"(cpu {fl['c_parse_cpu_s']:.2f} s); "
         f"json.loads of the same ≈ {fl['json_loads_s_estimate']:.2f} s",
         "  ".join(str(c).ljust(w) for c, w in zip(head, widths, strict=True)),
         "  ".join("-" * w for w in widths),

@@ -8,7 +8,7 @@ Basic-auth header; :func:`basic_auth` remembers the encoded ``user:password`` pa
 
 :func:`redact` is the one place that scrubs them, and every writer goes through it:
 messages and references recorded in release files (``release.state``, ``backends.support``),
-commit messages and the files of every commit (``release.gitwrite.commit_files`` refuses a
+commit messages and the files of every commit (``gitstore.gitwrite.commit_files`` refuses a
 file that would carry a secret, see :func:`leaked`), the backend logs, journal and
 in-flight records under ``.git/mlrelease`` (:func:`write_private`), and everything the CLI
 prints on stdout and stderr, ``--json`` included (:func:`redacting`, installed by

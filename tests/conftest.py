@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import mlrelease.cli.output
+from mlrelease import secrets
 from tests.builders import GIT_ENV, make_registry
 
 
@@ -22,6 +23,11 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     (home / ".gitconfig").write_text("[user]\n\tname = Test Author\n\temail = author@example.com\n[init]\n\tdefaultBranch = main\n")
     os.environ.pop("MLRELEASE_CONFIG", None)
+    # A secret stays a secret for the rest of a process (the TUI runs many actions in one), so
+    # a value one test reads (e.g. SHORT=abc123) would be masked in the next test's output on
+    # this worker: each test starts with none known.
+    monkeypatch.setattr(secrets, "_FORMS", {})
+    monkeypatch.setattr(secrets, "_PATTERN", None)
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from mlrelease.errors import ExitCode, MlreleaseError
+from mlrelease.gitstore import gitwrite
+from mlrelease.gitstore.transaction import Change, apply, target
 from mlrelease.registry.loader import Registry
-from mlrelease.release import gitwrite
-from mlrelease.release.transaction import Change, apply, target
 from tests.builders import commit_all, git, make_registry, write
 
 

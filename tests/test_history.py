@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import mlrelease.cli.output
-import mlrelease.registry.history
+import mlrelease.registry.commitlog
 from mlrelease.cli import main
 from mlrelease.errors import MlreleaseError, NotFound
 from mlrelease.registry.history import history
@@ -149,7 +149,7 @@ def test_paging_keeps_reading_past_commits_without_events(hist: Path, monkeypatc
     commit_all(hist, "drop the rejection")
     write(hist, "retrain/churn.yaml", (hist / "retrain/churn.yaml").read_text() + "# a comment\n")
     commit_all(hist, "comment only")
-    monkeypatch.setattr(mlrelease.registry.history, "PAGE", 1)
+    monkeypatch.setattr(mlrelease.registry.commitlog, "FETCH", 1)
     assert [e.action for e in events(hist, "churn", limit=1)] == ["retrain"]
     assert [e.action for e in events(hist, "churn", limit=5)] == ["retrain", "reject", "edit"]
 

@@ -52,7 +52,7 @@ def test_the_module_list_covers_every_layer() -> None:
     for expected in (
         "mlrelease.registry.loader",
         "mlrelease.registry.lint",
-        "mlrelease.release.transaction",
+        "mlrelease.gitstore.transaction",
         "mlrelease.release.register",
         "mlrelease.backends.record",
         "mlrelease.cli",

@@ -359,18 +359,17 @@ def test_many_manifests_are_parsed_in_parallel_and_all_problems_reported(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Above the parallel threshold (400 files) the pool path runs; every problem still surfaces."""
-    import concurrent.futures
-
+    from mlrelease.registry import parallel
     from tests.builders import make_registry
 
     pools: list[object] = []
-    real_pool = concurrent.futures.ProcessPoolExecutor
+    real_pool = parallel.start_pool
 
-    def counting_pool(*args: Any, **kwargs: Any) -> concurrent.futures.ProcessPoolExecutor:
-        pools.append(kwargs)
-        return real_pool(*args, **kwargs)
+    def counting_pool(processes: int) -> Any:
+        pools.append(processes)
+        return real_pool(processes)
 
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", counting_pool)
+    monkeypatch.setattr(parallel, "start_pool", counting_pool)
     root = make_registry(tmp_path / "big", commit=False)
     for i in range(450):
         write(root, f"models/fraud-card/versions/2.{i}.0.yaml", version("fraud-card", f"2.{i}.0"))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default as email_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,11 @@ from mlrelease.registry import yamlsafe
 from mlrelease.secrets import forms
 from tests.builders import commit_all, config, git, write
 from tests.cli_helpers import cli
+from tests.local_http import free_port, respond, serving
 from tests.release_helpers import state_at
 from tests.rollout_helpers import World, world
 
 TOKEN = "tok-5f3a9c81d2e4"  # the webhook's secret header value: never printed, recorded or committed
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Mailbox:
@@ -76,21 +71,13 @@ def webhook() -> Iterator[tuple[int, Hook]]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             hook.requests.append((self.path, dict(self.headers), json.loads(body)))
-            self.send_response(hook.status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            respond(self, hook.status, b"")
 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], hook
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield int(url.rsplit(":", 1)[1]), hook
 
 
 @pytest.fixture

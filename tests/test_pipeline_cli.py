@@ -188,3 +188,143 @@ def test_lineage_of_a_consumer_says_which_models_it_calls_where_and_what_is_live
 def test_lineage_takes_exactly_one_form(repo: Path, capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
     rc, _, err = cli(capsys, repo, "lineage", *args)
     assert rc == 2 and ("give one of" in err or "expected" in err)
+
+
+# ---- dataset register: a pipeline publishes its data set versions --------------------------------
+
+
+def test_dataset_register_publishes_a_manifest_models_can_then_name(
+    pipeline_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics, profile = files(tmp_path)
+    before = git(pipeline_repo, "rev-parse", "HEAD").strip()
+    rc, _, err = register(capsys, pipeline_repo, metrics, "--data", "test=transactions@2026.02")
+    assert rc == 1 and "data set 'transactions' has no version '2026.02'" in err  # the folder exists: only published versions
+    rc, out, err = cli(
+        capsys, pipeline_repo, "dataset", "register", "transactions", "2026.02", "--uri", "s3://data/transactions/2026.02/",
+        "--digest", DIGEST, "--rows", "1200", "--column", "amount=float", "--column", "is_fraud=bool",
+        "--update-frequency", "monthly", "--description", "Card payments, Feb", "--profile", str(profile), "--json",
+    )  # fmt: skip
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["path"] == "datasets/transactions/2026.02.yaml" and data["commit"]
+    doc = yamlsafe.load((pipeline_repo / data["path"]).read_bytes(), "d")
+    assert doc["name"] == "transactions" and doc["version"] == "2026.02" and doc["rows"] == 1200 and doc["digest"] == DIGEST
+    assert doc["columns"] == {"amount": "float", "is_fraud": "bool"} and doc["profile"] == PROFILE and "created" in doc
+    trailers = git(pipeline_repo, "log", "-1", "--format=%(trailers:only,unfold)")
+    assert "Mlrelease-Action: register" in trailers and "Mlrelease-Dataset: transactions" in trailers
+    assert "Mlrelease-Version: 2026.02" in trailers
+    assert git(pipeline_repo, "status", "--porcelain") == "" and git(pipeline_repo, "rev-list", "--count", f"{before}..HEAD").strip() == "1"
+    assert cli(capsys, pipeline_repo, "lint")[0] == 0
+    rc, _, err = register(capsys, pipeline_repo, metrics, "--data", "test=transactions@2026.02")
+    assert rc == 0, err
+    rc, out, _ = cli(capsys, pipeline_repo, "lineage", "--dataset", "transactions@2026.02")
+    assert rc == 0 and "1,200 rows" in out and "fraud-card" in out
+    rc, out, _ = cli(capsys, pipeline_repo, "history", "--json")
+    assert rc == 0 and all(e.get("model") for e in json.loads(out)["events"])  # a data set is no model's event
+    rc, _, err = cli(capsys, pipeline_repo, "dataset", "register", "transactions", "2026.02")
+    assert rc == 1 and "is already registered; data set versions are immutable" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["Bad_Name", "1"], 1, "not registered: "),
+        (["transactions", "../x"], 1, "data set version name '../x'"),
+        (["transactions", "2026.03", "--digest", "md5:1"], 1, "--digest 'md5:1' must be sha256: and 64 hex digits"),
+        (["transactions", "2026.03", "--rows", "-3"], 1, "--rows must be 0 or more"),
+        (["transactions", "2026.03", "--column", "amount"], 2, "--column expects NAME=TYPE"),
+        (["transactions", "2026.03", "--column", "a=float", "--column", "a=int"], 2, "--column 'a' given twice"),
+        (["transactions", "2026.03", "--columns", "-", "--profile", "-"], 2, "only one of --columns and --profile"),
+        (["transactions", "2026.03", "--ref", "main"], 2, "--ref cannot be used"),
+    ],
+)
+def test_dataset_register_refuses_bad_input_and_writes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str], args: list[str], code: int, message: str
+) -> None:
+    before = snapshot(repo)
+    if "--ref" in args:
+        args = ["--ref", "main", "dataset", "register", *[a for a in args if a not in ("--ref", "main")]]
+        rc, _, err = cli(capsys, repo, *args)
+    else:
+        rc, _, err = cli(capsys, repo, "dataset", "register", *args)
+    assert rc == code and message in err, err
+    assert snapshot(repo) == before
+
+
+def test_a_bad_columns_file_is_named_with_its_line(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "columns.yaml"
+    bad.write_text("amount: float\nchannel: [a, b]\n")
+    rc, _, err = cli(capsys, repo, "dataset", "register", "transactions", "2026.03", "--columns", str(bad))
+    assert rc == 1 and "columns.yaml:2: column 'channel' must have a type name" in err
+
+
+# ---- model: what a model's own record says ---------------------------------------------------------
+
+
+def test_model_sets_description_tags_headline_and_consumers_keeping_the_rest(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = repo / "models/fraud-card/model.yaml"
+    rc, out, err = cli(
+        capsys, repo, "model", "fraud-card", "--description", "Scores card payments", "--tag", "fraud", "--tag", "cards",
+        "--headline", "f1", "--consumer", "card-gateway@staging,production", "--consumer", "risk-dashboard",
+    )  # fmt: skip
+    assert rc == 0 and "Updated models/fraud-card/model.yaml" in out, err
+    doc = yamlsafe.load(path.read_bytes(), "m")
+    assert list(doc) == ["name", "owner", "description", "task", "consumers", "tags", "headline"]  # new keys after the old
+    assert doc["owner"] == "team-fraud" and doc["task"] == "binary-classification" and doc["description"] == "Scores card payments"
+    assert doc["consumers"] == [{"name": "card-gateway", "environments": ["staging", "production"]}, {"name": "risk-dashboard"}]
+    assert doc["tags"] == ["fraud", "cards"] and doc["headline"] == ["f1"]
+    assert "Mlrelease-Action: model" in git(repo, "log", "-1", "--format=%B")
+    head = git(repo, "rev-parse", "HEAD")
+    rc, out, _ = cli(capsys, repo, "model", "fraud-card", "--tag", "fraud", "--tag", "cards", "--json")
+    assert rc == 0 and json.loads(out)["changed"] is False and git(repo, "rev-parse", "HEAD") == head
+    rc, _, _ = cli(capsys, repo, "model", "fraud-card", "--remove-consumer", "risk-dashboard", "--description", "")
+    doc = yamlsafe.load(path.read_bytes(), "m")
+    assert rc == 0 and "description" not in doc and [c["name"] for c in doc["consumers"]] == ["card-gateway"]
+    rc, out, _ = cli(capsys, repo, "lineage", "--consumer", "card-gateway")
+    assert rc == 0 and "staging, production" in out
+
+
+def test_model_creates_a_model_with_an_owner_and_takes_a_consumers_file(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    consumers = tmp_path / "consumers.json"
+    consumers.write_text(json.dumps([{"name": "scoring-api", "environments": ["production"], "contact": "api@example.com"}]))
+    rc, _, _ = cli(capsys, repo, "model", "anomaly", "--description", "x")
+    assert rc == 1  # no such model, and no --owner to create it
+    rc, out, err = cli(capsys, repo, "model", "anomaly", "--owner", "team-risk", "--consumers", str(consumers), "--json")
+    assert rc == 0 and json.loads(out)["created"] is True, err
+    doc = yamlsafe.load((repo / "models/anomaly/model.yaml").read_bytes(), "m")
+    assert doc == {"name": "anomaly", "owner": "team-risk", "consumers": [json.loads(consumers.read_text())[0]]}
+    assert cli(capsys, repo, "lint")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        ([], 2, "nothing to set"),
+        (["--headline", "not_a_metric"], 1, "not_a_metric"),
+        (["--consumer", "gw@nowhere"], 1, "names environment 'nowhere', which is not in mlrelease.yaml"),
+        (["--consumer", "gw@"], 2, "--consumer expects NAME or NAME@ENV"),
+        (["--consumer", "gw", "--remove-consumer", "gw"], 2, "consumer 'gw' named twice"),
+        (["--remove-consumer", "nobody"], 1, "no consumer 'nobody' to remove (consumers: card-gateway)"),
+        (["--consumers", "missing.json"], 1, "missing.json: cannot read"),
+    ],
+)
+def test_model_refuses_bad_input_and_writes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str], args: list[str], code: int, message: str
+) -> None:
+    before = snapshot(repo)
+    rc, _, err = cli(capsys, repo, "model", "fraud-card", *args)
+    assert rc == code and message in err, err
+    assert snapshot(repo) == before
+
+
+def test_a_bad_consumers_file_is_named_with_its_line(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "consumers.yaml"
+    bad.write_text("- name: ok\n- environments: [production]\n")
+    rc, _, err = cli(capsys, repo, "model", "fraud-card", "--consumers", str(bad))
+    assert rc == 1 and "consumers.yaml:2:" in err and "name" in err
+    bad.write_text("name: not-a-list\n")
+    rc, _, err = cli(capsys, repo, "model", "fraud-card", "--consumers", str(bad))
+    assert rc == 1 and "must be a list" in err

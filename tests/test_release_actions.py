@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mlrelease.errors import ExitCode, GateRefused, MlreleaseError, StaleState
+from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.registry.loader import Registry
-from mlrelease.release.gitwrite import Identity
 from mlrelease.release.plan import Request
 from tests.builders import commit_all, write
 from tests.release_helpers import commits_since, head, journal, service, set_config, state_at

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("lint", "check every file: parses, follows the conventions, references resolve"),
     "init": ("init", "create a new registry (config, folders, CI lint workflows) and commit it"),
     "register": ("register", "register a trained model version: write its manifest and commit it"),
+    "model": ("model", "set a model's owner, description, task, tags, headline and consumers (model.yaml), or create it"),
+    "dataset": ("dataset", "publish a data set version's manifest (dataset register) and commit it"),
     "promote": ("promote", "promote MODEL@VERSION to an environment: gates, intent, backend, outcome (--canary, --dry-run)"),
     "plan": ("plan", "show what an action would do (gates, backend call, commits) and change nothing"),
     "rollback": ("rollback", "roll a model back in an environment (default: what was live before) and pin it"),

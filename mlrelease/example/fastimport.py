@@ -15,16 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.registry.gitio import git
 
-
-@dataclass(frozen=True)
-class Person:
-    name: str
-    email: str
-
-    def __str__(self) -> str:
-        return f"{self.name} <{self.email}>"
+Person = Identity  # an author or committer: the same ``Name <email>`` the release side commits as
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from mlrelease.errors import MlreleaseError
+from mlrelease.gitstore import gitwrite, transaction
 from mlrelease.interop.gto_tags import imported_tags
 from mlrelease.registry.gitio import git
 from mlrelease.registry.loader import Registry
-from mlrelease.release import gitwrite, transaction
 
 
 @dataclass(frozen=True)

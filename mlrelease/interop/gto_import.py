@@ -40,6 +40,7 @@ from typing import Any
 
 from mlrelease.clients.mlflow_connection import safe_uri
 from mlrelease.errors import ImportProblems, ManifestError, MlreleaseError, NotFound
+from mlrelease.gitstore import gitwrite
 from mlrelease.interop import common
 from mlrelease.interop.common import Report, quoted
 from mlrelease.interop.gto_chain import Commit, target, write_chain
@@ -52,7 +53,6 @@ from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.gitio import CatFile, git, git_toplevel
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.trailers import format_message
-from mlrelease.release import gitwrite
 from mlrelease.textsafe import visible
 
 

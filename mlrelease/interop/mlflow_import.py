@@ -51,6 +51,8 @@ from mlrelease.backends.settings import Settings
 from mlrelease.clients.mlflow import MlflowApi, aliases_of, logged_model_id, tags_of
 from mlrelease.clients.mlflow_connection import connection_from_env, safe_uri
 from mlrelease.errors import ImportProblems, ManifestError, MlreleaseError, NotFound
+from mlrelease.gitstore import gitwrite, transaction
+from mlrelease.gitstore.transaction import Change
 from mlrelease.interop import common
 from mlrelease.interop.common import Report, quoted
 from mlrelease.interop.mlflow_manifest import manifest
@@ -59,8 +61,6 @@ from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.trailers import format_message
 from mlrelease.registry.types import Config
-from mlrelease.release import gitwrite, transaction
-from mlrelease.release.transaction import Change
 
 _DIGITS = re.compile(r"[1-9][0-9]*")
 _PREFIX = "mlflow-"  # promotion ids of imported alias states

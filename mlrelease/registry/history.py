@@ -17,17 +17,18 @@ filter (``MODEL``, ``--env ENV``, both) sees the same events. A commit that touc
 file but carries ``Mlrelease-Action`` (an imported GTO tag that changed nothing, kept so
 the team's whole past shows) is one event from its trailers.
 
-Speed: one ``git log`` (``-z --raw``, so each changed file comes with its old and new
-blob ids) reads thousands of commits in a fraction of a second; only commits without
-trailers (and imports, for their from → to) cost blob reads, and those go through one
-``git cat-file --batch`` pipe. With a limit, commits are read in pages and reading stops
-once enough events are found.
+Speed: commits come from the indexed history (:mod:`.commitlog`): each commit is read
+from git once (``git log --raw``, so each changed file comes with its old and new blob
+ids) and kept by commit id under ``.git/mlrelease/``; later runs read only the commits
+made since, and a filter (``MODEL``, ``--env``) reads only the commits that touched its
+files. Only commits without trailers (and imports, for their from → to) cost blob reads,
+through one ``git cat-file --batch`` pipe. With a limit, reading stops once enough
+events are found.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -35,15 +36,16 @@ from typing import Any
 
 from mlrelease.errors import ManifestError, MlreleaseError, NotFound
 from mlrelease.registry import layout, yamlsafe
+from mlrelease.registry.commitlog import CommitLog
 from mlrelease.registry.gitio import CatFile, git
 from mlrelease.registry.loader import Registry
+from mlrelease.registry.names import unsafe_reason
 from mlrelease.registry.overview import require_environment
 from mlrelease.registry.parse import parse_rejections, parse_release, parse_retrain_requests
 from mlrelease.registry.trailers import parse_trailers
 from mlrelease.registry.types import ReleaseState
 
 EDIT = "edit"  # the action of a change made without mlrelease (no Mlrelease-Action trailer)
-PAGE = 200  # commits per git call when a limit is given
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,17 @@ class _Commit:
 
 def history(reg: Registry, model: str | None = None, env: str | None = None, limit: int | None = None) -> list[Event]:
     """Events newest first, for one model and/or environment if given, at most ``limit``."""
+    return list(iter_history(reg, model, env, limit))
+
+
+def iter_history(reg: Registry, model: str | None = None, env: str | None = None, limit: int | None = None) -> Iterator[Event]:
+    """:func:`history` one event at a time, so a face can write 100,000 events without holding them.
+
+    Bad arguments raise here, before the first event is asked for.
+    """
     if reg.git_root is None:
         raise MlreleaseError(f"history is read from git, and {reg.root} is not in a git repository")
-    if model is not None and model not in reg.model_names():
+    if model is not None and (unsafe_reason(model) is not None or not reg.source.exists(layout.model_path(model))):
         reg.model(model)  # raises NotFound (or names the unsafe character)
     if env is not None:
         require_environment(reg, env)
@@ -98,20 +108,22 @@ def history(reg: Registry, model: str | None = None, env: str | None = None, lim
     rev = reg.ref or "HEAD"
     if git(reg.git_root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False).returncode != 0:
         if reg.ref is None:
-            return []  # a repository without commits has no history yet
+            return iter(())  # a repository without commits has no history yet
         raise NotFound(f"--ref {reg.ref!r}: no such commit")
-    prefix = os.path.relpath(reg.root, reg.git_root)
-    prefix = "" if prefix == "." else prefix + "/"
+    return _events(reg, model, env, limit)
+
+
+def _events(reg: Registry, model: str | None, env: str | None, limit: int | None) -> Iterator[Event]:
     reader = _Reader(reg)
     try:
-        out: list[Event] = []
-        for commit in _commits(reg, rev, prefix, page=None if limit is None else max(limit, PAGE)):
+        found = 0
+        for commit in _commits(reg, model, env):
             for event in reader.events(_only(commit, model, env)):
                 if (model is None or event.model == model) and (env is None or event.environment == env):
-                    out.append(event)
-            if limit is not None and len(out) >= limit:
-                return out[:limit]
-        return out
+                    yield event
+                    found += 1
+                    if limit is not None and found >= limit:
+                        return
     finally:
         reader.close()
 
@@ -128,50 +140,21 @@ def _only(c: _Commit, model: str | None, env: str | None) -> _Commit:
     return replace(c, changes=tuple(kept), touched=c.touched)
 
 
-def _commits(reg: Registry, rev: str, prefix: str, *, page: int | None) -> Iterator[_Commit]:
+def _commits(reg: Registry, model: str | None, env: str | None) -> Iterator[_Commit]:
     """Every commit that touched a registry file we read, or touched nothing and carries trailers.
 
-    No pathspec: git would drop the commits that touch nothing, and some events are just
-    that (see the module's docstring). The registry's own files are picked in Python.
+    From the indexed history (:mod:`.commitlog`: each commit read from git once), newest
+    first. With a filter only the commits that changed a file of that model or environment
+    (or touched nothing) are read at all; :func:`_only` then limits their changes.
     """
-    assert reg.git_root is not None
-    token = secrets.token_hex(8)
-    fmt = f"%x00{token}%x00%H %aI %an <%ae>%n%B"
-    skip = 0
-    while True:
-        args = ["log", "-z", "--raw", "--no-abbrev", "--no-renames", "--no-color", f"--format={fmt}"]
-        if page is not None:
-            args += [f"--max-count={page}", f"--skip={skip}"]
-        out = git(reg.git_root, *args, rev, "--").stdout
-        chunks = out.split(f"\0{token}\0".encode())[1:]
-        for chunk in chunks:
-            c = _parse_commit(chunk, prefix)
-            if c.changes or (not c.touched and _ACTION in c.message):
-                yield c
-        if page is None or len(chunks) < page:
-            return
-        skip += page
+    with CommitLog(reg) as log:
+        for r in log.commits(model=model, environment=env, kinds=_EVENT_KINDS if model or env else None, untouched=True):
+            changes = tuple(ch for ch in r.changes if _classify(ch[0])[0] is not None)
+            if changes or (not r.touched and _ACTION in r.message):
+                yield _Commit(r.oid, r.at, r.author, r.message, changes, r.touched)
 
 
 _ACTION = "Mlrelease-Action:"
-
-
-def _parse_commit(chunk: bytes, prefix: str) -> _Commit:
-    text, _, raw = chunk.partition(b"\0")
-    head, _, message = text.decode("utf-8", "replace").partition("\n")
-    oid, at, author = head.split(" ", 2)
-    fields = raw.lstrip(b"\n").split(b"\0")
-    changes = []
-    touched = False
-    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-        parts = meta.decode("ascii", "replace").split()
-        if len(parts) < 5 or not meta.startswith(b":"):
-            continue
-        touched = True
-        rel = path.decode("utf-8", "surrogateescape")
-        if rel.startswith(prefix) and _classify(rel[len(prefix) :])[0] is not None:
-            changes.append((rel[len(prefix) :], parts[2], parts[3]))
-    return _Commit(oid, datetime.fromisoformat(at), author, message, tuple(changes), touched)
 
 
 class _Reader:
@@ -364,6 +347,7 @@ class _Reader:
 _EVENT_KINDS = ("release", "rejections", "retrain", "version", "model")  # versions and models: when mlrelease made the change
 
 
+@functools.lru_cache(maxsize=8192)  # asked several times per change of every commit
 def _classify(path: str) -> tuple[str | None, str | None, str | None]:
     """(kind, model, environment) of a registry path, or Nones for a path we do not read."""
     loc = layout.locate(path)

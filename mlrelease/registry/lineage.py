@@ -6,7 +6,8 @@ without a manifest, a broken manifest or a cycle ends the chain and says why, ra
 than failing the whole view. Downstream needs the model's other manifests (children
 are versions whose parent is this one) and its release state.
 
-Dataset impact scans every version manifest, so it parses on all cores on a cold cache.
+Children and data set impact come from the indexes of :mod:`.index` (built on every core the
+first time, then kept up to date from what changed); outside git they parse every manifest.
 """
 
 from __future__ import annotations
@@ -141,6 +142,18 @@ def lineage(reg: Registry, model: str, version: str) -> Lineage:
 
 
 def _children(reg: Registry, model: str, version: str, problems: list[Problem]) -> tuple[str, ...]:
+    if reg.git_root is not None:  # the parent → children index (:mod:`.index`)
+        from mlrelease.registry.index import Indexes
+
+        with Indexes(reg) as index:
+            children, broken = index.children(model, version)
+        problems.extend(broken)
+        return tuple(children)
+    return _children_parsed(reg, model, version, problems)
+
+
+def _children_parsed(reg: Registry, model: str, version: str, problems: list[Problem]) -> tuple[str, ...]:
+    """Children by parsing every manifest of the model: outside git, where there is no index."""
     items = [("version", layout.version_path(model, v)) for v in reg.version_names(model)]
     out = []
     for (_kind, _path), (status, value) in reg.parse_many(items, parallel=True).items():
@@ -156,17 +169,7 @@ def dataset_impact(reg: Registry, name: str, version: str | None) -> DatasetImpa
     ``name`` when ``version`` is None), and where it runs."""
     problems: list[Problem] = []
     manifest = None if version is None else reg.collect(lambda: reg.dataset(name, version), problems)
-    named = {("version", layout.version_path(m, v)): (m, v) for m in reg.model_names() for v in reg.version_names(m)}
-    results = reg.parse_many(named, parallel=True)
-    found: dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]] = {}
-    for item, (model, ver) in named.items():
-        status, value = results[item]
-        if status != "ok":
-            problems.extend(value)
-            continue
-        refs = tuple((role, ref.version) for role, ref in value.data.items() if ref.dataset == name and version in (None, ref.version))
-        if refs:
-            found.setdefault(model, []).append((ver, refs))
+    found = _uses_indexed(reg, name, version, problems) if reg.git_root is not None else _uses_parsed(reg, name, version, problems)
     known = reg.dataset_versions(name) if name in reg.dataset_names() else []
     if manifest is None and not found and not problems and not (version is None and known):
         what = name if version is None else f"{name}@{version}"
@@ -178,6 +181,38 @@ def dataset_impact(reg: Registry, name: str, version: str | None) -> DatasetImpa
         for v, refs in found[model]:
             uses.append(DatasetUse(model, v, tuple(r for r, _ in refs), where.get(v, ()), tuple(u for _, u in refs)))
     return DatasetImpact(name, version, manifest, tuple(uses), tuple(problems))
+
+
+Found = dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]]  # model → [(version, ((role, data set version), ...))]
+
+
+def _uses_indexed(reg: Registry, name: str, version: str | None, problems: list[Problem]) -> Found:
+    """Model → [(version, refs)] from the data set index (:mod:`.index`): no manifest is parsed twice."""
+    from mlrelease.registry.index import Indexes
+
+    with Indexes(reg) as index:
+        uses, broken = index.dataset_uses(name, version)
+    problems.extend(broken)
+    found: Found = {}
+    for use in uses:
+        found.setdefault(use.model, []).append((use.version, tuple(zip(use.roles, use.used, strict=True))))
+    return found
+
+
+def _uses_parsed(reg: Registry, name: str, version: str | None, problems: list[Problem]) -> Found:
+    """The same by parsing every manifest: outside git, where there is no index."""
+    named = {("version", layout.version_path(m, v)): (m, v) for m in reg.model_names() for v in reg.version_names(m)}
+    results = reg.parse_many(named, parallel=True)
+    found: Found = {}
+    for item, (model, ver) in named.items():
+        status, value = results[item]
+        if status != "ok":
+            problems.extend(value)
+            continue
+        refs = tuple((role, ref.version) for role, ref in value.data.items() if ref.dataset == name and version in (None, ref.version))
+        if refs:
+            found.setdefault(model, []).append((ver, refs))
+    return found
 
 
 @dataclass(frozen=True)

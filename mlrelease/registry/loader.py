@@ -16,11 +16,11 @@ from typing import Any, Literal, TypeVar, overload
 from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.cache import ParseCache
-from mlrelease.registry.gitio import git_dir, git_toplevel
-from mlrelease.registry.identity import identity_problems
+from mlrelease.registry.gitio import blob_id, git_dir, git_toplevel
 from mlrelease.registry.names import sort_versions, unsafe_reason
+from mlrelease.registry.parallel import map_files
 from mlrelease.registry.parse import PARSERS
-from mlrelease.registry.source import LINK, GitRefSource, Source, WorkTreeSource
+from mlrelease.registry.source import GitRefSource, Source, WorkTreeSource
 from mlrelease.registry.types import (
     Config,
     Dataset,
@@ -34,7 +34,6 @@ from mlrelease.registry.types import (
 
 T = TypeVar("T")
 CONFIG = layout.CONFIG
-PARALLEL_AT = 400  # below this many uncached files, a process pool costs more than it saves
 
 
 def find_root(start: Path) -> Path:
@@ -54,16 +53,11 @@ def _parse_bytes(kind: str, path: str, data: bytes) -> tuple[str, Any]:
         return "err", exc.problems
 
 
-def _identified(path: str, result: tuple[str, Any]) -> tuple[str, Any]:
-    """A parse result, refused when the file's contents name another place than its path."""
-    if result[0] != "ok":
-        return result
-    problems = identity_problems(path, result[1])
-    return ("err", problems) if problems else result
-
-
-def _parse_job(job: tuple[str, str, bytes]) -> tuple[str, Any]:
-    return _parse_bytes(*job)
+def _parse_read(kind: str, path: str, data: bytes | MlreleaseError) -> tuple[str | None, tuple[str, Any]]:
+    """(blob id of what was read, parse result) — a worker's job in :meth:`Registry.parse_many`."""
+    if isinstance(data, MlreleaseError):
+        raise data
+    return blob_id(data), _parse_bytes(kind, path, data)
 
 
 class Registry:
@@ -115,7 +109,6 @@ class Registry:
         if hit is None:
             hit = _parse_bytes(kind, path, data if data is not None else self.source.read(path))
             self._cache.put(key, hit)
-        hit = _identified(path, hit)
         self._memo[(kind, path)] = hit
         return hit
 
@@ -139,44 +132,37 @@ class Registry:
         return value
 
     def parse_many(self, items: Iterable[tuple[str, str]], *, parallel: bool = False) -> dict[tuple[str, str], tuple[str, Any]]:
-        """Parse many files at once: one cache query, and a process pool for the misses."""
+        """Parse many files at once: one cache query, and every core for the misses (:mod:`.parallel`)."""
         items = list(items)
         wanted = [it for it in dict.fromkeys(items) if it not in self._memo]
-        keyed: dict[str, tuple[str, str]] = {}
-        data_of: dict[tuple[str, str], bytes | None] = {}
-        for kind, path in wanted:
-            oid, data = self.source.blob(path)
-            keyed[ParseCache.key(kind, path, oid)] = (kind, path)
-            data_of[(kind, path)] = data
+        oids = self.blob_ids([path for _kind, path in wanted])
+        keyed = {ParseCache.key(kind, path, oids[path]): (kind, path) for kind, path in wanted}
         hits = self._cache.get_many(list(keyed))
         misses: list[tuple[str, tuple[str, str]]] = []
         for key, item in keyed.items():
             if key in hits:
-                self._memo[item] = _identified(item[1], hits[key])
+                self._memo[item] = hits[key]
             else:
                 misses.append((key, item))
-        jobs = [(kind, path, data_of[(kind, path)] or self.source.read(path)) for _, (kind, path) in misses]
-        if parallel and len(jobs) >= PARALLEL_AT and (os.cpu_count() or 1) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=ctx) as pool:
-                results = list(pool.map(_parse_job, jobs, chunksize=64))
-        else:
-            results = [_parse_job(job) for job in jobs]
-        for (key, item), result in zip(misses, results, strict=True):
-            self._memo[item] = _identified(item[1], result)
-            self._cache.put(key, result)
+        jobs = [(kind, path, oids[path]) for _key, (kind, path) in misses]
+        results = map_files(jobs, _parse_read, self.source, parallel=parallel)
+        for (key, item), (oid, result) in zip(misses, results, strict=True):
+            self._memo[item] = result
+            if oid == oids[item[1]]:  # not changed while we read it
+                self._cache.put(key, result)
         self._cache.flush()
         return {item: self._memo[item] for item in items}
+
+    def blob_ids(self, paths: list[str]) -> dict[str, str]:
+        """Blob ids of these files, as the registry is read (work tree or ref): what caches and indexes key by."""
+        return self.source.blob_ids(paths)
 
     # ---- config ---------------------------------------------------------------------------
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            if not self.present(CONFIG):
+            if not self.source.exists(CONFIG):
                 raise MlreleaseError(f"{CONFIG}: not found in {self.label}")
             self._config = self.parse("config", CONFIG)
         return self._config
@@ -187,25 +173,10 @@ class Registry:
         """Every file under the registry's folders (hidden files such as .gitkeep excluded)."""
         return [p for top in layout.FOLDERS for p in self.source.files(top)]
 
-    def present(self, path: str) -> bool:
-        """Whether a file is at ``path``; a symbolic link on the way is refused, never followed nor passed over."""
-        if self.source.exists(path):
-            return True
-        link = self.source.link_of(path)
-        if link is not None:
-            raise ManifestError([Problem(link, None, LINK)])
-        return False
-
-    def link_problems(self, *prefixes: str) -> list[Problem]:
-        """One problem per symbolic link under ``prefixes`` (default: the whole registry)."""
-        tops = prefixes or (layout.CONFIG, *layout.FOLDERS)
-        found = {link for top in tops for link in (self.source.links(top) if top != layout.CONFIG else [])}
-        if layout.CONFIG in tops and self.source.link_of(layout.CONFIG):
-            found.add(layout.CONFIG)
-        return [Problem(link, None, LINK) for link in sorted(found)]
-
     def model_names(self) -> list[str]:
-        return sorted({loc.model for loc in layout.located(self.source.files(layout.MODELS), "model") if loc.model})
+        """Folders under models/ that have a model.yaml: one listing of models/ itself, not of every manifest."""
+        _files, folders = self.source.entries(layout.MODELS)
+        return sorted(name for name in folders if self.source.exists(layout.model_path(name)))
 
     def _check_name(self, what: str, name: str) -> None:
         reason = unsafe_reason(name)
@@ -215,7 +186,7 @@ class Registry:
     def model(self, name: str) -> Model:
         self._check_name("model", name)
         path = layout.model_path(name)
-        if not self.present(path):
+        if not self.source.exists(path):
             known = ", ".join(self.model_names()[:8]) or "none"
             raise NotFound(f"no model {name!r} in {self.label} (models: {known})")
         return self.parse("model", path)
@@ -223,14 +194,14 @@ class Registry:
     def version_names(self, model: str) -> list[str]:
         """Every version of a model, oldest first, from file names alone (no parsing)."""
         self._check_name("model", model)
-        located = layout.located(self.source.files(layout.versions_folder(model)), "version")
-        return sort_versions(loc.version for loc in located if loc.version is not None)
+        names, _folders = self.source.entries(layout.versions_folder(model))  # what layout.locate calls versions
+        return sort_versions(name[: -len(layout.SUFFIX)] for name in names if name.endswith(layout.SUFFIX))
 
     def version(self, model: str, version: str) -> Version:
         self._check_name("model", model)
         self._check_name("version", version)
         path = layout.version_path(model, version)
-        if not self.present(path):
+        if not self.source.exists(path):
             self.model(model)
             raise NotFound(f"model {model!r} has no version {version!r}")
         return self.parse("version", path)
@@ -255,7 +226,7 @@ class Registry:
 
     def release(self, env: str, model: str) -> ReleaseState | None:
         path = layout.release_path(env, model)
-        if not self.present(path):
+        if not self.source.exists(path):
             return None
         return self.parse("release", path)
 
@@ -266,11 +237,6 @@ class Registry:
         returned (a face that shows what it can); without, the first broken file raises.
         """
         located = layout.located(self.source.files(layout.RELEASES), "release")
-        links = self.link_problems(layout.RELEASES)
-        if links and problems is None:
-            raise ManifestError(links)
-        if problems is not None:
-            problems.extend(links)
         results = self.parse_many([(loc.kind, loc.path) for loc in located])
         out: dict[tuple[str, str], ReleaseState] = {}
         for loc in located:
@@ -307,19 +273,19 @@ class Registry:
         self._check_name("dataset", name)
         self._check_name("dataset version", version)
         path = layout.dataset_path(name, version)
-        return self.parse("dataset", path) if self.present(path) else None
+        return self.parse("dataset", path) if self.source.exists(path) else None
 
     def rejections(self, model: str) -> tuple[Rejection, ...]:
         path = layout.rejections_path(model)
-        return self.parse("rejections", path) if self.present(path) else ()
+        return self.parse("rejections", path) if self.source.exists(path) else ()
 
     def retrain_requests(self, model: str) -> tuple[RetrainRequest, ...]:
         path = layout.retrain_path(model)
-        return self.parse("retrain", path) if self.present(path) else ()
+        return self.parse("retrain", path) if self.source.exists(path) else ()
 
     def telemetry(self, env: str, model: str) -> Telemetry | None:
         path = layout.telemetry_path(env, model)
-        return self.parse("telemetry", path) if self.present(path) else None
+        return self.parse("telemetry", path) if self.source.exists(path) else None
 
     # ---- helpers for faces ----------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from itertools import groupby, pairwise
 
-from mlrelease.registry.fields import Fields, finite
+from mlrelease.registry.fields import Fields
 
 
 @dataclass(frozen=True)
@@ -173,11 +173,10 @@ def _numbers(f: Fields, key: str) -> tuple[float, ...] | None:
     seq = f.list(key, required=True)
     if seq is None:
         return None
-    numbers = [finite(v) for v in seq]  # no float() of a 401-digit whole number: it overflows
-    if None in numbers:
+    if any(isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) for v in seq):
         f.problem(key, "must be a list of numbers")
         return None
-    return tuple(v for v in numbers if v is not None)
+    return tuple(float(v) for v in seq)
 
 
 def _count(f: Fields, key: str) -> float:

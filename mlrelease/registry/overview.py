@@ -135,7 +135,7 @@ def candidate(versions: list[str], live_last: str | None, rejected: set[str]) ->
 def overview(reg: Registry) -> Overview:
     config = reg.config
     env_names = config.environment_names
-    problems: list[Problem] = reg.link_problems(layout.MODELS)  # a linked model folder is not listed, but said
+    problems: list[Problem] = []
     names = reg.model_names()
     models: dict[str, Model | None] = {}
     results = reg.parse_many([("model", layout.model_path(n)) for n in names])
@@ -150,6 +150,8 @@ def overview(reg: Registry) -> Overview:
     # Only the manifests whose metrics are shown: what runs in each model's furthest environment.
     live_paths = {layout.version_path(n, h.live) for n, h in heads.items() if h is not None and h.live is not None}
     manifests = reg.parse_many([("version", p) for p in sorted(live_paths) if reg.source.exists(p)])
+    rejections = [("rejections", layout.rejections_path(n)) for n in names if reg.source.exists(layout.rejections_path(n))]
+    reg.parse_many(rejections)  # one cache query for all; reg.rejections(n) below finds them parsed
     summaries = []
     for n in names:
         versions = reg.version_names(n)

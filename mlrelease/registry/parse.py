@@ -51,7 +51,7 @@ CONSUMER = Shape(Consumer, (req("name"), Key("environments", "texts"), Key("cont
 MODEL = Shape(
     Model,
     (
-        req("name", "name"),
+        req("name"),
         req("owner"),
         Key("description"),
         Key("task"),
@@ -73,16 +73,16 @@ def _sha256(f: Fields, artifact: Artifact) -> None:
 ARTIFACT = Shape(Artifact, (req("uri"), Key("sha256"), Key("format"), Key("bytes", "whole", minimum=0)), check=_sha256)
 IMAGE = Shape(Image, (req("ref"), Key("digest")))
 CODE = Shape(Code, (Key("repo"), Key("commit"), Key("entrypoint")))
-DATA_REF = Shape(DataRef, (req("dataset", "name"), req("version", "name"), Key("rows", "whole", minimum=0), Key("digest")))
+DATA_REF = Shape(DataRef, (req("dataset"), req("version"), Key("rows", "whole", minimum=0), Key("digest")))
 VERSION = Shape(
     Version,
     (
-        req("model", "name"),
-        req("version", "name"),
+        req("model"),
+        req("version"),
         req("created", "time"),
         req("author"),
         Key("description"),
-        Key("parent", "name"),
+        Key("parent"),
         req("artifact", "sub", shape=ARTIFACT),
         Key("image", "sub", shape=IMAGE),
         Key("code", "sub", shape=CODE),
@@ -115,8 +115,8 @@ def _columns(f: Fields, key: str) -> dict[str, str]:
 DATASET = Shape(
     Dataset,
     (
-        req("name", "name"),
-        req("version", "name"),
+        req("name"),
+        req("version"),
         Key("created", "time"),
         Key("uri"),
         Key("digest"),
@@ -137,11 +137,11 @@ def _weight(f: Fields, canary: Canary) -> None:
         f.problem("weight", f"must be between 0 and 100 (exclusive), not {canary.weight:g}")
 
 
-CANARY = Shape(Canary, (req("version", "name"), req("weight", "number")), check=_weight)
+CANARY = Shape(Canary, (req("version"), req("weight", "number")), check=_weight)
 DESIRED = Shape(
     Desired,
     (
-        req("version", "name"),
+        req("version"),
         Key("canary", "sub", shape=CANARY),
         req("promotion_id"),
         req("action", "choice", choices=("promote", "rollback")),
@@ -162,14 +162,14 @@ OBSERVED = Shape(
         Key("message"),
     ),
 )
-LIVE = Shape(Live, (req("version", "name"), Key("canary", "sub", shape=CANARY), req("promotion_id"), req("since", "time")))
+LIVE = Shape(Live, (req("version"), Key("canary", "sub", shape=CANARY), req("promotion_id"), req("since", "time")))
 PIN = Shape(Pin, (req("by"), req("at", "time"), Key("reason")))
-APPROVAL = Shape(Approval, (req("version", "name"), req("by"), req("at", "time"), Key("comment")))
+APPROVAL = Shape(Approval, (req("version"), req("by"), req("at", "time"), Key("comment")))
 RELEASE = Shape(
     ReleaseState,
     (
-        req("model", "name"),
-        req("environment", "name"),
+        req("model"),
+        req("environment"),
         Key("desired", "sub", shape=DESIRED),
         Key("observed", "sub", shape=OBSERVED),
         Key("live", "sub", shape=LIVE),
@@ -181,7 +181,7 @@ RELEASE = Shape(
 
 # ---- models/<model>/rejections.yaml, retrain/<model>.yaml --------------------------------------
 
-REJECTIONS = Listing("rejected", Shape(Rejection, (req("version", "name"), req("by"), req("at", "time"), req("reason"))))
+REJECTIONS = Listing("rejected", Shape(Rejection, (req("version"), req("by"), req("at", "time"), req("reason"))))
 RETRAIN_REQUESTS = Listing(
     "requests",
     Shape(
@@ -206,7 +206,7 @@ SNAPSHOT = Shape(
     Snapshot,
     (
         req("at", "time"),
-        Key("version", "name"),
+        Key("version"),
         Key("calls", "whole", minimum=0),
         Key("errors", "whole", minimum=0),
         Key("latency_ms", "numbers"),
@@ -218,7 +218,7 @@ SNAPSHOT = Shape(
         Key("observations", "custom", reader=read_observations),
     ),
 )
-TELEMETRY = Shape(Telemetry, (req("model", "name"), req("environment", "name"), req("snapshots", "each", shape=SNAPSHOT)), lines=True)
+TELEMETRY = Shape(Telemetry, (req("model"), req("environment"), req("snapshots", "each", shape=SNAPSHOT)), lines=True)
 
 
 # ---- the parsers ---------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from mlrelease.textsafe import visible
 PREFIX = "Mlrelease-"
 # field name → trailer key, in the order they are written
 KEYS: dict[str, str] = {
-    "action": "Mlrelease-Action",  # promote | rollback | retrain | approve | reject | unpin | register | import | outcome | reconcile
+    "action": "Mlrelease-Action",  # promote | rollback | retrain | approve | reject | unpin | register | model | import | outcome | reconcile
     "model": "Mlrelease-Model",
+    "dataset": "Mlrelease-Dataset",  # register of a data set version
     "version": "Mlrelease-Version",
     "environment": "Mlrelease-Environment",
     "previous": "Mlrelease-Previous",

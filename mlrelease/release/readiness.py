@@ -17,10 +17,10 @@ from typing import ClassVar
 
 from mlrelease.backends.base import Action, Backend, Health, Outcome
 from mlrelease.errors import MlreleaseError
+from mlrelease.gitstore import gitwrite, transaction
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.overview import ModelSummary
 from mlrelease.registry.types import Config
-from mlrelease.release import gitwrite, transaction
 from mlrelease.release.plan import GateResult, Request
 from mlrelease.release.planner import Context, make_plan
 

@@ -3,7 +3,7 @@
 The manifest is built from what the pipeline knows (metrics file, artifact, data sets,
 params), checked by the same rules as ``mlrelease lint`` (:func:`check_version`) against
 the registry *as it is at the branch tip*, and committed in one commit through
-:func:`mlrelease.release.transaction.apply`. Because the checks run inside the builder,
+:func:`mlrelease.gitstore.transaction.apply`. Because the checks run inside the builder,
 they re-run on every retry: if someone registers the same version first, this one is
 refused, never overwritten — a released manifest is immutable.
 
@@ -15,6 +15,7 @@ pipeline's first run needs no separate step; when the model exists it is left as
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,17 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from mlrelease.errors import MlreleaseError, NotFound, UsageError
+from mlrelease.gitstore import gitwrite, transaction
+from mlrelease.gitstore.transaction import Change, Committed
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import layout, yamlsafe
-from mlrelease.registry.fields import MAX_WHOLE, describe, finite, format_timestamp, read_file
+from mlrelease.registry.fields import describe, format_timestamp, read_file
 from mlrelease.registry.lint import Index, check_version
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import split_ref, unsafe_reason
 from mlrelease.registry.parse import parse_model, parse_version
 from mlrelease.registry.profile import profile_fields
 from mlrelease.registry.trailers import format_message
-from mlrelease.release import gitwrite, transaction
-from mlrelease.release.transaction import Change, Committed
 
 Scalar = str | int | float | bool
 _INT = re.compile(r"-?(0|[1-9][0-9]*)")
@@ -105,10 +106,9 @@ def read_metrics(path: Path | str, data: bytes | None = None) -> dict[str, float
         raise MlreleaseError(f"{label}: has no metrics")
     out: dict[str, float] = {}
     for name, value in tree.items():
-        number = finite(value)  # not float(): a 401-digit whole number would overflow
-        if number is None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise MlreleaseError(f"{label}:{tree.line_of(name)}: metric {name!r} must be a number, not {describe(value)}")
-        out[name] = value if isinstance(value, int) and abs(value) <= MAX_WHOLE else number  # whole numbers stay whole
+        out[name] = value
     return out
 
 
@@ -123,15 +123,15 @@ def read_profile_file(path: Path | str, data: bytes | None = None) -> dict[str, 
 
 
 def parse_role_value(text: str, flag: str, example: str) -> tuple[str, str]:
-    """``ROLE=VALUE`` of --data-rows / --data-digest."""
+    """``KEY=VALUE`` of --data-rows, --data-digest, --column; ``example`` shows the form."""
     role, sep, value = text.partition("=")
     if not sep or not role.strip() or not value.strip():
-        raise UsageError(f"{flag} expects ROLE={example}, got {text!r}")
+        raise UsageError(f"{flag} expects {example}, got {text!r}")
     return role.strip(), value.strip()
 
 
 def parse_rows(text: str) -> tuple[str, int]:
-    role, value = parse_role_value(text, "--data-rows", "ROWS (e.g. train=18250000)")
+    role, value = parse_role_value(text, "--data-rows", "ROLE=ROWS (e.g. train=18250000)")
     if not value.isdigit():
         raise UsageError(f"--data-rows {role}: rows must be a whole number, got {value!r}")
     return role, int(value)

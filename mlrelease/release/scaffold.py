@@ -21,12 +21,12 @@ from pathlib import Path
 
 from mlrelease import __version__
 from mlrelease.errors import MlreleaseError
+from mlrelease.gitstore import gitwrite
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.config import parse_config
 from mlrelease.registry.gitio import git, git_toplevel
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.trailers import format_message
-from mlrelease.release import gitwrite
 from mlrelease.resources import resource_dir
 
 # template (under templates/) → where it goes, relative to the git root

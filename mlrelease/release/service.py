@@ -50,19 +50,20 @@ from mlrelease.backends.base import Backend, BackendContext, Outcome, OutcomeUnk
 from mlrelease.backends.record import RecordBackend
 from mlrelease.backends.support import Journal
 from mlrelease.errors import ExitCode, GateRefused, MlreleaseError, ReadOnly, UsageError
+from mlrelease.gitstore import gitwrite, transaction
+from mlrelease.gitstore.gitwrite import Identity
+from mlrelease.gitstore.transaction import Change, Target
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.config import parse_config
 from mlrelease.registry.gitio import cat_file, git_config, git_dir
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig
-from mlrelease.release import announce, gitwrite, kinds, reconcile, transaction
+from mlrelease.release import announce, kinds, reconcile
 from mlrelease.release import state as release_state
-from mlrelease.release.gitwrite import Identity
 from mlrelease.release.ids import new_id
 from mlrelease.release.plan import Plan, PlanChanged, Progress, ProgressHook, Request, Result
 from mlrelease.release.planner import BackendResolver, Context, make_plan
-from mlrelease.release.transaction import Change, Target
 from mlrelease.release.twophase import Slot, slot_for
 from mlrelease.secrets import redact, write_private
 
@@ -115,13 +116,11 @@ class ReleaseService:
         if push is None:
             push = remote is not None
         self.target: Target = local
-        self._missing_remote: str | None = None  # planning needs no remote; writing refuses without it
         if push:
             name = remote.name if remote else "origin"
             if f"remote.{name}.url" not in git_config(local.git_root):
-                self._missing_remote = f"git remote {name!r} is not configured in {local.git_root} (add it, or use --no-push)"
-            else:
-                self.target = dataclasses.replace(local, remote=name, branch=remote.branch if remote else local.branch)
+                raise MlreleaseError(f"git remote {name!r} is not configured in {local.git_root} (add it, or use --no-push)")
+            self.target = dataclasses.replace(local, remote=name, branch=remote.branch if remote else local.branch)
 
     # ---- set-up ------------------------------------------------------------------------------
 
@@ -222,8 +221,6 @@ class ReleaseService:
     def _execute(self, plan: Plan, progress: ProgressHook | None) -> Result:
         if self.readonly:
             raise ReadOnly("read-only mode (--readonly): actions are disabled")
-        if self._missing_remote is not None:
-            raise MlreleaseError(self._missing_remote)
         if plan.block is not None:
             raise plan.block.error()
         if plan.noop is not None:
@@ -247,8 +244,6 @@ class ReleaseService:
         ``first``: the action's first commit, refused over uncommitted edits of its files;
         ``refresh=False``: the local branch and checkout are brought up later (:meth:`_refresh`).
         """
-        if self._missing_remote is not None:
-            raise MlreleaseError(self._missing_remote)
         return transaction.apply(
             self.target,
             build,

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from mlrelease.backends.base import Outcome
 from mlrelease.errors import MlreleaseError
+from mlrelease.gitstore.transaction import Change
 from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import RetrainRequest
@@ -23,7 +24,6 @@ from mlrelease.release import commits
 from mlrelease.release import state as release_state
 from mlrelease.release.commits import DeployFacts
 from mlrelease.release.plan import Plan
-from mlrelease.release.transaction import Change
 
 
 class Slot(Protocol):

@@ -174,6 +174,7 @@ def assess(
     envs = _environments(config, environment)
     models = [registry.model(model).name] if model else registry.model_names()
     problems: list[Problem] = []
+    prefetch(registry, models, envs)
     rows = _live_rows(registry, models, envs, problems)
     sources = _sources(registry, config, rows, problems)
     try:
@@ -210,6 +211,31 @@ def _environments(config: Config, name: str | None) -> list[Environment]:
     if env is None:
         raise NotFound(f"no environment {name!r} in mlrelease.yaml (environments: {', '.join(config.environment_names)})")
     return [env]
+
+
+def prefetch(registry: Registry, models: list[str], envs: list[Environment]) -> None:
+    """Parse what the rows will read — release states, then live manifests and telemetry files — on every core.
+
+    The rows then read each file through the registry as before and find it parsed
+    (:meth:`Registry.parse_many` remembers); a broken file is reported by the row that
+    reads it, as it always was. Without this, a cold ``check`` of 1,000 live versions
+    parsed 3,000 files one after another.
+    """
+    exists = registry.source.exists
+    where = {layout.release_path(e.name, m): (e, m) for m in models for e in envs}
+    states = [("release", path) for path in where if exists(path)]
+    wanted: list[tuple[str, str]] = []
+    for (_kind, path), (status, state) in registry.parse_many(states, parallel=True).items():
+        env, model = where[path]
+        if status != "ok" or state.live is None:
+            continue
+        manifest = layout.version_path(model, state.live.version)
+        if exists(manifest):
+            wanted.append(("version", manifest))
+        files = layout.telemetry_path(env.name, model)
+        if (env.telemetry is None or env.telemetry.type == "file") and exists(files):
+            wanted.append(("telemetry", files))
+    registry.parse_many(wanted, parallel=True)
 
 
 def _live_rows(registry: Registry, models: list[str], envs: list[Environment], problems: list[Problem]) -> list[_Row]:

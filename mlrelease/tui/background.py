@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from mlrelease.errors import MlreleaseError
+from mlrelease.registry import layout
 from mlrelease.registry.overview import Overview
-from mlrelease.registry.trend import metric_trend
+from mlrelease.registry.trend import RECENT, metric_trend
 from mlrelease.release.readiness import readiness
 from mlrelease.telemetry.health import assess, overview_statuses
 from mlrelease.tui.session import Session
@@ -32,6 +33,9 @@ def model_statuses(session: Session, view: Overview, now: datetime) -> Iterator[
     """Batches of status fields per model; a failing question leaves its fields unset."""
     batch: Update = {}
     with session.open() as reg:
+        # The newest manifests of every model, parsed on every core at once (the trends below then find them parsed).
+        recent = [layout.version_path(s.name, v) for s in view.models if s.headline for v in reg.version_names(s.name)[-RECENT:]]
+        reg.parse_many([("version", path) for path in recent], parallel=True)
         for summary in view.models:
             if summary.headline:
                 metric = summary.headline[0].name

@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlrelease.gitstore import gitwrite
 from mlrelease.registry import layout
 from mlrelease.registry.gitio import git_text, git_toplevel
 from mlrelease.registry.loader import Registry
-from mlrelease.release import gitwrite
 
 # Folders whose files may change in place (small, few); elsewhere only the folder's time is read.
 _MUTABLE = (layout.RELEASES, layout.TELEMETRY, layout.RETRAIN)

@@ -8,11 +8,14 @@ sees it: which widget is drawn at each cell (``Screen.get_widget_at``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.errors import NoWidget
+from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList
 
@@ -59,11 +62,17 @@ async def open_plan(pilot: Any, app: MlreleaseApp, env: str = "staging") -> Plan
     return modal
 
 
+@asynccontextmanager
+async def plan_open(app: MlreleaseApp, size: tuple[int, int], env: str = "staging") -> AsyncIterator[tuple[Pilot[Any], PlanModal]]:
+    """The app running at ``size`` with the promote plan for fraud-card to ``env`` open."""
+    async with app.run_test(size=size) as pilot:
+        yield pilot, await open_plan(pilot, app, env)
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
 async def test_the_plan_shows_every_gate_and_its_buttons_at_any_size(tmp_path: Path, make_app, size: tuple[int, int]) -> None:
     app = make_app(strict_registry(tmp_path))
-    async with app.run_test(size=size) as pilot:
-        modal = await open_plan(pilot, app)
+    async with plan_open(app, size) as (_pilot, modal):
         gates = modal.plan.gates
         assert len(gates) >= 3 and modal.plan.failing
         assert rows_shown(app, modal.query_one("#plan-gates")) >= len(gates), "every gate line is on screen"
@@ -75,8 +84,7 @@ async def test_the_plan_shows_every_gate_and_its_buttons_at_any_size(tmp_path: P
 async def test_focus_starts_in_the_reason_so_typing_never_runs_a_command(repo: Path, make_app) -> None:
     app = make_app(repo)
     before = head(repo)
-    async with app.run_test(size=(80, 24)) as pilot:
-        modal = await open_plan(pilot, app)
+    async with plan_open(app, (80, 24)) as (pilot, modal):
         assert app.focused is modal.query_one("#reason", Input)
         await pilot.press(*"on approval q")  # n cancelled, a opened Approve, q quits: none of it may happen
         await settle(pilot, app)
@@ -88,8 +96,7 @@ async def test_focus_starts_in_the_reason_so_typing_never_runs_a_command(repo: P
 
 async def test_the_apps_own_keys_do_nothing_while_a_dialog_is_open(repo: Path, make_app) -> None:
     app = make_app(repo)
-    async with app.run_test(size=(120, 40)) as pilot:
-        modal = await open_plan(pilot, app)
+    async with plan_open(app, (120, 40)) as (pilot, modal):
         modal.query_one("#cancel", Button).focus()
         await pilot.pause()
         for key in ("question_mark", "at", "F", "a", "b", "p", "ctrl+p", "q"):
@@ -100,8 +107,7 @@ async def test_the_apps_own_keys_do_nothing_while_a_dialog_is_open(repo: Path, m
 async def test_enter_moves_through_the_fields_and_ends_on_cancel(repo: Path, make_app) -> None:
     app = make_app(repo)
     before = head(repo)
-    async with app.run_test(size=(120, 40)) as pilot:
-        modal = await open_plan(pilot, app)
+    async with plan_open(app, (120, 40)) as (pilot, modal):
         assert app.focused is modal.query_one("#reason", Input)
         await pilot.press(*"dev ran clean", "enter")  # reason → canary
         assert app.focused is modal.query_one("#canary", Input)
@@ -115,8 +121,7 @@ async def test_enter_moves_through_the_fields_and_ends_on_cancel(repo: Path, mak
 
 async def test_a_plan_that_cannot_run_focuses_cancel(repo: Path, make_app) -> None:
     app = make_app(repo)
-    async with app.run_test(size=(80, 24)) as pilot:
-        modal = await open_plan(pilot, app, env="dev")  # 1.2.0 is live in dev already: nothing to do
+    async with plan_open(app, (80, 24), env="dev") as (_pilot, modal):  # 1.2.0 is live in dev already: nothing to do
         assert modal.plan.noop is not None
         assert app.focused is modal.query_one("#cancel", Button)
 

@@ -14,13 +14,19 @@ Exit codes: 0 ok; 1 unknown model or environment, or no git repository; 2 bad us
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
 
 from mlrelease.cli.args import add_json, positive_int, registry
-from mlrelease.cli.output import folded, plain, print_json, show, to_data
-from mlrelease.registry.history import EDIT, Event, history
+from mlrelease.cli.output import folded, plain, show
+from mlrelease.registry.fields import format_timestamp
+from mlrelease.registry.history import EDIT, Event, history, iter_history
 
 TABLE_LIMIT = 200
 STYLES = {"promote": "green", "rollback": "yellow", "outcome": "blue", "reject": "red", EDIT: "magenta"}
@@ -38,8 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.json:
         with registry(args) as reg:
-            events = history(reg, args.model, args.env, args.limit)
-        print_json({"events": [event_json(e) for e in events]})
+            write_events_json(iter_history(reg, args.model, args.env, args.limit))
         return 0
     # A table of thousands of rows helps no one and takes seconds to lay out: without
     # --limit, people see the newest TABLE_LIMIT events and are told there are more.
@@ -53,10 +58,53 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(Event))
+
+
 def event_json(e: Event) -> dict[str, Any]:
-    data = to_data(e)
+    """One event as JSON data: its fields (all single values), times as ISO text, and ``who``."""
+    data: dict[str, Any] = {}
+    for name in _FIELDS:
+        value = getattr(e, name)
+        data[name] = format_timestamp(value) if isinstance(value, datetime) else value
     data["who"] = e.who
     return data
+
+
+def write_events_json(events: Iterable[Event]) -> None:
+    """``{"events": [...]}`` exactly as :func:`print_json` writes it, but one event at a time.
+
+    A registry's whole history is 100,000 events and more: built as one document it held
+    a gigabyte and spent seconds in the pure-Python encoder that ``indent`` selects. Each
+    event is a flat mapping, so its indented form is written here directly, each value
+    through the C encoder (ASCII-escaped, as print_json does), and nothing is held.
+    """
+    write = sys.stdout.write
+    parts: list[str] = []
+    first = True
+    for e in events:
+        body = ",\n".join(f"      {_encode(k)}: {_scalar(v)}" for k, v in event_json(e).items())
+        parts.append(('{\n  "events": [\n    {\n' if first else ",\n    {\n") + body + "\n    }")
+        first = False
+        if len(parts) >= 500:
+            write("".join(parts))
+            parts = []
+    write('{\n  "events": []\n}\n' if first else "".join(parts) + "\n  ]\n}\n")
+
+
+_encode = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, str):
+        return _encode(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return json.dumps(value, ensure_ascii=True)
 
 
 def why(e: Event) -> Text:

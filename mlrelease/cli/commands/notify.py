@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
+    from mlrelease.gitstore.gitwrite import identity
     from mlrelease.notify import send
-    from mlrelease.release.gitwrite import identity
 
     with registry(args) as reg:
         section, root = reg.config.notify, reg.root

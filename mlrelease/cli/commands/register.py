@@ -33,8 +33,9 @@ import argparse
 import sys
 from typing import TypeVar
 
-from mlrelease.cli.args import add_json, registry
+from mlrelease.cli.args import add_json
 from mlrelease.cli.output import console, plain, print_json
+from mlrelease.cli.writes import add_push, committed_json, print_committed, write_target
 from mlrelease.errors import UsageError
 
 T = TypeVar("T")
@@ -69,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entrypoint", help="how the training was run, e.g. train.py:main")
     parser.add_argument("--create-model", action="store_true", help="create models/MODEL/model.yaml if it does not exist (needs --owner)")
     parser.add_argument("--owner", help="owner of a model created with --create-model")
-    parser.add_argument("--push", action="store_true", help="push the commit to the config's remote (default origin)")
+    add_push(parser)
     add_json(parser)
 
 
@@ -85,8 +86,6 @@ def run(args: argparse.Namespace) -> int:
         register,
     )
 
-    if args.ref is not None:
-        raise UsageError("register writes to the checked-out branch; --ref cannot be used with it")
     if args.create_model and not args.owner:
         raise UsageError("--create-model needs --owner OWNER")
     if args.owner and not args.create_model:
@@ -98,12 +97,10 @@ def run(args: argparse.Namespace) -> int:
     if args.profile is not None:
         profile = read_profile_file("<stdin>", sys.stdin.buffer.read()) if args.profile == "-" else read_profile_file(args.profile)
     rows = _unique([parse_rows(r) for r in args.data_rows], "--data-rows role")
-    digests = _unique([parse_role_value(d, "--data-digest", "sha256:HEX") for d in args.data_digest], "--data-digest role")
+    digests = _unique([parse_role_value(d, "--data-digest", "ROLE=sha256:HEX") for d in args.data_digest], "--data-digest role")
     data = _unique([parse_data(d) for d in args.data], "--data role")
     params = _unique([parse_param(p) for p in args.param], "--param key")
-    with registry(args) as reg:
-        root = reg.root
-        remote_config = reg.config.remote
+    target = write_target(args, "register")
     req = Request(
         model=args.model,
         version=args.version,
@@ -127,8 +124,7 @@ def run(args: argparse.Namespace) -> int:
         tags=tuple(dict.fromkeys(args.tag)),
         create_model_owner=args.owner if args.create_model else None,
     )
-    remote = (remote_config.name if remote_config else "origin") if args.push else None
-    result = register(root, req, remote=remote, branch=remote_config.branch if remote_config else None)
+    result = register(target.root, req, remote=target.remote, branch=target.branch)
     c = result.committed
     if args.json:
         print_json(
@@ -137,20 +133,14 @@ def run(args: argparse.Namespace) -> int:
                 "version": result.version,
                 "path": result.path,
                 "created_model": result.created_model,
-                "commit": c.commit,
-                "branch": c.branch,
-                "pushed": c.pushed,
-                "note": c.note,
+                **committed_json(c),
             }
         )
         return 0
     out = console()
     new_model = " (new model)" if result.created_model else ""
     out.print(f"Registered {plain(result.model)} {plain(result.version)}{new_model}: {plain(result.path)}")
-    where = f" and pushed to {plain(remote)}" if c.pushed else ""
-    out.print(f"  committed {(c.commit or '')[:12]} on {plain(c.branch)}{where}")
-    if c.note:
-        out.print(f"  note: {plain(c.note)}")
+    print_committed(out, c, target)
     return 0
 
 

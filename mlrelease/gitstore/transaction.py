@@ -11,11 +11,11 @@ state).
 
 Local only: under the machine-wide writer lock, commit on the branch tip and move the
 branch by compare-and-swap. With a remote: build on the remote tip, push; retry only on
-the rejections :class:`~mlrelease.release.gitwrite.Contention` allows, bounded in attempts
+the rejections :class:`~mlrelease.gitstore.gitwrite.Contention` allows, bounded in attempts
 and seconds; then fast-forward the local branch when it can be done without losing
 anything. History stays linear. Each attempt fetches at most once, and the first builds on
 the tip this process already knows (just fetched, or its own last push): a stale one
-costs only a rejected push. Commits are written in process (:mod:`mlrelease.release.objects`).
+costs only a rejected push. Commits are written in process (:mod:`mlrelease.gitstore.objects`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from datetime import datetime
 from pathlib import Path
 
 from mlrelease.errors import MlreleaseError, StaleBranch
+from mlrelease.gitstore import gitwrite, objects
+from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.registry.gitio import blob_id, git, git_config, git_toplevel
 from mlrelease.registry.loader import Registry
-from mlrelease.registry.source import WorkTreeSource, remember_child
-from mlrelease.release import gitwrite, objects
-from mlrelease.release.gitwrite import Identity
+from mlrelease.registry.source import remember_child
 
 
 @dataclass(frozen=True)
@@ -109,21 +109,7 @@ def apply(
 
 def _build_at(t: Target, ref: str, build: Builder) -> Change | None:
     with Registry(t.registry_root, ref) as reg:
-        change = build(reg)
-        if change is not None:
-            _refuse_links(t, reg, change)
-        return change
-
-
-def _refuse_links(t: Target, reg: Registry, change: Change) -> None:
-    """Never write through a symbolic link, at the tip or in the checkout: git would replace the user's link."""
-    checkout = WorkTreeSource(t.registry_root)
-    for path in change.files:
-        link = reg.source.link_of(path) or checkout.link_of(path)
-        if link is not None:
-            raise MlreleaseError(
-                f"{link}: a symbolic link: mlrelease never writes through one (put the real folder or file here); nothing was written"
-            )
+        return build(reg)
 
 
 def _commit(t: Target, parent: str | None, change: Change, author: Identity | None, date: datetime | None) -> str | None:

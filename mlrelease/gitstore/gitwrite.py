@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from mlrelease.errors import GitError, MlreleaseError, PushRejected, RetriesExhausted, StaleBranch
+from mlrelease.gitstore import objects
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.gitio import cat_file, config_true, git, git_config, git_dir, git_text, head_branch
-from mlrelease.release import objects
 from mlrelease.secrets import leaked, redact
 from mlrelease.textsafe import visible
 

@@ -1,0 +1,257 @@
+"""The indexed history gives what ``git log`` gives: the same commits, order, changes and events.
+
+The reference is the reader history.py used before the index (one ``git log --raw`` per
+run, kept here verbatim). Every comparison runs three ways: the index updated as commits
+arrive, an index rebuilt from nothing, and the reference; over a registry from the
+benchmark generator (imports, hand edits, approvals, rollbacks), a registry in a
+subfolder, empty commits, a merge, and a rewritten branch.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bench import gen
+from mlrelease.registry import history as history_module
+from mlrelease.registry import layout
+from mlrelease.registry.commitlog import FILE, CommitLog
+from mlrelease.registry.gitio import git as run_git
+from mlrelease.registry.history import _ACTION, _classify, _Commit, history
+from mlrelease.registry.loader import Registry
+from tests.builders import commit_all, git, make_registry, release, version, write
+
+
+def reference_commits(reg: Registry) -> Iterator[_Commit]:
+    """history.py's reader before the index: one git log over every commit."""
+    assert reg.git_root is not None
+    rev = reg.ref or "HEAD"
+    prefix = Path(reg.root).relative_to(reg.git_root).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"
+    token = secrets.token_hex(8)
+    fmt = f"%x00{token}%x00%H %aI %an <%ae>%n%B"
+    args = ["log", "-z", "--raw", "--no-abbrev", "--no-renames", "--no-color", f"--format={fmt}"]
+    out = run_git(reg.git_root, *args, rev, "--").stdout
+    for chunk in out.split(f"\0{token}\0".encode())[1:]:
+        text, _, raw = chunk.partition(b"\0")
+        head, _, message = text.decode("utf-8", "replace").partition("\n")
+        oid, at, author = head.split(" ", 2)
+        fields = raw.lstrip(b"\n").split(b"\0")
+        changes = []
+        touched = False
+        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+            parts = meta.decode("ascii", "replace").split()
+            if len(parts) < 5 or not meta.startswith(b":"):
+                continue
+            touched = True
+            rel = path.decode("utf-8", "surrogateescape")
+            if rel.startswith(prefix) and _classify(rel[len(prefix) :])[0] is not None:
+                changes.append((rel[len(prefix) :], parts[2], parts[3]))
+        c = _Commit(oid, datetime.fromisoformat(at), author, message, tuple(changes), touched)
+        if c.changes or (not c.touched and _ACTION in c.message):
+            yield c
+
+
+def indexed(root: Path, ref: str | None = None) -> list[_Commit]:
+    with Registry(root, ref) as reg:
+        return list(history_module._commits(reg, None, None))
+
+
+def reference(root: Path, ref: str | None = None) -> list[_Commit]:
+    with Registry(root, ref) as reg:
+        return list(reference_commits(reg))
+
+
+def drop_index(root: Path) -> None:
+    git_dir = Path(run_git(root, "rev-parse", "--git-common-dir").stdout.decode().strip())
+    git_dir = git_dir if git_dir.is_absolute() else root / git_dir
+    for path in (git_dir / "mlrelease").glob(FILE.removesuffix(".sqlite") + "*"):  # subfolder registries too
+        path.unlink()
+
+
+def agree(root: Path, ref: str | None = None) -> list[_Commit]:
+    got = indexed(root, ref)
+    assert got == reference(root, ref)
+    drop_index(root)
+    assert indexed(root, ref) == got
+    return got
+
+
+def every_filter(root: Path) -> dict[tuple[object, ...], list[object]]:
+    with Registry(root) as reg:
+        models = reg.model_names()[:3]
+        envs = reg.config.environment_names
+        out: dict[tuple[object, ...], list[object]] = {}
+        for model in [None, *models]:
+            for env in [None, *envs]:
+                out[(model, env, None)] = history(reg, model, env)
+                out[(model, env, 3)] = history(reg, model, env, 3)
+        return out
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("log") / "registry"
+    gen.build(root, models=8, versions=12, releases=120, seed=5)
+    return root
+
+
+def test_the_index_reads_what_git_log_reads(generated: Path) -> None:
+    commits = agree(generated)
+    assert len(commits) > 200 and any(not c.message.startswith("Register") for c in commits)
+
+
+def test_history_answers_the_same_for_every_filter_with_and_without_the_index(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drop_index(generated)
+    with_index = every_filter(generated)
+    with monkeypatch.context() as mp:
+        mp.setattr(history_module, "_commits", lambda reg, model, env: reference_commits(reg))
+        without = every_filter(generated)
+    assert with_index == without
+    assert with_index[(None, None, None)]
+
+
+def test_new_commits_extend_the_index_and_a_rewritten_branch_is_read_again(repo: Path) -> None:
+    agree(repo)
+    for i in range(3):
+        write(repo, f"models/fraud-card/versions/1.3.{i}.yaml", version("fraud-card", f"1.3.{i}"))
+        commit_all(repo, f"Register 1.3.{i}\n\nMlrelease-Action: register\nMlrelease-Model: fraud-card")
+        assert indexed(repo) == reference(repo)  # incremental, one commit at a time
+    git(repo, "commit", "--allow-empty", "-q", "-m", "An imported tag\n\nMlrelease-Action: deprecate\nMlrelease-Model: churn")
+    git(repo, "commit", "--allow-empty", "-q", "-m", "Nothing at all")
+    assert indexed(repo)[0].message.startswith("An imported tag")
+    agree(repo)
+    git(repo, "reset", "-q", "--hard", "HEAD~4")  # history rewritten: the indexed tip is not an ancestor
+    write(repo, "releases/dev/churn.yaml", release("churn", "dev", "0.1.0"))
+    commit_all(repo, "hand edit on a new line of history")
+    assert indexed(repo) == reference(repo)
+    assert agree(repo, "HEAD~1") == reference(repo, "HEAD~1")
+
+
+def test_a_merge_is_read_with_its_branch(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "side")
+    write(repo, "releases/staging/churn.yaml", release("churn", "staging", "0.2.0"))
+    commit_all(repo, "on the side")
+    git(repo, "checkout", "-q", "main")
+    write(repo, "releases/dev/churn.yaml", release("churn", "dev", "0.2.0"))
+    commit_all(repo, "on main")
+    agree(repo)  # index main before the merge, so the merge extends it
+    git(repo, "merge", "-q", "--no-ff", "side", "-m", "Merge side")
+    got = indexed(repo)
+    want = reference(repo)
+    assert sorted(c.oid for c in got) == sorted(c.oid for c in want)
+    assert {c.oid: c for c in got} == {c.oid: c for c in want}
+    with Registry(repo) as reg, CommitLog(reg) as log:
+        merge = next(log.commits())
+        assert merge.message.startswith("Merge side") and len(merge.parents) == 2
+        assert merge.changes == () and not merge.touched  # as git log --raw shows a merge: no diff
+
+
+def test_a_registry_in_a_subfolder(tmp_path: Path) -> None:
+    top = tmp_path / "mono"
+    top.mkdir()
+    git(top, "init", "-q", "-b", "main")
+    (top / "README.md").write_text("code\n")
+    commit_all(top, "code first")
+    root = make_registry(top / "ml" / "registry", init=False)
+    write(root, "releases/dev/churn.yaml", release("churn", "dev", "0.1.0"))
+    commit_all(top, "hand edit")
+    assert agree(root)[0].changes == (("releases/dev/churn.yaml", agree(root)[0].changes[0][1], agree(root)[0].changes[0][2]),)
+
+
+def test_two_registries_in_one_repository_keep_their_own_records(tmp_path: Path) -> None:
+    """Records are relative to the registry's root, so each root has its own index file."""
+    top = tmp_path / "mono"
+    top.mkdir()
+    git(top, "init", "-q", "-b", "main")
+    a = make_registry(top / "a", commit=False, init=False)
+    b = make_registry(top / "b", commit=False, init=False)
+    commit_all(top, "two registries")
+    write(a, "releases/dev/churn.yaml", release("churn", "dev", "0.1.0"))
+    write(b, "releases/staging/churn.yaml", release("churn", "staging", "0.1.0"))
+    commit_all(top, "both at once")
+    for root, env in ((a, "dev"), (b, "staging"), (a, "dev"), (b, "staging")):  # round two reads what round one wrote
+        with Registry(root) as reg, CommitLog(reg) as log:
+            newest = next(log.commits())
+            assert [path for path, _old, _new in newest.changes] == [f"releases/{env}/churn.yaml"]
+            assert [c.message.strip() for c in log.commits(model="churn", environment=env)] == ["both at once"]
+    assert agree(a) and agree(b)
+
+
+def test_changes_hold_every_file_of_the_registry_and_filters_go_by_the_layout(repo: Path) -> None:
+    """verify reads mlrelease.yaml's changes and files the layout may not know yet (controls/)."""
+    (repo / "controls").mkdir()
+    write(repo, "controls/allowed_signers", "ops@example.com ssh-ed25519 AAAA\n")
+    (repo / "mlrelease.yaml").write_text((repo / "mlrelease.yaml").read_text() + "# reviewed\n")
+    commit_all(repo, "controls")
+    with Registry(repo) as reg, CommitLog(reg) as log:
+        newest = next(log.commits())
+        assert sorted(path for path, _old, _new in newest.changes) == ["controls/allowed_signers", "mlrelease.yaml"]
+        assert next(log.commits(kinds=("config",))).oid == newest.oid
+        assert all(c.oid != newest.oid for c in log.commits(kinds=("release",)))
+        assert all(c.oid != newest.oid for c in log.commits(model="churn"))
+    assert all(c.message.strip() != "controls" for c in agree(repo))  # history shows no event for it
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign schema"])
+def test_a_corrupt_commit_index_is_rebuilt(repo: Path, damage: str) -> None:
+    good = agree(repo)
+    indexed(repo)
+    path = repo / ".git" / "mlrelease" / FILE
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if damage == "garbage":
+        path.write_bytes(b"SQLite format 3\x00" + b"\xee" * 3000)
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:1000])
+    else:
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE meta SET value = 'another' WHERE key = 'schema'")
+    assert indexed(repo) == good
+
+
+def test_at_and_since_for_time_travel_and_verify(generated: Path) -> None:
+    with Registry(generated) as reg, CommitLog(reg) as log:
+        assert log.tip is not None
+        tip = log.commit(log.tip)
+        assert tip is not None
+        first_parent = run_git(generated, "rev-list", "--first-parent", "--format=%H %cI", "HEAD").stdout.decode().split("\n")
+        line = [(p[0], datetime.fromisoformat(p[1])) for p in (x.split() for x in first_parent if x and not x.startswith("commit "))]
+        for _oid, when in line[:: max(1, len(line) // 15)]:
+            assert log.at(when) == next(o for o, w in line if w <= when)
+            assert log.at(when + timedelta(seconds=1)) == next(o for o, w in line if w <= when + timedelta(seconds=1))
+        assert log.at(line[-1][1] - timedelta(days=1)) is None
+        ten_back = line[10][0]
+        since = [c.oid for c in log.commits(since=ten_back)]
+        assert since == [o for o, _ in line[:10]]
+        model = reg.model_names()[0]
+        touching = [c.oid for c in log.commits() if any(getattr(layout.locate(path), "model", None) == model for path, _, _ in c.changes)]
+        assert [c.oid for c in log.commits(model=model)] == touching and touching
+
+
+def test_history_json_is_written_byte_for_byte_as_print_json_wrote_it(generated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from mlrelease.cli import main
+    from mlrelease.cli.output import to_data
+
+    with Registry(generated) as reg:
+        events = history(reg)
+        one = history(reg, limit=1)
+    for argv, chosen in ((["history", "--json"], events), (["history", "--json", "--limit", "1"], one)):
+        assert main(["--repo", str(generated), *argv]) == 0
+        wanted = json.dumps({"events": [{**to_data(e), "who": e.who} for e in chosen]}, indent=2, ensure_ascii=True) + "\n"
+        assert capsys.readouterr().out == wanted
+
+
+def test_an_empty_history_in_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mlrelease.cli import main
+
+    root = make_registry(tmp_path / "fresh", commit=False)
+    assert main(["--repo", str(root), "history", "--json"]) == 0
+    assert capsys.readouterr().out == '{\n  "events": []\n}\n'
