@@ -110,15 +110,22 @@ def test_what_is_known_is_read_without_a_process(repo: Path) -> None:
     assert gitio.head_branch(repo) is None
 
 
-def test_eight_way_contention_at_a_small_size_lands_every_promotion(tmp_path: Path) -> None:
-    """bench/contention_bench.py's scenario and checks, 4 clones × 3 promotions (not timed)."""
+def _contend(tmp_path: Path, size: tuple[int, int, int], *shape: int):  # type: ignore[no-untyped-def]
+    """bench/contention_bench.py's one_run (clones, promotions each, ...: ``shape``) with this
+    venv's mlrelease, on a bench.synth registry of ``size`` (models, versions, release commits)."""
     seed = tmp_path / "seed"
-    build(seed, models=6, versions=4, releases=24)
+    models, versions, releases = size
+    build(seed, models=models, versions=versions, releases=releases)
     git(seed, "config", "user.name", "Seed")
     git(seed, "config", "user.email", "seed@example.com")
     work = tmp_path / "run"
     work.mkdir()
-    _, done, wrong = one_run(seed, work, str(Path(sys.executable).with_name("mlrelease")), 4, 3, 4)
+    return one_run(seed, work, str(Path(sys.executable).with_name("mlrelease")), *shape)
+
+
+def test_eight_way_contention_at_a_small_size_lands_every_promotion(tmp_path: Path) -> None:
+    """bench/contention_bench.py's scenario and checks, 4 clones × 3 promotions (not timed)."""
+    _, done, wrong = _contend(tmp_path, (6, 4, 24), 4, 3, 4)
     assert wrong == []
     assert [p.code for p in done] == [0] * 12
     assert all(p.pushes >= 2 for p in done)  # an intent and an outcome each
@@ -127,13 +134,7 @@ def test_eight_way_contention_at_a_small_size_lands_every_promotion(tmp_path: Pa
 def test_a_promotion_with_push_costs_at_most_15_git_processes(tmp_path: Path) -> None:
     """Issue 9 item 9's target, counted by git's own trace2 as bench/contention_bench.py counts it
     (client-side processes, children included; the local remote's receive/upload-pack excluded)."""
-    seed = tmp_path / "seed"
-    build(seed, models=2, versions=3, releases=6)
-    git(seed, "config", "user.name", "Seed")
-    git(seed, "config", "user.email", "seed@example.com")
-    work = tmp_path / "run"
-    work.mkdir()
-    _, done, wrong = one_run(seed, work, str(Path(sys.executable).with_name("mlrelease")), 1, 2, 3)
+    _, done, wrong = _contend(tmp_path, (2, 3, 6), 1, 2, 3)
     assert wrong == []
     for p in done:
         assert p.code == 0, p.stderr

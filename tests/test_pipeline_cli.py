@@ -53,6 +53,14 @@ def snapshot(root: Path) -> tuple[str, str]:
     return git(root, "rev-parse", "HEAD"), git(root, "status", "--porcelain", "--untracked-files=all")
 
 
+def refused(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int, str]:
+    """Run a command that must change nothing (HEAD, index, work tree); its exit code and stderr."""
+    before = snapshot(root)
+    rc, _, err = cli(capsys, root, *args)
+    assert snapshot(root) == before, err
+    return rc, err
+
+
 # ---- integer metrics stay integers (a defect on 2c498d0: 18250000 was written 18250000.0, shown 1.825e+07) ----
 
 
@@ -242,14 +250,11 @@ def test_dataset_register_publishes_a_manifest_models_can_then_name(
 def test_dataset_register_refuses_bad_input_and_writes_nothing(
     repo: Path, capsys: pytest.CaptureFixture[str], args: list[str], code: int, message: str
 ) -> None:
-    before = snapshot(repo)
     if "--ref" in args:
-        args = ["--ref", "main", "dataset", "register", *[a for a in args if a not in ("--ref", "main")]]
-        rc, _, err = cli(capsys, repo, *args)
+        rc, err = refused(capsys, repo, "--ref", "main", "dataset", "register", *[a for a in args if a not in ("--ref", "main")])
     else:
-        rc, _, err = cli(capsys, repo, "dataset", "register", *args)
+        rc, err = refused(capsys, repo, "dataset", "register", *args)
     assert rc == code and message in err, err
-    assert snapshot(repo) == before
 
 
 def test_a_bad_columns_file_is_named_with_its_line(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -314,10 +319,8 @@ def test_model_creates_a_model_with_an_owner_and_takes_a_consumers_file(
 def test_model_refuses_bad_input_and_writes_nothing(
     repo: Path, capsys: pytest.CaptureFixture[str], args: list[str], code: int, message: str
 ) -> None:
-    before = snapshot(repo)
-    rc, _, err = cli(capsys, repo, "model", "fraud-card", *args)
+    rc, err = refused(capsys, repo, "model", "fraud-card", *args)
     assert rc == code and message in err, err
-    assert snapshot(repo) == before
 
 
 def test_a_bad_consumers_file_is_named_with_its_line(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
