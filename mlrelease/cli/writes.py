@@ -7,18 +7,22 @@ config's remote (default origin) and its branch, and report the commit the same 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from mlrelease.cli.args import registry
-from mlrelease.cli.output import plain
+from mlrelease.cli.output import console, plain, print_json
 from mlrelease.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from mlrelease.gitstore.transaction import Committed
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,28 @@ def print_committed(out: Console, c: Committed, target: WriteTarget) -> None:
     out.print(f"  committed {(c.commit or '')[:12]} on {plain(c.branch)}{where}")
     if c.note:
         out.print(f"  note: {plain(c.note)}")
+
+
+def stdin_once(args: argparse.Namespace, *options: str) -> None:
+    """Of the file options ``options`` (their dests), at most one may be ``-`` (stdin)."""
+    reading = [o for o in options if getattr(args, o) == "-"]
+    if len(reading) > 1:
+        flags = " and ".join(f"--{o.replace('_', '-')}" for o in options)
+        raise UsageError(f"only one of {flags} can read stdin (-)")
+
+
+def read_input(value: str, reader: Callable[..., T]) -> T:
+    """``reader(path)`` for a file option, or ``reader("<stdin>", data)`` when it is ``-``."""
+    return reader("<stdin>", sys.stdin.buffer.read()) if value == "-" else reader(value)
+
+
+def report(args: argparse.Namespace, target: WriteTarget, c: Committed, fields: Mapping[str, object], line: str) -> int:
+    """What a write command did: ``fields`` and the commit as JSON, or ``line`` and the commit."""
+    if args.json:
+        print_json({**fields, **committed_json(c)})
+        return 0
+    out = console()
+    out.print(line)
+    if c.commit is not None:
+        print_committed(out, c, target)
+    return 0

@@ -21,11 +21,10 @@ nothing written; 2 bad arguments; 6 push kept being rejected.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from mlrelease.cli.args import add_json
-from mlrelease.cli.output import console, plain, print_json
-from mlrelease.cli.writes import add_push, committed_json, print_committed, write_target
+from mlrelease.cli.output import plain
+from mlrelease.cli.writes import add_push, read_input, report, stdin_once, write_target
 from mlrelease.errors import UsageError
 
 
@@ -51,19 +50,14 @@ def run(args: argparse.Namespace) -> int:
     from mlrelease.release.register import parse_role_value, read_profile_file
 
     target = write_target(args, "dataset register")
-    if args.columns == "-" and args.profile == "-":
-        raise UsageError("only one of --columns and --profile can read stdin (-)")
-    columns: dict[str, str] = {}
-    if args.columns is not None:
-        columns = read_columns("<stdin>", sys.stdin.buffer.read()) if args.columns == "-" else read_columns(args.columns)
+    stdin_once(args, "columns", "profile")
+    columns: dict[str, str] = read_input(args.columns, read_columns) if args.columns is not None else {}
     for text in args.column:
         name, kind = parse_role_value(text, "--column", "NAME=TYPE (e.g. amount=float)")
         if name in columns:
             raise UsageError(f"--column {name!r} given twice")
         columns[name] = kind
-    profile = None
-    if args.profile is not None:
-        profile = read_profile_file("<stdin>", sys.stdin.buffer.read()) if args.profile == "-" else read_profile_file(args.profile)
+    profile = read_input(args.profile, read_profile_file) if args.profile is not None else None
     req = DatasetRequest(
         name=args.name,
         version=args.version,
@@ -76,11 +70,5 @@ def run(args: argparse.Namespace) -> int:
         profile=profile,
     )
     done = register_dataset(target.root, req, remote=target.remote, branch=target.branch)
-    c = done.committed
-    if args.json:
-        print_json({"dataset": args.name, "version": args.version, "path": done.path, **committed_json(c)})
-        return 0
-    out = console()
-    out.print(f"Registered data set {plain(args.name)} {plain(args.version)}: {plain(done.path)}")
-    print_committed(out, c, target)
-    return 0
+    fields = {"dataset": args.name, "version": args.version, "path": done.path}
+    return report(args, target, done.committed, fields, f"Registered data set {plain(args.name)} {plain(args.version)}: {plain(done.path)}")

@@ -27,11 +27,10 @@ failed) — nothing written; 2 bad arguments; 6 push kept being rejected.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from mlrelease.cli.args import add_json
-from mlrelease.cli.output import console, plain, print_json
-from mlrelease.cli.writes import add_push, committed_json, print_committed, write_target
+from mlrelease.cli.output import plain
+from mlrelease.cli.writes import add_push, read_input, report, write_target
 from mlrelease.errors import UsageError
 
 
@@ -59,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from mlrelease.release.catalogue import ModelChange, parse_consumer, read_consumers, set_model
 
     target = write_target(args, "model")
-    consumers = None
-    if args.consumers is not None:
-        consumers = read_consumers("<stdin>", sys.stdin.buffer.read()) if args.consumers == "-" else read_consumers(args.consumers)
+    consumers = read_input(args.consumers, read_consumers) if args.consumers is not None else None
     added = tuple(parse_consumer(c) for c in args.consumer)
     names = [n for n, _ in added] + list(args.remove_consumer)
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -80,13 +77,7 @@ def run(args: argparse.Namespace) -> int:
     )
     done = set_model(target.root, change, remote=target.remote, branch=target.branch)
     c = done.committed
-    if args.json:
-        print_json({"model": args.name, "path": done.path, "created": done.created, "changed": c.commit is not None, **committed_json(c)})
-        return 0
-    out = console()
+    fields = {"model": args.name, "path": done.path, "created": done.created, "changed": c.commit is not None}
     if c.commit is None:
-        out.print(f"{plain(done.path)}: no change (it already says so)")
-        return 0
-    out.print(f"{'Created' if done.created else 'Updated'} {plain(done.path)}")
-    print_committed(out, c, target)
-    return 0
+        return report(args, target, c, fields, f"{plain(done.path)}: no change (it already says so)")
+    return report(args, target, c, fields, f"{'Created' if done.created else 'Updated'} {plain(done.path)}")

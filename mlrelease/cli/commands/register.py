@@ -30,12 +30,11 @@ version, bad metrics file) — nothing written; 2 bad arguments; 6 push kept bei
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TypeVar
 
 from mlrelease.cli.args import add_json
-from mlrelease.cli.output import console, plain, print_json
-from mlrelease.cli.writes import add_push, committed_json, print_committed, write_target
+from mlrelease.cli.output import plain
+from mlrelease.cli.writes import add_push, read_input, report, stdin_once, write_target
 from mlrelease.errors import UsageError
 
 T = TypeVar("T")
@@ -90,12 +89,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--create-model needs --owner OWNER")
     if args.owner and not args.create_model:
         raise UsageError("--owner is only used with --create-model")
-    if args.metrics == "-" and args.profile == "-":
-        raise UsageError("only one of --metrics and --profile can read stdin (-)")
-    metrics = read_metrics("<stdin>", sys.stdin.buffer.read()) if args.metrics == "-" else read_metrics(args.metrics)
-    profile = None
-    if args.profile is not None:
-        profile = read_profile_file("<stdin>", sys.stdin.buffer.read()) if args.profile == "-" else read_profile_file(args.profile)
+    stdin_once(args, "metrics", "profile")
+    metrics = read_input(args.metrics, read_metrics)
+    profile = read_input(args.profile, read_profile_file) if args.profile is not None else None
     rows = _unique([parse_rows(r) for r in args.data_rows], "--data-rows role")
     digests = _unique([parse_role_value(d, "--data-digest", "ROLE=sha256:HEX") for d in args.data_digest], "--data-digest role")
     data = _unique([parse_data(d) for d in args.data], "--data role")
@@ -125,23 +121,10 @@ def run(args: argparse.Namespace) -> int:
         create_model_owner=args.owner if args.create_model else None,
     )
     result = register(target.root, req, remote=target.remote, branch=target.branch)
-    c = result.committed
-    if args.json:
-        print_json(
-            {
-                "model": result.model,
-                "version": result.version,
-                "path": result.path,
-                "created_model": result.created_model,
-                **committed_json(c),
-            }
-        )
-        return 0
-    out = console()
+    fields = {"model": result.model, "version": result.version, "path": result.path, "created_model": result.created_model}
     new_model = " (new model)" if result.created_model else ""
-    out.print(f"Registered {plain(result.model)} {plain(result.version)}{new_model}: {plain(result.path)}")
-    print_committed(out, c, target)
-    return 0
+    line = f"Registered {plain(result.model)} {plain(result.version)}{new_model}: {plain(result.path)}"
+    return report(args, target, result.committed, fields, line)
 
 
 def _unique(pairs: list[tuple[str, T]], what: str) -> dict[str, T]:
