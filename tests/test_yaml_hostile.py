@@ -48,8 +48,10 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
 }
 
 
-# Seconds allowed: the work takes milliseconds; the bound only proves nothing hangs or explodes.
-BOUND = 1.0
+# Seconds allowed: the work takes milliseconds; the bound only proves nothing hangs or explodes
+# (an unguarded alias bomb or libyaml's recursion runs for minutes or kills the interpreter).
+# It is a hang guard, not a speed test (speed is bench/'s), so it holds on a loaded machine.
+BOUND = 10.0
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
