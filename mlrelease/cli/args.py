@@ -3,17 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlrelease.registry.loader import Registry, open_registry
 from mlrelease.registry.names import split_ref
+from mlrelease.textsafe import visible
+
+if TYPE_CHECKING:
+    from mlrelease.registry.timetravel import Moment
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
 
 
+def add_at(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at",
+        metavar="WHEN",
+        help="read the registry as it was at a moment: an ISO date or time (UTC unless a zone is given), 'now' or 'N days ago'",
+    )
+
+
+def resolve_at(args: argparse.Namespace) -> Moment | None:
+    """Turn ``--at WHEN`` into ``--ref COMMIT`` (the commit that answers for it), once; say so on stderr."""
+    when = getattr(args, "at", None)
+    if when is None:
+        return None
+    from mlrelease.registry.loader import find_root
+    from mlrelease.registry.timetravel import moment, parse_moment
+
+    asked = parse_moment(when)
+    root = find_root(args.repo if args.repo is not None else Path.cwd())
+    found = moment(root, asked, args.ref or "HEAD")
+    args.ref, args.at = found.commit, None
+    print(f"note: {visible(found.describe(), single_line=True)}", file=sys.stderr)
+    return found
+
+
 def registry(args: argparse.Namespace) -> Registry:
-    """The registry named by --repo/--ref (or found upward from the current folder)."""
+    """The registry named by --repo/--ref/--at (or found upward from the current folder)."""
+    resolve_at(args)
     return open_registry(args.repo, args.ref)
 
 

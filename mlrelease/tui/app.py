@@ -30,6 +30,7 @@ from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from mlrelease.errors import MlreleaseError
+from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.overview import Overview, overview
 from mlrelease.release.planner import BackendResolver
 from mlrelease.secrets import redact
@@ -110,10 +111,12 @@ class MlreleaseApp(App[None]):
         clock: Clock = local_now,
         watch: bool = True,
         resolver: BackendResolver | None = None,
+        as_of: datetime | None = None,
     ) -> None:
         super().__init__()
         self.session = session
         self.readonly = readonly
+        self.as_of = as_of  # opened with --at: the registry as it was then (read-only)
         self.user_config = user_config or UserConfig()
         self.clock = clock
         self.watch = watch
@@ -210,14 +213,17 @@ class MlreleaseApp(App[None]):
     def status_line(self) -> Text:
         """Right-hand part of every top bar: registry, read time, HEAD, read-only."""
         line = Text()
+        if self.as_of is not None:  # first, so that 80 columns still show it: this is the past
+            line.append(f"THE PAST: as of {format_timestamp(self.as_of)}, actions disabled", style="bold reverse")
+            line.append("  ")
         line.append(plain(self.registry_name), style="bold")
         if self.read_at is not None:
             line.append(f"  read at {self.read_at:%H:%M:%S}", style="dim")
         if self.head:
             line.append(f"  @{self.head[:8]}", style="dim")
-        if self.session.ref:
+        if self.session.ref and self.as_of is None:
             line.append(f"  ref {plain(self.session.ref)}", style="dim")
-        if self.readonly:
+        if self.readonly and self.as_of is None:
             line.append("  READ-ONLY", style="bold reverse")
         return line
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from mlrelease.errors import UsageError
@@ -16,7 +17,7 @@ from mlrelease.registry.loader import open_registry
 from mlrelease.tui.config import load_user_config
 
 
-def run_tui(repo: Path | None, ref: str | None = None, *, readonly: bool = False) -> int:
+def run_tui(repo: Path | None, ref: str | None = None, *, readonly: bool = False, as_of: datetime | None = None) -> int:
     # `mlrelease serve` (textual-serve) runs the app with Textual's web driver: the browser
     # is the terminal, over pipes.
     served = os.environ.get("TEXTUAL_DRIVER") == "textual.drivers.web_driver:WebDriver"
@@ -29,6 +30,6 @@ def run_tui(repo: Path | None, ref: str | None = None, *, readonly: bool = False
     from mlrelease.tui.app import MlreleaseApp
     from mlrelease.tui.session import Session
 
-    app = MlreleaseApp(Session(root, ref), readonly=readonly or ref is not None, user_config=user_config)
+    app = MlreleaseApp(Session(root, ref), readonly=readonly or ref is not None, user_config=user_config, as_of=as_of)
     app.run()
     return app.return_code or 0

@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.text import Text
 
-from mlrelease.cli.args import add_json, model_at_version, registry
+from mlrelease.cli.args import add_at, add_json, model_at_version, registry
 from mlrelease.cli.output import folded, plain, print_json, show, to_data
 from mlrelease.registry.compare import ADDED, BETTER, REMOVED, SAME, UNKNOWN, WORSE, Comparison, MetricDelta, compare
 from mlrelease.textsafe import visible
@@ -39,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("old", metavar="MODEL@A", help="the version to compare from (e.g. what is live)")
     parser.add_argument("new", metavar="MODEL@B", help="the version to compare to (e.g. the candidate)")
     parser.add_argument("--format", choices=("table", "markdown", "json"), default="table", help="output format (default: table)")
+    add_at(parser)
     add_json(parser)
 
 

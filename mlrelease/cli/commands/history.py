@@ -17,16 +17,18 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 from rich.text import Text
 
-from mlrelease.cli.args import add_json, positive_int, registry
+from mlrelease.cli.args import add_at, add_json, positive_int, registry
 from mlrelease.cli.output import folded, plain, show
+from mlrelease.errors import UsageError
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.history import EDIT, Event, history, iter_history
+from mlrelease.registry.timetravel import parse_moment
 
 TABLE_LIMIT = 200
 STYLES = {"promote": "green", "rollback": "yellow", "outcome": "blue", "reject": "red", EDIT: "magenta"}
@@ -38,24 +40,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", metavar="MODEL", help="only this model's events")
     parser.add_argument("--env", metavar="ENV", help="only events in this environment")
     parser.add_argument("--limit", type=positive_int, metavar="N", help="at most N events (newest)")
+    parser.add_argument("--since", metavar="WHEN", help="only events at or after WHEN (ISO date or time, or 'N days ago')")
+    parser.add_argument("--until", metavar="WHEN", help="only events at or before WHEN (the history as it stood then)")
+    add_at(parser)
     add_json(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    since = None if args.since is None else parse_moment(args.since)
+    if args.until is not None:
+        if args.at is not None:
+            raise UsageError("give --until or --at, not both: both say up to when the history is read")
+        args.at = args.until
     if args.json:
         with registry(args) as reg:
-            write_events_json(iter_history(reg, args.model, args.env, args.limit))
+            write_events_json(_since(iter_history(reg, args.model, args.env, None if since else args.limit), since, args.limit))
         return 0
     # A table of thousands of rows helps no one and takes seconds to lay out: without
     # --limit, people see the newest TABLE_LIMIT events and are told there are more.
     limit = args.limit or TABLE_LIMIT + 1
     with registry(args) as reg:
-        events = history(reg, args.model, args.env, limit)
+        if since is None:
+            events = history(reg, args.model, args.env, limit)
+        else:
+            events = list(_since(iter_history(reg, args.model, args.env, None), since, limit))
     more = args.limit is None and len(events) > TABLE_LIMIT
     render(events[:TABLE_LIMIT] if more else events)
     if more:
         show(Text("… older events not shown: use --limit N for more, or --json for all", style="dim"))
     return 0
+
+
+def _since(events: Iterable[Event], since: datetime | None, limit: int | None) -> Iterator[Event]:
+    """The events at or after ``since`` (newest first), at most ``limit`` of them."""
+    count = 0
+    for e in events:
+        if since is not None and e.at < since:
+            continue  # commit order is not time order everywhere (imports, merges): look at all
+        yield e
+        count += 1
+        if limit is not None and count >= limit:
+            return
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Event))

@@ -15,12 +15,13 @@ from typing import Any
 
 from rich.text import Text
 
-from mlrelease.cli.args import add_json, registry
+from mlrelease.cli.args import add_at, add_json, registry
 from mlrelease.cli.output import folded, plain, print_json, report_problems, show, to_data
 from mlrelease.registry.overview import EnvStatus, ModelSummary, Overview, overview
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_at(parser)
     add_json(parser)
 
 

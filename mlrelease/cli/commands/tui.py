@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import argparse
 
+from mlrelease.cli.args import add_at, resolve_at
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--readonly", action="store_true", help="browse only: every action is refused")
+    add_at(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from mlrelease.tui.main import run_tui
 
-    return run_tui(args.repo, args.ref, readonly=args.readonly)
+    found = resolve_at(args)
+    return run_tui(args.repo, args.ref, readonly=args.readonly, as_of=found.asked if found else None)
