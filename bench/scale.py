@@ -79,7 +79,7 @@ def cases(p: dict[str, str]) -> list[Case]:
         Case("diff A B", ("diff", f"{m}@{prev}", f"{m}@{v}", "--json"), target_cold=0.3, target_warm=0.3),
         Case("lineage MODEL@VERSION", ("lineage", f"{m}@{v}", "--json"), target_cold=0.3, target_warm=0.3),
         Case("lineage --dataset N@V", ("lineage", "--dataset", f"{ds}@{dsv}", "--json"), target_warm=0.5),
-        Case("lineage --dataset N", ("lineage", "--dataset", ds, "--json"), target_warm=0.5, needs="any version"),
+        Case("lineage --dataset N", ("lineage", "--dataset", ds, "--json"), target_warm=0.5, needs="NAME[@VERSION]"),
         Case("history --json", ("history", "--json"), target_warm=0.5),
         Case("history MODEL", ("history", m, "--json"), target_warm=0.5),
         Case("history --env E", ("history", "--env", "production", "--json"), target_warm=0.5),

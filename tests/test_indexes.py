@@ -285,3 +285,13 @@ def test_two_processes_building_the_index_at_once_both_answer_right(repo: Path) 
     results = [json.loads(out) for out, _err in outs]
     assert results[0] == results[1] == results[2]
     assert len(results[0]["uses"]) == 125
+
+
+def test_the_children_of_a_version_index_only_its_model(repo: Path) -> None:
+    """`show MODEL@VERSION` on a cold index reads one model's manifests, not the registry's."""
+    with Registry(repo) as reg:
+        assert lineage(reg, "fraud-card", "1.0.0").children == ("1.1.0",)
+    with sqlite3.connect(index_file(repo)) as db:
+        indexed = {str(path) for (path,) in db.execute("SELECT path FROM files WHERE kind = 'version'")}
+    assert indexed == {f"models/fraud-card/versions/{v}.yaml" for v in ("1.0.0", "1.1.0", "1.2.0")}
+    assert agree(repo)["children fraud-card@1.0.0"] == (["1.1.0"], [])  # the rest is indexed when asked

@@ -281,7 +281,9 @@ class Indexes:
         return self._answer(lambda: self._children(model, version))
 
     def _children(self, model: str, version: str) -> tuple[list[str], list[Problem]]:
-        files = {p: o for p, o in self._ensure("version").items() if p.startswith(layout.versions_folder(model))}
+        folder = layout.versions_folder(model)  # ends in /
+        files = {p: o for p, o in self.files("version").items() if p.startswith(folder)}
+        self._index("version", files)  # only this model's folder: `show MODEL@VERSION` must not index the whole registry
         rows = self.store.db.execute("SELECT oid, path FROM files WHERE model = ? AND parent = ?", (model, version))
         out = []
         for oid, path in rows:
