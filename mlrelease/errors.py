@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
     DUE = 8  # `check`: at least one model is due for retraining
     ROLLOUT_ABORTED = 9  # `rollout`: a rollout was aborted (the canary rolled back), or would be with --dry-run
     NEEDS_PERSON = 10  # `rollout`: a rollout waits for a person (a pause step, a non-critical failure, an off-plan weight)
+    UNVERIFIED = 11  # `verify`: the release history has changes that are not verified mlrelease actions
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,7 @@ def test_github_lint_workflow_installs_the_package_and_lints_the_registry(
     work, remote = registry
     runner = ci_machine(tmp_path, remote, build)
     steps = github_job(runner, work / ".github/workflows/mlrelease-lint.yml", "lint")
-    assert [name for name, _ in steps] == ["Install mlrelease", "Lint the registry"]
+    assert [name for name, _ in steps] == ["Install mlrelease", "Lint the registry", "Verify the release history"]
     assert all(p.returncode == 0 for _, p in steps), output(steps)
     assert shutil.which("mlrelease", path=str(runner.venv / "bin")) is not None
     # A broken manifest pushed later turns the same job red, naming the file.

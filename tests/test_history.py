@@ -144,14 +144,20 @@ def test_filters_and_limit(hist: Path) -> None:
 
 
 def test_paging_keeps_reading_past_commits_without_events(hist: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A commit can match the paths yet hold no event (a rejection removed); the limit must still be met."""
+    """A commit can match the paths yet hold no event (a comment added); the limit must still be met.
+
+    A rejection removed by hand is an event (an edit saying so: mlrelease never removes one).
+    """
     write(hist, "models/churn/rejections.yaml", {"model": "churn", "rejected": []})
     commit_all(hist, "drop the rejection")
     write(hist, "retrain/churn.yaml", (hist / "retrain/churn.yaml").read_text() + "# a comment\n")
     commit_all(hist, "comment only")
+    write(hist, "retrain/churn.yaml", (hist / "retrain/churn.yaml").read_text() + "# another\n")
+    commit_all(hist, "another comment")
     monkeypatch.setattr(mlrelease.registry.commitlog, "FETCH", 1)
-    assert [e.action for e in events(hist, "churn", limit=1)] == ["retrain"]
-    assert [e.action for e in events(hist, "churn", limit=5)] == ["retrain", "reject", "edit"]
+    [dropped] = events(hist, "churn", limit=1)
+    assert dropped.action == "edit" and dropped.note is not None and "removed" in dropped.note
+    assert [e.action for e in events(hist, "churn", limit=5)] == ["edit", "retrain", "reject", "edit"]
 
 
 def test_deleted_and_unreadable_release_files(hist: Path) -> None:

@@ -44,10 +44,10 @@ def test_list_json_shape_and_values(capsys: pytest.CaptureFixture[str], repo: Pa
         ("value_detection_rate", 0.7, "70.0%"),
     ]
     assert fraud["candidate"] == "1.2.0"
-    assert fraud["flags"] == ["candidate"]
+    assert fraud["flags"] == ["unverified", "candidate"]  # the fixture's states were written by hand: verify says so
     assert churn["environments"]["dev"]["live"] is None
     assert churn["candidate"] is None  # 0.2.0 is what production runs
-    assert churn["flags"] == []
+    assert churn["flags"] == ["unverified"]
     assert data["problems"] == []
 
 
@@ -81,7 +81,7 @@ def test_list_shows_canary_pending_failed_and_pin(capsys: pytest.CaptureFixture[
     assert envs["production"]["pin"]["reason"] == "incident"
     assert (envs["staging"]["live"], envs["staging"]["desired"], envs["staging"]["pending"]) == ("1.1.0", "1.2.0", True)
     assert (envs["dev"]["live"], envs["dev"]["desired"], envs["dev"]["failed"]) == ("1.2.0", "1.3.0", True)
-    assert fraud["flags"] == ["candidate", "pending", "failed", "pinned"]
+    assert fraud["flags"] == ["unverified", "candidate", "pending", "failed", "pinned"]
     assert fraud["candidate"] == "1.3.0"
 
     rc, out, _ = cli(capsys, repo, "list")

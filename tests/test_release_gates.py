@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlrelease.registry.types import Environment, MetricDef, Pin, Rejection, Threshold, Tolerance, Window, Windows
-from mlrelease.release import gates
+from mlrelease.release import foureyes, gates
 from mlrelease.release.plan import Request
 from tests.release_helpers import service, set_config
 
@@ -79,9 +79,15 @@ def test_no_regression_edges() -> None:
 
 
 def test_approvals() -> None:
-    assert not gates.approvals(2, ("Alice <a@x>",)).passed
-    g = gates.approvals(2, ("Alice <a@x>", "Bob <b@x>"))
-    assert g.passed and g.numbers == {"required": 2, "have": 2, "by": ["Alice <a@x>", "Bob <b@x>"]}
+    assert not foureyes.approvals_gate(2, foureyes.Counted(("a@x",), ())).passed
+    g = foureyes.approvals_gate(2, foureyes.Counted(("a@x", "b@x"), ("c@x: the promoter's own approval does not count",)))
+    assert g.passed and g.numbers == {
+        "required": 2,
+        "have": 2,
+        "by": ["a@x", "b@x"],
+        "not_counted": ["c@x: the promoter's own approval does not count"],
+    }
+    assert "not counted: c@x: the promoter's own approval does not count" in g.detail
 
 
 def test_pin() -> None:

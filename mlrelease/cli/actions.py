@@ -165,7 +165,12 @@ def show_plan(plan: Plan, *, verbose: bool) -> None:
         out.print(Text(f"blocked: {plain(plan.block.message)}", style="bold red"))
     elif plan.refused and plan.noop is None:
         names = ", ".join(g.name for g in plan.failing)
-        out.print(Text(f"refused by gates: {plain(names)} (use --force with --reason to override)", style="bold red"))
+        how = (
+            "--force alone cannot override " + ", ".join(plan.locked) + "; see the note"
+            if plan.locked
+            else "use --force with --reason to override"
+        )
+        out.print(Text(f"refused by gates: {plain(names)} ({plain(how)})", style="bold red"))
 
 
 def show_result(result: Result) -> None:

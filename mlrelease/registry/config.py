@@ -40,6 +40,8 @@ from mlrelease.registry.yamlsafe import YMap
 
 FORMAT_VERSION = 1
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The gates a plan can show, by family (a gate's name is FAMILY or FAMILY:WHAT, e.g. threshold:f1).
+GATE_FAMILIES = ("rejected", "pin", "order", "threshold", "no_regression", "approvals", "window", "history")
 DEFAULT_NAME = r"[a-z][a-z0-9-]{0,62}"
 
 
@@ -168,7 +170,24 @@ def _environment(f: Fields) -> Environment:
         telemetry=_plugin(tel, name=f"{name}.telemetry") if tel is not None else None,
         rollout=parse_strategy(f.sub("rollout")),
         line=f.line,
+        signed=f.bool("signed"),
     )
+
+
+def _overridable(f: Fields, key: str) -> dict[str, bool]:
+    """``overridable: {GATE: true|false}``, GATE a family (threshold) or one gate (threshold:f1)."""
+    m = f.map(key)
+    out: dict[str, bool] = {}
+    for name, value in (m or {}).items():
+        assert m is not None
+        family = str(name).split(":", 1)[0]
+        if family not in GATE_FAMILIES:
+            f.problem_at(m.line_of(name), f.said(f"{key}.{name}", f"is not a gate; gates are {', '.join(GATE_FAMILIES)} (or FAMILY:NAME)"))
+        elif not isinstance(value, bool):
+            f.problem_at(m.line_of(name), f.said(f"{key}.{name}", "must be true or false"))
+        else:
+            out[str(name)] = value
+    return out
 
 
 def _gates(f: Fields | None) -> Gates:
@@ -190,6 +209,8 @@ def _gates(f: Fields | None) -> Gates:
         no_regression=f.named("no_regression", lambda sub: build(sub, TOLERANCE), empty=Tolerance),
         approvals=f.int("approvals", default=0, minimum=0) or 0,
         windows=windows,
+        approvers=f.str_list("approvers"),
+        overridable=_overridable(f, "overridable"),
     )
     f.done()  # a misspelt gate must not silently disappear
     return gates

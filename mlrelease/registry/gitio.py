@@ -150,7 +150,7 @@ def git_dir(git_root: Path) -> Path:
     return _GITDIR[key]
 
 
-_CONFIG: dict[str, tuple[float, dict[str, str]]] = {}
+_CONFIG: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, dict[str, str]]] = {}
 CONFIG_SECONDS = 10.0
 
 
@@ -162,7 +162,9 @@ def git_config(git_root: Path) -> dict[str, str]:
     for :data:`CONFIG_SECONDS`: an action asks many times within a second, and a dashboard
     left open still sees a setting the user changes.
     """
-    key = str(git_root)
+    # The environment is part of the answer (GIT_COMMITTER_EMAIL, GIT_CONFIG_COUNT...): a process
+    # that acts for several people in turn (tests, a service) must never get another's identity.
+    key = (str(git_root), tuple(sorted((k, v) for k, v in os.environ.items() if _user_git_var(k) or k in ("EMAIL", "HOME"))))
     read_at, values = _CONFIG.get(key, (0.0, {}))
     if time.monotonic() - read_at > CONFIG_SECONDS:
         proc = git(git_root, "var", "-l", check=False)

@@ -68,9 +68,11 @@ class Event:
     backend: str | None = None
     backend_ref: str | None = None
     forced: str | None = None  # gates overridden with --force
+    break_glass: str | None = None  # the break-glass approver, for an approval or a promotion that used one
     source: str | None = None  # import: where the history came from
     path: str | None = None  # registry file the event was derived from
     note: str | None = None  # what a hand edit changed, in words
+    marks: tuple[str, ...] = ()  # what `mlrelease verify` says of this event's commit (mlrelease.audit.marks)
 
     @property
     def who(self) -> str:
@@ -236,6 +238,7 @@ class _Reader:
             backend=t.get("backend"),
             backend_ref=t.get("backend_ref"),
             forced=t.get("forced"),
+            break_glass=t.get("break_glass"),
             source=t.get("source"),
         )
 
@@ -312,9 +315,12 @@ class _Reader:
         after, err = self._load(new, path, parse_rejections)
         if err:
             return [replace(base, note=f"unreadable after this commit: {err}")]
-        seen = set(before or ())
+        seen, kept = set(before or ()), set(after or ())
         added = [r for r in after or () if r not in seen]
-        return [replace(base, action="reject", actor=r.by, version=r.version, reason=r.reason, note="rejection added") for r in added]
+        removed = [r for r in before or () if r not in kept]  # mlrelease never removes one: a hand edit, shown as such
+        return [replace(base, action="reject", actor=r.by, version=r.version, reason=r.reason, note="rejection added") for r in added] + [
+            replace(base, version=r.version, reason=r.reason, note=f"rejection of {r.version} by {r.by} removed") for r in removed
+        ]
 
     def _retrain_edit(self, base: Event, path: str, old: str, new: str) -> list[Event]:
         before, _ = self._load(old, path, parse_retrain_requests)

@@ -19,7 +19,10 @@ DATASETS = "datasets"
 RELEASES = "releases"
 TELEMETRY = "telemetry"
 RETRAIN = "retrain"
-FOLDERS = (MODELS, DATASETS, RELEASES, TELEMETRY, RETRAIN)
+CONTROLS = "controls"
+IDENTITIES = "controls/identities.yaml"  # people, their addresses, groups (four eyes)
+ALLOWED_SIGNERS = "controls/allowed_signers"  # git's allowed-signers file (signed environments)
+FOLDERS = (MODELS, DATASETS, RELEASES, TELEMETRY, RETRAIN, CONTROLS)
 SUFFIX = ".yaml"
 
 # What belongs in each folder, for the message that says a file does not.
@@ -29,6 +32,7 @@ EXPECTED = {
     RELEASES: "releases/<environment>/<model>.yaml",
     TELEMETRY: "telemetry/<environment>/<model>.yaml",
     RETRAIN: "retrain/<model>.yaml",
+    CONTROLS: f"{IDENTITIES} or {ALLOWED_SIGNERS}",
 }
 
 
@@ -100,6 +104,10 @@ def locate(path: str) -> Located | str:
     """
     if path == CONFIG:
         return Located(path, "config")
+    if path == IDENTITIES:
+        return Located(path, "identities")
+    if path == ALLOWED_SIGNERS:
+        return Located(path, "signers")
     parts = path.split("/")
     top = parts[0]
     if not parts[-1].endswith(SUFFIX):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from mlrelease.errors import Problem
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import layout, lintcache
+from mlrelease.registry.identities import Identities
 from mlrelease.registry.layout import CONFIG, Located, locate
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import unsafe_reason
@@ -307,6 +308,37 @@ def _folder_problems(located: list[Located], config: Config | None, index: Index
     return problems
 
 
+def _controls_problems(config: Config, reg: Registry, located: list[Located]) -> list[Problem]:
+    """Four eyes and signing as configured must be able to work: a typo must not allow nobody, or anybody.
+
+    (An unreadable controls file is reported with the other files' problems.)
+    """
+    out: list[Problem] = []
+    kinds = {loc.kind: loc.path for loc in located}
+    identities = Identities()
+    if "identities" in kinds:
+        status, value = reg.parse_many([("identities", kinds["identities"])])[("identities", kinds["identities"])]
+        if status == "ok" and isinstance(value, Identities):
+            identities = value
+    for env in config.environments:
+        line = env.line or config.lines.get("environments")
+        unknown = identities.unknown(env.gates.approvers)
+        if unknown:
+            out.append(
+                Problem(
+                    CONFIG,
+                    line,
+                    f"approvers of {env.name!r} name {', '.join(map(repr, unknown))}: no group or person in {layout.IDENTITIES} "
+                    "and no e-mail address",
+                )
+            )
+        if env.gates.approvers and not env.gates.approvals:
+            out.append(Problem(CONFIG, line, f"approvers of {env.name!r} are set but approvals is 0, so nobody's approval is asked"))
+        if env.signed and "signers" not in kinds:
+            out.append(Problem(CONFIG, line, f"environment {env.name!r} is signed: true, and {layout.ALLOWED_SIGNERS} does not exist"))
+    return out
+
+
 def _unsafe(what: str, name: str) -> str | None:
     reason = unsafe_reason(name)
     return f"{what} name {name!r} {reason}" if reason else None
@@ -369,6 +401,8 @@ def lint(reg: Registry, plugin_checks: Callable[[Config], Iterable[Problem]] | N
         if plugin_checks is not None:
             problems.extend(plugin_checks(config))
     problems.extend(_folder_problems(located, config, index))
+    if config is not None:
+        problems.extend(_controls_problems(config, reg, located))
     # Every file parsed and checked on every core, or its cached verdict where still true.
     config_oid = reg.blob_ids([CONFIG])[CONFIG] if config is not None else None
     for found in lintcache.check_files(reg, located, config, config_oid, index, _check_parsed):

@@ -25,14 +25,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mlrelease.errors import ManifestError, MlreleaseError, Problem
-from mlrelease.registry import yamlsafe
 from mlrelease.registry.cache import corrupt
 from mlrelease.registry.gitio import blob_id
 from mlrelease.registry.index import Facts, Store, facts_of_parsed, index_path
 from mlrelease.registry.layout import Located
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.parallel import map_files
-from mlrelease.registry.parse import PARSERS
+from mlrelease.registry.parse import parse_blob
 from mlrelease.registry.types import Model, Version
 
 Check = Callable[[object, Located, Any, Any], list[Problem]]
@@ -129,7 +128,7 @@ def _verdict(kind: str, path: str, data: bytes | MlreleaseError) -> Verdict:
         return None, [Problem(path, None, str(data))], [], None
     oid = blob_id(data)
     try:
-        value = PARSERS[kind](yamlsafe.load(data, path), path)
+        value = parse_blob(kind, data, path)
     except ManifestError as exc:
         facts = Facts(oid, path, kind, False, problems=tuple(exc.problems)) if kind in ("version", "model") else None
         return oid, list(exc.problems), [], facts

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
 from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem
-from mlrelease.registry import layout, yamlsafe
+from mlrelease.registry import layout
 from mlrelease.registry.cache import ParseCache
 from mlrelease.registry.gitio import blob_id, git_dir, git_toplevel
+from mlrelease.registry.identities import Identities
 from mlrelease.registry.names import sort_versions, unsafe_reason
 from mlrelease.registry.parallel import map_files
-from mlrelease.registry.parse import PARSERS
+from mlrelease.registry.parse import parse_blob
+from mlrelease.registry.signers import AllowedSigners
 from mlrelease.registry.source import GitRefSource, Source, WorkTreeSource
 from mlrelease.registry.types import (
     Config,
@@ -45,10 +47,9 @@ def find_root(start: Path) -> Path:
     raise MlreleaseError(f"no {CONFIG} found in {start} or any parent folder (use --repo PATH, or `mlrelease init`)")
 
 
-def _parse_bytes(kind: str, path: str, data: bytes) -> tuple[str, Any]:
+def parse_bytes(kind: str, path: str, data: bytes) -> tuple[str, Any]:
     try:
-        tree = yamlsafe.load(data, path)
-        return "ok", PARSERS[kind](tree, path)
+        return "ok", parse_blob(kind, data, path)
     except ManifestError as exc:
         return "err", exc.problems
 
@@ -57,7 +58,7 @@ def _parse_read(kind: str, path: str, data: bytes | MlreleaseError) -> tuple[str
     """(blob id of what was read, parse result) — a worker's job in :meth:`Registry.parse_many`."""
     if isinstance(data, MlreleaseError):
         raise data
-    return blob_id(data), _parse_bytes(kind, path, data)
+    return blob_id(data), parse_bytes(kind, path, data)
 
 
 class Registry:
@@ -107,7 +108,7 @@ class Registry:
         key = ParseCache.key(kind, path, oid)
         hit = self._cache.get_many([key]).get(key)
         if hit is None:
-            hit = _parse_bytes(kind, path, data if data is not None else self.source.read(path))
+            hit = parse_bytes(kind, path, data if data is not None else self.source.read(path))
             self._cache.put(key, hit)
         self._memo[(kind, path)] = hit
         return hit
@@ -286,6 +287,18 @@ class Registry:
     def telemetry(self, env: str, model: str) -> Telemetry | None:
         path = layout.telemetry_path(env, model)
         return self.parse("telemetry", path) if self.source.exists(path) else None
+
+    # ---- controls: who is who, which keys may sign ----------------------------------------
+
+    def identities(self) -> Identities:
+        """``controls/identities.yaml``, or no people and no groups."""
+        path = layout.IDENTITIES
+        return self.parse("identities", path) if self.source.exists(path) else Identities()
+
+    def allowed_signers(self) -> AllowedSigners | None:
+        """``controls/allowed_signers``, or None when the registry has none."""
+        path = layout.ALLOWED_SIGNERS
+        return self.parse("signers", path) if self.source.exists(path) else None
 
     # ---- helpers for faces ----------------------------------------------------------------
 

@@ -31,6 +31,9 @@ class EnvStatus:
     desired: str | None = None
     phase: str | None = None  # observed phase of the latest promotion: Pending | Succeeded | Failed
     pin: Pin | None = None
+    forced: tuple[str, ...] = ()  # gates the latest promotion here overrode with --force
+    break_glass: tuple[str, ...] = ()  # break-glass promotions here nobody has reviewed yet (their ids)
+    marks: tuple[str, ...] = ()  # what `mlrelease verify` says of this state's history (mlrelease.audit.marks)
 
     @property
     def pending(self) -> bool:
@@ -74,8 +77,14 @@ class ModelSummary:
 
     @property
     def flags(self) -> tuple[str, ...]:
-        """Facts worth a glance, in a fixed order: candidate, pending, failed, pinned."""
+        """Facts worth a glance, in a fixed order: unverified, break-glass (not reviewed), forced, candidate, pending, failed, pinned."""
         out = []
+        if any(e.marks for e in self.environments):
+            out.append("unverified")
+        if any(e.break_glass for e in self.environments):
+            out.append("break-glass")
+        if any(e.forced for e in self.environments):
+            out.append("forced")
         if self.candidate is not None:
             out.append("candidate")
         if any(e.pending for e in self.environments):
@@ -107,6 +116,8 @@ def env_status(env: str, state: ReleaseState | None) -> EnvStatus:
         desired=state.desired.version if state.desired else None,
         phase=state.observed.phase if state.observed else None,
         pin=state.pin,
+        forced=state.desired.forced if state.desired else (),
+        break_glass=tuple(b.promotion_id for b in state.unreviewed),
     )
 
 

@@ -15,15 +15,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from mlrelease.registry import yamlsafe
 from mlrelease.registry.config import parse_config
 from mlrelease.registry.fields import Fields, read_file
+from mlrelease.registry.identities import parse_identities
 from mlrelease.registry.observations import read_observations
 from mlrelease.registry.profile import read_profile
 from mlrelease.registry.shape import Key, Listing, Shape, build, req
+from mlrelease.registry.signers import parse_allowed_signers
 from mlrelease.registry.types import (
     PHASES,
     Approval,
     Artifact,
+    BreakGlass,
     Canary,
     Code,
     Consumer,
@@ -38,6 +42,7 @@ from mlrelease.registry.types import (
     Rejection,
     ReleaseState,
     RetrainRequest,
+    Review,
     Snapshot,
     Telemetry,
     Version,
@@ -149,6 +154,7 @@ DESIRED = Shape(
         req("at", "time"),
         Key("reason"),
         Key("forced", "texts"),
+        Key("break_glass"),
     ),
 )
 OBSERVED = Shape(
@@ -164,7 +170,24 @@ OBSERVED = Shape(
 )
 LIVE = Shape(Live, (req("version"), Key("canary", "sub", shape=CANARY), req("promotion_id"), req("since", "time")))
 PIN = Shape(Pin, (req("by"), req("at", "time"), Key("reason")))
-APPROVAL = Shape(Approval, (req("version"), req("by"), req("at", "time"), Key("comment")))
+APPROVAL = Shape(
+    Approval,
+    (req("version"), req("by"), req("at", "time"), Key("comment"), Key("break_glass", "flag"), Key("used_by")),
+)
+REVIEW = Shape(Review, (req("by"), req("at", "time"), req("comment")))
+BREAK_GLASS = Shape(
+    BreakGlass,
+    (
+        req("promotion_id"),
+        req("version"),
+        req("gates", "texts"),
+        req("promoter"),
+        req("approver"),
+        req("at", "time"),
+        req("reason"),
+        Key("review", "sub", shape=REVIEW),
+    ),
+)
 RELEASE = Shape(
     ReleaseState,
     (
@@ -175,6 +198,7 @@ RELEASE = Shape(
         Key("live", "sub", shape=LIVE),
         Key("pin", "sub", shape=PIN),
         Key("approvals", "each", shape=APPROVAL),
+        Key("break_glass", "each", shape=BREAK_GLASS),
     ),
     lines=True,
 )
@@ -261,4 +285,14 @@ PARSERS: dict[str, Callable[[object, str], object]] = {
     "rejections": parse_rejections,
     "retrain": parse_retrain_requests,
     "telemetry": parse_telemetry,
+    "identities": parse_identities,
 }
+# Files that are not YAML: their parser reads the bytes.
+TEXT_PARSERS: dict[str, Callable[[bytes, str], object]] = {"signers": parse_allowed_signers}
+
+
+def parse_blob(kind: str, data: bytes, path: str) -> object:
+    """One file's bytes as the object of its kind: YAML through the bounded loader, text files (allowed signers) as text."""
+    if kind in TEXT_PARSERS:
+        return TEXT_PARSERS[kind](data, path)
+    return PARSERS[kind](yamlsafe.load(data, path), path)

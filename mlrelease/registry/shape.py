@@ -139,8 +139,8 @@ def write(obj: T, shape: Shape[T]) -> dict[str, object]:
     out: dict[str, object] = {}
     for key in shape.keys:
         value = getattr(obj, key.name)
-        if value is None or value == () or value == {}:
-            continue
+        if value is None or value == () or value == {} or (key.kind == "flag" and value == bool(key.default)):
+            continue  # a flag at its default is left out, as an absent key reads
         out[key.name] = _written(value, key)
     return out
 

@@ -14,7 +14,7 @@ from mlrelease.textsafe import visible
 PREFIX = "Mlrelease-"
 # field name → trailer key, in the order they are written
 KEYS: dict[str, str] = {
-    "action": "Mlrelease-Action",  # promote | rollback | retrain | approve | reject | unpin | register | model | import | outcome | reconcile
+    "action": "Mlrelease-Action",  # promote | rollback | retrain | approve | reject | unpin | review | register | model | import | ...
     "model": "Mlrelease-Model",
     "dataset": "Mlrelease-Dataset",  # register of a data set version
     "version": "Mlrelease-Version",
@@ -27,6 +27,7 @@ KEYS: dict[str, str] = {
     "backend_ref": "Mlrelease-Backend-Ref",
     "actor": "Mlrelease-Actor",
     "forced": "Mlrelease-Forced-Gates",
+    "break_glass": "Mlrelease-Break-Glass",  # who approved overriding gates --force alone may not (identity)
     "source": "Mlrelease-Source",  # import: where the history came from
     "reason": "Reason",
 }

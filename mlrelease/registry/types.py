@@ -94,6 +94,21 @@ class Gates:
     no_regression: dict[str, Tolerance] = field(default_factory=dict)
     approvals: int = 0
     windows: Windows = field(default_factory=Windows)
+    approvers: tuple[str, ...] = ()  # who may approve here: people, groups, e-mails (controls/identities.yaml); empty = anyone
+    overridable: dict[str, bool] = field(default_factory=dict)  # gate family or name → may --force override it
+
+    def may_override(self, gate: str) -> bool:
+        """Whether ``--force`` may override the failing gate ``gate`` (e.g. ``threshold:f1``) here.
+
+        A gate's own name wins over its family (``threshold``); without either, approvals and
+        rejections are not overridable where approvals are required (four eyes), and the
+        rest are. A gate that is not overridable still yields to break-glass (docs/controls.md).
+        """
+        family = gate.split(":", 1)[0]
+        for key in (gate, family):
+            if key in self.overridable:
+                return self.overridable[key]
+        return not (self.approvals > 0 and family in ("approvals", "rejected"))
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,7 @@ class Environment:
     telemetry: PluginConfig | None = None
     rollout: Strategy | None = None  # progressive delivery (see registry/rollout.py)
     line: int | None = None
+    signed: bool = False  # every commit touching it is signed by a key in controls/allowed_signers
 
 
 @dataclass(frozen=True)
@@ -315,6 +331,7 @@ class Desired:
     canary: Canary | None = None
     reason: str | None = None
     forced: tuple[str, ...] = ()  # gates overridden with --force for this action
+    break_glass: str | None = None  # who approved overriding gates that are not overridable (identity)
 
 
 @dataclass(frozen=True)
@@ -352,6 +369,35 @@ class Approval:
     by: str
     at: datetime
     comment: str | None = None
+    break_glass: bool = False  # approves overriding gates --force may not override alone, once
+    used_by: str | None = None  # break-glass: the promotion id that used it
+
+
+@dataclass(frozen=True)
+class Review:
+    """Someone other than the promoter and the break-glass approver looked at it afterwards."""
+
+    by: str
+    at: datetime
+    comment: str
+
+
+@dataclass(frozen=True)
+class BreakGlass:
+    """A promotion that overrode gates that are not overridable, with its second person's approval.
+
+    Kept in the release state after later promotions, and flagged by every face until it
+    has a :class:`Review`.
+    """
+
+    promotion_id: str
+    version: str
+    gates: tuple[str, ...]  # the gates overridden
+    promoter: str
+    approver: str  # who approved the break-glass (identity)
+    at: datetime
+    reason: str
+    review: Review | None = None
 
 
 @dataclass(frozen=True)
@@ -363,7 +409,13 @@ class ReleaseState:
     live: Live | None = None
     pin: Pin | None = None
     approvals: tuple[Approval, ...] = ()
+    break_glass: tuple[BreakGlass, ...] = ()
     lines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def unreviewed(self) -> tuple[BreakGlass, ...]:
+        """Break-glass promotions nobody has reviewed yet: every face flags them."""
+        return tuple(b for b in self.break_glass if b.review is None)
 
     @property
     def pending(self) -> bool:
@@ -372,20 +424,6 @@ class ReleaseState:
     @property
     def failed(self) -> bool:
         return self.observed is not None and self.observed.phase == "Failed"
-
-    def approvers(self, version: str) -> tuple[str, ...]:
-        """Distinct identities that approved ``version`` here."""
-        seen: dict[str, str] = {}
-        for a in self.approvals:
-            if a.version == version:
-                seen.setdefault(identity_key(a.by), a.by)
-        return tuple(seen.values())
-
-
-def identity_key(who: str) -> str:
-    """One person, however their name is spelled: the e-mail of ``Name <email>``, lower-cased."""
-    m = re.search(r"<([^<>]+)>\s*$", who)
-    return (m.group(1) if m else who).strip().lower()
 
 
 # ---- models/<model>/rejections.yaml --------------------------------------------------

@@ -28,6 +28,7 @@ class DeployFacts:
     actor: str
     reason: str | None
     forced: tuple[str, ...] = ()
+    break_glass: str | None = None  # who approved the break-glass this promotion uses
 
     def fields(self, **extra: object) -> dict[str, object | None]:
         return {
@@ -41,6 +42,7 @@ class DeployFacts:
             "backend": self.backend,
             "actor": self.actor,
             "forced": ", ".join(self.forced) or None,
+            "break_glass": self.break_glass,
             "reason": self.reason,
             **extra,
         }
@@ -55,7 +57,9 @@ def intent(d: DeployFacts, path: str) -> CommitPreview:
         subject = f"Roll back {d.model} in {d.environment} to {d.version} (pinned)"
     else:
         subject = f"Promote {d.model} {d.version} to {d.environment}{_canary(d)}"
-    if d.forced:
+    if d.break_glass:
+        subject += " [break-glass]"
+    elif d.forced:
         subject += " [forced]"
     return CommitPreview(subject, d.fields(phase="Pending"), (path,))
 
@@ -87,9 +91,33 @@ def pin(model: str, environment: str, live: str | None, actor: str, reason: str 
     return CommitPreview(f"Pin {model} in {environment}", fields, (path,))
 
 
-def approve(model: str, version: str, environment: str, actor: str, comment: str | None, path: str) -> CommitPreview:
-    fields = {"action": "approve", "model": model, "version": version, "environment": environment, "actor": actor, "reason": comment}
-    return CommitPreview(f"Approve {model} {version} for {environment}", fields, (path,))
+def approve(
+    model: str, version: str, environment: str, actor: str, comment: str | None, path: str, *, break_glass: str | None = None
+) -> CommitPreview:
+    """``break_glass``: the approver's identity, for a break-glass approval."""
+    fields = {
+        "action": "approve",
+        "model": model,
+        "version": version,
+        "environment": environment,
+        "actor": actor,
+        "break_glass": break_glass,
+        "reason": comment,
+    }
+    what = "break-glass for" if break_glass else ""
+    return CommitPreview(f"Approve {what + ' ' if what else ''}{model} {version} for {environment}", fields, (path,))
+
+
+def review(model: str, environment: str, promotion_ids: tuple[str, ...], actor: str, reason: str | None, path: str) -> CommitPreview:
+    fields = {
+        "action": "review",
+        "model": model,
+        "environment": environment,
+        "promotion_id": ", ".join(promotion_ids) or None,
+        "actor": actor,
+        "reason": reason,
+    }
+    return CommitPreview(f"Review the break-glass promotion of {model} in {environment}", fields, (path,))
 
 
 def reject(model: str, version: str, actor: str, reason: str | None, path: str) -> CommitPreview:

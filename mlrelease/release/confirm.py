@@ -32,6 +32,6 @@ def needs_typed_name(config: Config, kind: str, environment: str | None) -> bool
 def confirmation(config: Config, plan: Plan) -> Confirmation:
     """The policy for ``plan``: a reason where needed (always when forcing), a typed name where it costs most."""
     r = plan.request
-    forcing = r.force and bool(plan.failing)
+    forcing = (r.force and bool(plan.failing)) or r.break_glass  # a break-glass approval is an override too
     typed = needs_typed_name(config, r.kind, r.environment) or forcing
     return Confirmation(reason_required=needs_reason(r.kind) or forcing, typed_name=(r.model or None) if typed else None)

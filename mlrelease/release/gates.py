@@ -13,7 +13,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from mlrelease.registry.config import DAYS
-from mlrelease.registry.types import Environment, MetricDef, Pin, Rejection, Threshold, Tolerance, Window, Windows
+from mlrelease.registry.types import Config, Environment, MetricDef, Pin, Rejection, ReleaseState, Threshold, Tolerance, Window, Windows
 from mlrelease.release.plan import GateResult
 
 _EPS = 1e-12  # metrics are floats read from YAML: 0.8 must pass "min 0.8"
@@ -108,6 +108,9 @@ def no_regression(
         if m is None:
             out.append(GateResult(gate, False, f"{name} is not in the metric catalogue, so its goal (max or min) is unknown", numbers))
             continue
+        if value is None and live_value is None:  # a metric this model does not report: nothing can regress
+            out.append(GateResult(gate, True, f"neither {live_version} (live) nor this version reports {name}", numbers))
+            continue
         if value is None:
             out.append(GateResult(gate, False, f"{name} is missing from the version manifest", numbers))
             continue
@@ -126,13 +129,6 @@ def no_regression(
             verdict = "not worse" if worse_by <= 0 else change
             out.append(GateResult(gate, True, f"{text}: {verdict}", numbers))
     return out
-
-
-def approvals(required: int, approvers: tuple[str, ...]) -> GateResult:
-    numbers = {"required": required, "have": len(approvers), "by": list(approvers)}
-    who = f" ({', '.join(approvers)})" if approvers else ""
-    text = f"{len(approvers)} of {required} approvals from distinct identities{who}"
-    return GateResult("approvals", len(approvers) >= required, text, numbers)
 
 
 def _describe(w: Window) -> str:
@@ -186,3 +182,28 @@ def pinned(pin: Pin | None, environment: str) -> GateResult:
         f"{environment} is pinned by {pin.by} since {pin.at:%Y-%m-%d %H:%M}{why} (unpin it, or --force)",
         {"by": pin.by, "at": pin.at.isoformat(), "reason": pin.reason},
     )
+
+
+def promote_gates(
+    version: str,
+    env: Environment,
+    config: Config,
+    *,
+    metrics: Mapping[str, float],
+    rejections: Iterable[Rejection],
+    state: ReleaseState,
+    order_results: list[GateResult],
+    live_metrics: Mapping[str, float] | None,
+    approvals: GateResult | None,
+    now: datetime,
+) -> list[GateResult]:
+    """Every gate of a promotion, in the order plans show them: the planner's and ``verify``'s one list."""
+    live = state.live
+    results = [rejected(version, rejections), pinned(state.pin, env.name), *order_results]
+    results += thresholds(env.gates.thresholds, metrics, config.metrics)
+    results += no_regression(env.gates.no_regression, metrics, live.version if live else None, live_metrics, config.metrics)
+    if approvals is not None:
+        results.append(approvals)
+    if env.gates.windows.allow or env.gates.windows.deny:
+        results.append(window(env.gates.windows, now))
+    return results

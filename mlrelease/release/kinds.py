@@ -33,6 +33,7 @@ KINDS: dict[str, Kind] = {
         Kind("reject", "Reject", "single", True, False, False, True),
         Kind("unpin", "Unpin", "single", True, True, True, False),  # a reason like every change (issue 15.6)
         Kind("pin", "Pin", "single", True, False, True, False),  # a hold: promotions (and rollouts) wait until unpin
+        Kind("review", "Review", "single", True, False, True, False),
         Kind("reconcile", "Reconcile", "reconcile", False, False, False, False, model_optional=True),
     )
 }

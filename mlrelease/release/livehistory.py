@@ -16,16 +16,21 @@ only when the current state does not answer already.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
+from typing import TypeVar
 
 from mlrelease.errors import ManifestError
 from mlrelease.registry import yamlsafe
 from mlrelease.registry.gitio import CatFile, git
-from mlrelease.registry.parse import parse_release
-from mlrelease.registry.types import ReleaseState
+from mlrelease.registry.parse import parse_rejections, parse_release
+from mlrelease.registry.types import Rejection, ReleaseState
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,8 @@ class LiveChange:
     action: str | None  # desired.action that got it there: promote | rollback
 
 
-def release_states(git_root: Path, ref: str, git_path: str) -> list[tuple[str, ReleaseState]]:
-    """(commit, state) of every version of the release file, newest first; unreadable ones are skipped, not fatal."""
+def file_versions(git_root: Path, ref: str, git_path: str, parse: Callable[[object, str], T]) -> list[tuple[str, T]]:
+    """(commit, parsed content) of every version of one file, newest first; unreadable ones are skipped, not fatal."""
     out = git(git_root, "log", "--format=commit %H", "--raw", "--no-abbrev", "--no-renames", ref, "--", git_path).stdout
     entries: list[tuple[str, str]] = []  # (commit, blob), newest first
     commit = ""
@@ -51,18 +56,39 @@ def release_states(git_root: Path, ref: str, git_path: str) -> list[tuple[str, R
             parts = meta.split()
             if len(parts) >= 5 and parts[4] != "D":
                 entries.append((commit, parts[3]))
-    states = []
+    versions = []
     cat = CatFile(git_root)
     try:
         for commit, blob in entries:
             try:
-                state = parse_release(yamlsafe.load(cat.read(blob), git_path), git_path)
+                versions.append((commit, parse(yamlsafe.load(cat.read(blob), git_path), git_path)))
             except ManifestError:
                 continue
-            states.append((commit, state))
     finally:
         cat.close()
-    return states
+    return versions
+
+
+def release_states(git_root: Path, ref: str, git_path: str) -> list[tuple[str, ReleaseState]]:
+    """(commit, state) of every version of the release file, newest first."""
+    return file_versions(git_root, ref, git_path, parse_release)
+
+
+def rejections_ever(git_root: Path, ref: str, git_path: str, current: Sequence[Rejection]) -> tuple[Rejection, ...]:
+    """``current`` and every rejection the file held before and no longer does.
+
+    mlrelease has no un-reject: a rejection that is gone was removed by hand, so it
+    still holds (its reason says so, and `mlrelease verify` reports the commit).
+    """
+    kept = {(r.version, r.by, r.at) for r in current}
+    removed: dict[tuple[str, str, datetime], Rejection] = {}
+    for commit, rejections in file_versions(git_root, ref, git_path, parse_rejections):
+        for r in rejections:
+            key = (r.version, r.by, r.at)
+            if key not in kept and key not in removed:
+                why = f"{r.reason} (removed from the file by hand after commit {commit[:10]}; a rejection holds forever)"
+                removed[key] = dataclasses.replace(r, reason=why)
+    return (*current, *removed.values())
 
 
 def live_changes(git_root: Path, ref: str, git_path: str) -> list[LiveChange]:

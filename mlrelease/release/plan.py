@@ -18,7 +18,7 @@ from mlrelease.errors import ExitCode, MlreleaseError, StaleState
 from mlrelease.notify.send import Delivery
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.trailers import format_message
-from mlrelease.registry.types import Desired, Pin
+from mlrelease.registry.types import Approval, Desired, Pin
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Request:
     canary: float | None = None  # percent of traffic
     force: bool = False
     trigger: str = "manual"  # retrain: manual | policy:<rule>
+    break_glass: bool = False  # approve: a break-glass approval (see release.foureyes)
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ class Plan:
     pending: tuple[PendingItem, ...] = ()  # reconcile
     desired: Desired | None = None  # promote/rollback: the desired state the intent commit writes
     pin: Pin | None = None  # rollback: the hold it sets
+    break_glass: Approval | None = None  # promote/rollback: the break-glass approval its intent uses
+    locked: tuple[str, ...] = ()  # failing gates --force alone may not override here (break-glass, see release.foureyes)
     confirmation: Confirmation = Confirmation()  # what a face asks before running it (see release.confirm)
 
     @property
@@ -209,6 +212,8 @@ class Plan:
             r.environment,
             r.canary,
             r.force,
+            r.break_glass,
+            self.break_glass,
             self.version,
             self.previous,
             self.backend,
@@ -242,6 +247,8 @@ class Plan:
             "gates": [g.to_json() for g in self.gates],
             "failing_gates": [g.name for g in self.failing],
             "forced_gates": list(self.forced),
+            "locked_gates": list(self.locked),
+            "break_glass": self.desired.break_glass if self.desired else (self.request.break_glass or None),
             "backend": self.backend,
             "backend_call": self.backend_call,
             "commits": [c.to_json() for c in self.commits],

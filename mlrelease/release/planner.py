@@ -13,69 +13,22 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 
 from mlrelease.backends.base import Action, Backend
-from mlrelease.errors import MlreleaseError, NotFound, Problem, ReadOnly, StaleState, UsageError
+from mlrelease.errors import GateRefused, MlreleaseError, NotFound, Problem, StaleState, UsageError
 from mlrelease.registry import layout
-from mlrelease.registry.gitio import git_dir
 from mlrelease.registry.loader import Registry
-from mlrelease.registry.names import unsafe_reason
 from mlrelease.registry.source import GitRefSource
-from mlrelease.registry.types import Canary, Config, Desired, Environment, Pin, ReleaseState, Version
-from mlrelease.release import commits, confirm, gates, livehistory
+from mlrelease.registry.types import Approval, Canary, Desired, Environment, Pin, ReleaseState, Version
+from mlrelease.release import approving, commits, confirm, controls, foureyes, gates, livehistory, planning
 from mlrelease.release import state as st
 from mlrelease.release.cadence import already_requested
 from mlrelease.release.commits import DeployFacts
 from mlrelease.release.ids import new_id
-from mlrelease.release.plan import Block, CommitPreview, Expected, GateResult, PendingItem, Plan, Request
+from mlrelease.release.plan import Block, GateResult, PendingItem, Plan, Request
+from mlrelease.release.planning import BackendResolver, Context
 
-BackendResolver = Callable[[Config, str | None], Backend]
-
-
-@dataclass(frozen=True)
-class Context:
-    """Who acts, when, with which backends, and whether writing is switched off."""
-
-    actor: str
-    now: datetime
-    resolve: BackendResolver
-    readonly: bool = False
-
-
-@dataclass
-class _History:
-    """Live-version history per release file at one commit, read at most once each."""
-
-    git_root: Path
-    ref: str
-    prefix: str
-    cache: dict[str, list[livehistory.LiveChange]] = field(default_factory=dict)
-
-    @property
-    def shallow(self) -> bool:
-        """A shallow clone lacks the early history: "never live" cannot be told from "not fetched"."""
-        return (git_dir(self.git_root) / "shallow").is_file()
-
-    def honest(self, results: list[GateResult]) -> list[GateResult]:
-        """History gates that failed in a shallow clone say why they may be wrong."""
-        if not self.shallow or all(g.passed or not g.name.startswith(("order:", "history")) for g in results):
-            return results
-        note = "; this clone is shallow, so older history is missing here: run `git fetch --unshallow` (or use a full clone)"
-        return [
-            g if g.passed or not g.name.startswith(("order:", "history")) else dataclasses.replace(g, detail=g.detail + note)
-            for g in results
-        ]
-
-    def changes(self, env: str, model: str) -> list[livehistory.LiveChange]:
-        rel = layout.release_path(env, model)
-        if rel not in self.cache:
-            path = f"{self.prefix}/{rel}" if self.prefix else rel
-            self.cache[rel] = livehistory.live_changes(self.git_root, self.ref, path)
-        return self.cache[rel]
+__all__ = ["BackendResolver", "Context", "action_for", "make_plan", "pending_items"]
 
 
 def make_plan(reg: Registry, req: Request, ctx: Context, *, action_id: str | None = None) -> Plan:
@@ -83,13 +36,14 @@ def make_plan(reg: Registry, req: Request, ctx: Context, *, action_id: str | Non
     source = reg.source
     if not isinstance(source, GitRefSource) or reg.git_root is None:
         raise MlreleaseError("actions are planned against a commit of the registry, not the work tree")
-    history = _History(reg.git_root, source.commit, source.prefix)
+    history = planning.History(reg.git_root, source.commit, source.prefix)
     builders = {
         "promote": _promote,
         "rollback": _rollback,
         "unpin": _unpin,
         "pin": _unpin,
-        "approve": _approve,
+        "approve": approving.plan_approve,
+        "review": approving.plan_review,
         "reject": _reject,
         "retrain": _retrain,
         "reconcile": _reconcile,
@@ -99,74 +53,6 @@ def make_plan(reg: Registry, req: Request, ctx: Context, *, action_id: str | Non
         raise UsageError(f"unknown action {req.kind!r}")
     plan = build(reg, req, ctx, history, source.commit, action_id or new_id(ctx.now))
     return dataclasses.replace(plan, confirmation=confirm.confirmation(reg.config, plan))
-
-
-# ---- shared lookups -------------------------------------------------------------------------
-
-
-def _environment(config: Config, name: str | None) -> Environment:
-    reason = unsafe_reason(name or "")
-    if reason:
-        raise NotFound(f"environment name {name!r} {reason}")
-    env = config.environment(name or "")
-    if env is None:
-        raise NotFound(f"no environment {name!r} in mlrelease.yaml (environments: {', '.join(config.environment_names) or 'none'})")
-    return env
-
-
-def _model_and_version(reg: Registry, req: Request) -> tuple[str, Version]:
-    if not req.model or not req.version:
-        raise UsageError(f"{req.kind} needs MODEL@VERSION")
-    return req.model, reg.version(req.model, req.version)
-
-
-def _expected(state: ReleaseState) -> Expected:
-    live = state.live
-    return Expected(
-        promotion_id=state.desired.promotion_id if state.desired else None,
-        phase=state.observed.phase if state.observed else None,
-        live_version=live.version if live else None,
-        live_canary=(live.canary.version, live.canary.weight) if live and live.canary else None,
-        pinned=state.pin is not None,
-    )
-
-
-def _settled(state: ReleaseState, version: str, canary: Canary | None) -> bool:
-    """Live is ``version`` (with ``canary``) and the last action asked for exactly that: nothing to do.
-
-    After a Failed promotion ``desired`` still names the failed version, so asking for what is
-    live is not a no-op then: it puts ``desired`` back (a reconciler elsewhere reads it).
-    """
-    live, desired = state.live, state.desired
-    if live is None or state.pending or (live.version, live.canary) != (version, canary):
-        return False
-    return desired is None or (desired.version, desired.canary) == (version, canary)
-
-
-def _readonly_block(ctx: Context, env: Environment | None) -> Block | None:
-    if ctx.readonly:
-        return Block("read-only mode (--readonly): actions are disabled", ReadOnly)
-    if env is not None and env.read_only:
-        return Block(f"environment {env.name} is read-only (read_only: true in mlrelease.yaml)", ReadOnly)
-    return None
-
-
-def _impossible(ctx: Context, env: Environment, message: str) -> MlreleaseError:
-    """An action that cannot be planned at all: where acting is not allowed anyway, say that first."""
-    block = _readonly_block(ctx, env)
-    return block.error() if block else MlreleaseError(message)
-
-
-def _pending_block(state: ReleaseState) -> Block | None:
-    if not state.pending or state.desired is None or state.observed is None:
-        return None
-    d = state.desired
-    what = d.canary.version if d.canary else d.version
-    return Block(
-        f"{d.action} of {state.model} {what} to {state.environment} (promotion {state.observed.promotion_id}, by {d.actor}, "
-        f"{d.at:%Y-%m-%d %H:%M}Z) is still Pending: wait for it to finish, or if it was interrupted, run `mlrelease reconcile`",
-        StaleState,
-    )
 
 
 def action_for(
@@ -201,15 +87,11 @@ def action_for(
     )
 
 
-def _first_block(*blocks: Block | None) -> Block | None:
-    return next((b for b in blocks if b is not None), None)
-
-
 # ---- promote --------------------------------------------------------------------------------
 
 
 def _order_evidence(
-    reg: Registry, history: _History, model: str, version: str, env: Environment
+    reg: Registry, history: planning.History, model: str, version: str, env: Environment
 ) -> dict[str, tuple[str | None, str | None]]:
     out: dict[str, tuple[str | None, str | None]] = {}
     for req_env in env.requires:
@@ -226,10 +108,10 @@ def _order_evidence(
     return out
 
 
-def _promote(reg: Registry, req: Request, ctx: Context, history: _History, base: str, aid: str) -> Plan:
+def _promote(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
     config = reg.config
-    env = _environment(config, req.environment)
-    model, manifest = _model_and_version(reg, req)
+    env = planning.environment(config, req.environment)
+    model, manifest = planning.model_and_version(reg, req)
     version = manifest.version
     state = reg.release(env.name, model) or st.empty(model, env.name)
     live = state.live
@@ -245,9 +127,9 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: _History, base:
             raise UsageError(f"{model} {version} is the live version in {env.name}; a canary must be another version")
         canary = Canary(version, req.canary)
     noop = None
-    if canary is None and _settled(state, version, None):
+    if canary is None and planning.settled(state, version, None):
         noop = f"{model} {version} is already live in {env.name}"
-    elif canary is not None and live is not None and _settled(state, live.version, canary):
+    elif canary is not None and live is not None and planning.settled(state, live.version, canary):
         noop = f"{model} {version} is already live in {env.name} as canary at {canary.weight:g}%"
     live_manifest = None
     if live is not None and env.gates.no_regression:
@@ -255,20 +137,22 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: _History, base:
             live_manifest = reg.version(model, live.version)
         except NotFound:
             live_manifest = None
-    results: list[GateResult] = [gates.rejected(version, reg.rejections(model)), gates.pinned(state.pin, env.name)]
-    results += history.honest(gates.order(version, env, _order_evidence(reg, history, model, version, env)))
-    results += gates.thresholds(env.gates.thresholds, manifest.metrics, config.metrics)
-    results += gates.no_regression(
-        env.gates.no_regression,
-        manifest.metrics,
-        live.version if live else None,
-        live_manifest.metrics if live_manifest else None,
-        config.metrics,
-    )
+    ctl = controls.for_plan(reg, env, ctx.actor, lambda: ctx.own_key(reg.git_root or reg.root), model)
+    approvals = None
     if env.gates.approvals:
-        results.append(gates.approvals(env.gates.approvals, state.approvers(version)))
-    if env.gates.windows.allow or env.gates.windows.deny:
-        results.append(gates.window(env.gates.windows, ctx.now))
+        approvals = foureyes.approvals_gate(env.gates.approvals, foureyes.count(state, version, ctl.actor, ctl.policy))
+    results = gates.promote_gates(
+        version,
+        env,
+        config,
+        metrics=manifest.metrics,
+        rejections=history.rejections(reg, model),
+        state=state,
+        order_results=history.honest(gates.order(version, env, _order_evidence(reg, history, model, version, env))),
+        live_metrics=live_manifest.metrics if live_manifest else None,
+        approvals=approvals,
+        now=ctx.now,
+    )
     backend = ctx.resolve(config, env.backend)
     previous = live.version if live else None
     action = action_for(
@@ -282,7 +166,10 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: _History, base:
         previous=previous,
         canary=req.canary,
     )
-    forced = tuple(g.name for g in results if not g.passed) if req.force else ()
+    hint = f"mlrelease approve {model}@{version} --env {env.name} --break-glass --reason TEXT"
+    over = foureyes.override(results, req.force, env, state, version, ctl.actor, ctl.policy, hint)
+    bg = over.break_glass
+    bg_by = ctl.policy.signer(bg)[0] if bg is not None else None
     desired = Desired(
         version=live.version if canary is not None and live is not None else version,
         promotion_id=aid,
@@ -291,29 +178,54 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: _History, base:
         at=ctx.now,
         canary=canary,
         reason=req.reason,
-        forced=forced,
+        forced=over.forced,
+        break_glass=bg_by,
     )
-    deploy = DeployFacts("promote", model, env.name, version, previous, req.canary, aid, backend.name, ctx.actor, req.reason, forced)
+    deploy = DeployFacts(
+        "promote", model, env.name, version, previous, req.canary, aid, backend.name, ctx.actor, req.reason, over.forced, bg_by
+    )
     path = layout.release_path(env.name, model)
-    notes = []
+    notes = [*ctl.notes]
     if canary is None and live is not None and live.canary is not None and live.canary.version != version:
         notes.append(f"the canary {live.canary.version} ({live.canary.weight:g}%) is removed: a full promotion replaces it")
-    return _deploy_plan(req, ctx, base, deploy, path, results, backend, action, state, env, noop, notes, desired)
+    if over.locked and not req.force:
+        notes.append(f"{', '.join(over.locked)} cannot be overridden with --force alone here; an emergency needs break-glass (`{hint}`)")
+    if bg is not None:
+        notes.append(f"break-glass approved by {bg_by}: this promotion is flagged until someone else reviews it (`mlrelease review`)")
+    refusal = Block(over.refusal, GateRefused) if over.refusal else None
+    return _deploy_plan(
+        req,
+        ctx,
+        base,
+        deploy,
+        path,
+        results,
+        backend,
+        action,
+        state,
+        env,
+        noop,
+        notes,
+        desired,
+        extra_block=planning.first_block(ctl.block, refusal),
+        break_glass=bg,
+        locked=over.locked,
+    )
 
 
 # ---- rollback -------------------------------------------------------------------------------
 
 
-def _rollback(reg: Registry, req: Request, ctx: Context, history: _History, base: str, aid: str) -> Plan:
+def _rollback(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
     config = reg.config
-    env = _environment(config, req.environment)
+    env = planning.environment(config, req.environment)
     model = req.model or ""
     reg.model(model)
     state = reg.release(env.name, model) or st.empty(model, env.name)
     live = state.live
     if live is None:
-        raise _impossible(ctx, env, f"nothing is live for {model} in {env.name}, so there is nothing to roll back")
-    rejections = reg.rejections(model)
+        raise planning.impossible(ctx, env, f"nothing is live for {model} in {env.name}, so there is nothing to roll back")
+    rejections = history.rejections(reg, model)
     changes = history.changes(env.name, model)
     notes = []
     if req.version is not None:
@@ -323,13 +235,15 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: _History, base
     else:
         found = livehistory.rollback_target(changes, live.version, {r.version for r in rejections})
         if found is None:
-            raise _impossible(ctx, env, f"no earlier live version of {model} in {env.name} in the history; name one with --to VERSION")
+            raise planning.impossible(
+                ctx, env, f"no earlier live version of {model} in {env.name} in the history; name one with --to VERSION"
+            )
         target = found
     manifest = reg.version(model, target)
     if live.canary is not None:
         notes.append(f"the canary {live.canary.version} ({live.canary.weight:g}%) is removed")
     noop = None
-    if _settled(state, target, None):
+    if planning.settled(state, target, None):
         if state.pin is None:
             raise MlreleaseError(f"{model} {target} is already live in {env.name}; nothing to roll back (name another version with --to)")
         noop = f"{model} {target} is already live in {env.name} and pinned"
@@ -348,15 +262,49 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: _History, base
     action = action_for(
         "rollback", model, manifest, action_id=aid, actor=ctx.actor, reason=req.reason, environment=env.name, previous=live.version
     )
-    forced = tuple(g.name for g in results if not g.passed) if req.force else ()
-    desired = Desired(version=target, promotion_id=aid, action="rollback", actor=ctx.actor, at=ctx.now, reason=req.reason, forced=forced)
-    deploy = DeployFacts("rollback", model, env.name, target, live.version, None, aid, backend.name, ctx.actor, req.reason, forced)
+    ctl = controls.for_plan(reg, env, ctx.actor, lambda: ctx.own_key(reg.git_root or reg.root), model)
+    hint = f"mlrelease approve {model}@{target} --env {env.name} --break-glass --reason TEXT"
+    over = foureyes.override(results, req.force, env, state, target, ctl.actor, ctl.policy, hint)
+    bg = over.break_glass
+    bg_by = ctl.policy.signer(bg)[0] if bg is not None else None
+    desired = Desired(
+        version=target,
+        promotion_id=aid,
+        action="rollback",
+        actor=ctx.actor,
+        at=ctx.now,
+        reason=req.reason,
+        forced=over.forced,
+        break_glass=bg_by,
+    )
+    deploy = DeployFacts(
+        "rollback", model, env.name, target, live.version, None, aid, backend.name, ctx.actor, req.reason, over.forced, bg_by
+    )
     path = layout.release_path(env.name, model)
     if state.pin is None:
         notes.append(f"pins {env.name} for {model}: promotions are refused until `mlrelease unpin {model} --env {env.name}`")
-    request = Request("rollback", model, target, env.name, req.reason, None, req.force, req.trigger)
+    request = dataclasses.replace(req, version=target, canary=None)
     pin = Pin(by=ctx.actor, at=ctx.now, reason=req.reason)
-    return _deploy_plan(request, ctx, base, deploy, path, results, backend, action, state, env, noop, notes, desired, pin=pin)
+    refusal = Block(over.refusal, GateRefused) if over.refusal else None
+    return _deploy_plan(
+        request,
+        ctx,
+        base,
+        deploy,
+        path,
+        results,
+        backend,
+        action,
+        state,
+        env,
+        noop,
+        notes,
+        desired,
+        pin=pin,
+        extra_block=planning.first_block(ctl.block, refusal),
+        break_glass=bg,
+        locked=over.locked,
+    )
 
 
 def _deploy_plan(
@@ -375,8 +323,15 @@ def _deploy_plan(
     desired: Desired,
     *,
     pin: Pin | None = None,
+    extra_block: Block | None = None,
+    break_glass: Approval | None = None,
+    locked: tuple[str, ...] = (),
 ) -> Plan:
-    """The plan of a promote or rollback: intent and outcome commits of ``deploy`` on ``path``."""
+    """The plan of a promote or rollback: intent and outcome commits of ``deploy`` on ``path``.
+
+    ``extra_block``: a refusal of the controls (signing, a gate --force may not override);
+    ``break_glass``: the approval this promotion uses, marked used by its intent.
+    """
     intent = commits.intent(deploy, path)
     return Plan(
         request=req,
@@ -393,21 +348,25 @@ def _deploy_plan(
         action=action,
         executor=backend,
         commits=(intent, commits.outcome(deploy, path, phase="Succeeded|Failed", backend_ref=None, message=None)),
-        expected=_expected(state),
+        expected=planning.expected(state),
         noop=noop,
-        block=_first_block(_readonly_block(ctx, env), None if noop else _pending_block(state)),
+        block=planning.first_block(
+            planning.readonly_block(ctx, env), None if noop else planning.pending_block(state), None if noop else extra_block
+        ),
         notes=tuple(notes),
         desired=desired,
         pin=pin,
+        break_glass=break_glass,
+        locked=locked,
     )
 
 
 # ---- unpin, approve, reject -----------------------------------------------------------------
 
 
-def _unpin(reg: Registry, req: Request, ctx: Context, history: _History, base: str, aid: str) -> Plan:
+def _unpin(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
     """Unpin, and its twin pin (a hold a person sets, e.g. to pause a rollout): one commit on the pin."""
-    env = _environment(reg.config, req.environment)
+    env = planning.environment(reg.config, req.environment)
     model = req.model or ""
     reg.model(model)
     state = reg.release(env.name, model)
@@ -415,37 +374,18 @@ def _unpin(reg: Registry, req: Request, ctx: Context, history: _History, base: s
     path = layout.release_path(env.name, model)
     if req.kind == "pin":
         if live is None:
-            raise _impossible(ctx, env, f"nothing is live for {model} in {env.name}, so there is nothing to hold")
+            raise planning.impossible(ctx, env, f"nothing is live for {model} in {env.name}, so there is nothing to hold")
         preview = commits.pin(model, env.name, live, ctx.actor, req.reason, path)
         noop = f"{model} is already pinned in {env.name} (by {state.pin.by})" if state and state.pin else None
-        return _record_plan(req, ctx, base, preview, live, noop, _readonly_block(ctx, env))
-    preview = commits.unpin(model, env.name, live, ctx.actor, req.reason, path)
-    noop = None if state and state.pin else f"{model} is not pinned in {env.name}"
-    return _record_plan(req, ctx, base, preview, live, noop, _readonly_block(ctx, env))
+    else:
+        preview = commits.unpin(model, env.name, live, ctx.actor, req.reason, path)
+        noop = None if state and state.pin else f"{model} is not pinned in {env.name}"
+    block = planning.first_block(planning.readonly_block(ctx, env), controls.signing_block(reg, env, ctx))
+    return planning.record_plan(req, ctx, base, preview, live, noop, block)
 
 
-def _approve(reg: Registry, req: Request, ctx: Context, history: _History, base: str, aid: str) -> Plan:
-    env = _environment(reg.config, req.environment)
-    model, manifest = _model_and_version(reg, req)
-    state = reg.release(env.name, model) or st.empty(model, env.name)
-    path = layout.release_path(env.name, model)
-    preview = commits.approve(model, manifest.version, env.name, ctx.actor, req.reason, path)
-    notes = []
-    if any(r.version == manifest.version for r in reg.rejections(model)):
-        notes.append(f"{model} {manifest.version} is rejected; approvals do not lift a rejection")
-    have = state.approvers(manifest.version)
-    noop = (
-        f"{ctx.actor} already approved {model} {manifest.version} for {env.name}"
-        if st.has_approved(state, manifest.version, ctx.actor)
-        else None
-    )
-    count = len(have) + (0 if noop else 1)
-    notes.append(f"approvals for {manifest.version} in {env.name} after this: {count} of {env.gates.approvals} required")
-    return _record_plan(req, ctx, base, preview, manifest.version, noop, _readonly_block(ctx, env), notes)
-
-
-def _reject(reg: Registry, req: Request, ctx: Context, history: _History, base: str, aid: str) -> Plan:
-    model, manifest = _model_and_version(reg, req)
+def _reject(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
+    model, manifest = planning.model_and_version(reg, req)
     path = layout.rejections_path(model)
     preview = commits.reject(model, manifest.version, ctx.actor, req.reason, path)
     existing = next((r for r in reg.rejections(model) if r.version == manifest.version), None)
@@ -456,38 +396,14 @@ def _reject(reg: Registry, req: Request, ctx: Context, history: _History, base: 
         if m == model and s.live is not None and manifest.version in (s.live.version, s.live.canary.version if s.live.canary else None)
     ]
     noop = f"{model} {manifest.version} was already rejected by {existing.by}" if existing else None
-    return _record_plan(req, ctx, base, preview, manifest.version, noop, _readonly_block(ctx, None), notes)
-
-
-def _record_plan(
-    req: Request,
-    ctx: Context,
-    base: str,
-    preview: CommitPreview,
-    version: str | None,
-    noop: str | None,
-    block: Block | None,
-    notes: Sequence[str] = (),
-) -> Plan:
-    """The plan of a single-commit action (unpin, approve, reject): no backend is called."""
-    return Plan(
-        request=req,
-        actor=ctx.actor,
-        at=ctx.now,
-        base=base,
-        title=preview.subject,
-        version=version,
-        commits=(preview,),
-        noop=noop,
-        block=block,
-        notes=tuple(notes),
-    )
+    block = planning.first_block(planning.readonly_block(ctx, None), controls.signing_block(reg, None, ctx))
+    return planning.record_plan(req, ctx, base, preview, manifest.version, noop, block, notes)
 
 
 # ---- retrain ---------------------------------------------------------------------------------
 
 
-def _retrain(reg: Registry, req: Request, ctx: Context, history: _History, base: str, aid: str) -> Plan:
+def _retrain(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
     config = reg.config
     model = req.model or ""
     reg.model(model)
@@ -500,7 +416,7 @@ def _retrain(reg: Registry, req: Request, ctx: Context, history: _History, base:
     action = action_for("retrain", model, manifest, action_id=aid, actor=ctx.actor, reason=req.reason)
     path = layout.retrain_path(model)
     pending = next((r for r in reg.retrain_requests(model) if r.phase == "Pending"), None)
-    block = _readonly_block(ctx, None)
+    block = planning.readonly_block(ctx, None)
     if block is None and pending is not None:
         block = Block(
             f"retraining request {pending.id} for {model} (by {pending.actor}) is still Pending: wait for it to finish, "
@@ -552,7 +468,7 @@ def pending_items(reg: Registry, problems: list[Problem], *, environment: str | 
     return items
 
 
-def _reconcile(reg: Registry, req: Request, ctx: Context, history: _History, base: str, aid: str) -> Plan:
+def _reconcile(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
     problems: list[Problem] = []
     items = pending_items(reg, problems, environment=req.environment, model=req.model)
     described = []
@@ -561,10 +477,13 @@ def _reconcile(reg: Registry, req: Request, ctx: Context, history: _History, bas
         described.append(
             dataclasses.replace(item, description=f"{what}; record its answer, or if it cannot tell, call it again with the same id")
         )
-    block = _readonly_block(ctx, None)
+    block = planning.readonly_block(ctx, None)
     for item in items:
         if block is None and item.environment:
-            block = _readonly_block(ctx, reg.config.environment(item.environment))
+            block = planning.readonly_block(ctx, reg.config.environment(item.environment))
+    for item in items:  # recording an outcome in a signed environment is a commit that must be signed too
+        if block is None and item.environment:
+            block = controls.signing_block(reg, reg.config.environment(item.environment), ctx)
     return Plan(
         request=req,
         actor=ctx.actor,

@@ -53,12 +53,12 @@ from mlrelease.errors import ExitCode, GateRefused, MlreleaseError, ReadOnly, Us
 from mlrelease.gitstore import gitwrite, transaction
 from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.gitstore.transaction import Change, Target
-from mlrelease.registry import layout, yamlsafe
+from mlrelease.registry import layout, signing, yamlsafe
 from mlrelease.registry.config import parse_config
 from mlrelease.registry.gitio import cat_file, git_config, git_dir
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
-from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig
+from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig, Review
 from mlrelease.release import announce, kinds, reconcile
 from mlrelease.release import state as release_state
 from mlrelease.release.ids import new_id
@@ -110,6 +110,7 @@ class ReleaseService:
         self._attempts = attempts
         self._seconds = seconds
         self._backends: dict[str | None, Backend] = {}
+        self._own_key: signing.OwnKey | str | None = None
         self._resolver = resolver or self._configured_backend
         local = transaction.target(registry_root)
         remote = self._configured_remote(local)
@@ -155,7 +156,15 @@ class ReleaseService:
         return self._clock()
 
     def _context(self) -> Context:
-        return Context(actor=str(self.actor), now=self._clock(), resolve=self.backend, readonly=self.readonly)
+        return Context(
+            actor=str(self.actor), now=self._clock(), resolve=self.backend, readonly=self.readonly, signing_key=self._signing_key
+        )
+
+    def _signing_key(self) -> signing.OwnKey | str:
+        """The key git signs this user's commits with (asked once: signed environments need it to plan)."""
+        if self._own_key is None:
+            self._own_key = signing.own_key(self.target.git_root)
+        return self._own_key
 
     @property
     def base_ref(self) -> str:
@@ -413,7 +422,10 @@ class ReleaseService:
             "pin": f"{r.model} is pinned in {r.environment}: promotions and rollouts wait until `mlrelease unpin`",
             "approve": f"approved {r.model} {r.version} for {r.environment} as {self.actor}",
             "reject": f"rejected {r.model} {r.version}: it cannot be promoted again without --force",
+            "review": f"reviewed the break-glass promotion of {r.model} in {r.environment}: it is no longer flagged",
         }[r.kind]
+        if r.kind == "approve" and r.break_glass:
+            done = f"approved break-glass for {r.model} {r.version} in {r.environment} as {self.actor}: someone else may now force it, once"
         notes = tuple(n for n in (committed.note,) if n)
         return Result(shown, "done", done, ExitCode.OK, (committed.commit,), pushed=committed.pushed, notes=notes)
 
@@ -430,8 +442,11 @@ class ReleaseService:
             new = release_state.without_pin(state)
         elif r.kind == "pin":
             new = release_state.with_pin(state, Pin(by=plan.actor, at=plan.at, reason=r.reason))
+        elif r.kind == "review":
+            new = release_state.with_review(state, Review(by=plan.actor, at=plan.at, comment=r.reason or ""))
         else:
-            new = release_state.with_approval(state, Approval(version=r.version or "", by=plan.actor, at=plan.at, comment=r.reason))
+            approval = Approval(version=r.version or "", by=plan.actor, at=plan.at, comment=r.reason, break_glass=r.break_glass)
+            new = release_state.with_approval(state, approval)
         return Change({layout.release_path(env, model): release_state.dump_release(new)}, message)
 
     # ---- reconcile ------------------------------------------------------------------------------

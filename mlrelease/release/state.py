@@ -24,6 +24,7 @@ from mlrelease.registry.parse import REJECTIONS, RELEASE, RETRAIN_REQUESTS
 from mlrelease.registry.shape import write
 from mlrelease.registry.types import (
     Approval,
+    BreakGlass,
     Desired,
     Live,
     Observed,
@@ -31,7 +32,7 @@ from mlrelease.registry.types import (
     Rejection,
     ReleaseState,
     RetrainRequest,
-    identity_key,
+    Review,
 )
 from mlrelease.registry.yamlsafe import dump
 from mlrelease.secrets import redact
@@ -60,10 +61,37 @@ def empty(model: str, environment: str) -> ReleaseState:
     return ReleaseState(model=model, environment=environment)
 
 
-def with_intent(state: ReleaseState, desired: Desired, backend: str, *, pin: Pin | None = None) -> ReleaseState:
-    """Commit A: the new desired state, Pending; ``live`` untouched. A rollback also pins."""
+def with_intent(
+    state: ReleaseState, desired: Desired, backend: str, *, pin: Pin | None = None, break_glass: Approval | None = None
+) -> ReleaseState:
+    """Commit A: the new desired state, Pending; ``live`` untouched. A rollback also pins.
+
+    ``break_glass``: the approval this promotion uses: marked used, and the override
+    recorded (flagged until reviewed, see :func:`with_review`).
+    """
     observed = Observed(phase="Pending", promotion_id=desired.promotion_id, at=desired.at, backend=backend)
-    return dataclasses.replace(state, desired=desired, observed=observed, pin=pin or state.pin)
+    new = dataclasses.replace(state, desired=desired, observed=observed, pin=pin or state.pin)
+    if break_glass is None:
+        return new
+    used = dataclasses.replace(break_glass, used_by=desired.promotion_id)
+    entry = BreakGlass(
+        promotion_id=desired.promotion_id,
+        version=desired.canary.version if desired.canary else desired.version,
+        gates=desired.forced,
+        promoter=desired.actor,
+        approver=desired.break_glass or break_glass.by,
+        at=desired.at,
+        reason=desired.reason or "",
+    )
+    approvals = tuple(used if a == break_glass else a for a in state.approvals)
+    return dataclasses.replace(new, approvals=approvals, break_glass=(*state.break_glass, entry))
+
+
+def with_review(state: ReleaseState, review: Review) -> ReleaseState:
+    """Every break-glass promotion not yet reviewed gets ``review``: the faces stop flagging them."""
+    return dataclasses.replace(
+        state, break_glass=tuple(b if b.review is not None else dataclasses.replace(b, review=review) for b in state.break_glass)
+    )
 
 
 def with_outcome(state: ReleaseState, *, ok: bool, at: datetime, backend_ref: str | None, message: str | None) -> ReleaseState:
@@ -91,11 +119,6 @@ def with_pin(state: ReleaseState, pin: Pin) -> ReleaseState:
 
 def with_approval(state: ReleaseState, approval: Approval) -> ReleaseState:
     return dataclasses.replace(state, approvals=(*state.approvals, approval))
-
-
-def has_approved(state: ReleaseState, version: str, who: str) -> bool:
-    key = identity_key(who)
-    return any(a.version == version and identity_key(a.by) == key for a in state.approvals)
 
 
 # ---- YAML ----------------------------------------------------------------------------------

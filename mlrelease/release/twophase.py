@@ -68,6 +68,7 @@ def deploy_facts(plan: Plan, actor: str | None = None) -> DeployFacts:
         actor or plan.actor,
         r.reason,
         plan.forced,
+        plan.desired.break_glass if plan.desired else None,
     )
 
 
@@ -100,7 +101,7 @@ class ReleaseSlot:
     def intent(self, reg: Registry, plan: Plan) -> Change:
         assert plan.desired is not None
         base = reg.release(self.environment, self.model) or release_state.empty(self.model, self.environment)
-        new = release_state.with_intent(base, plan.desired, plan.backend or "record", pin=plan.pin)
+        new = release_state.with_intent(base, plan.desired, plan.backend or "record", pin=plan.pin, break_glass=plan.break_glass)
         return Change({self.path: release_state.dump_release(new)}, commits.intent(deploy_facts(plan), self.path).message())
 
     def outcome(self, reg: Registry, plan: Plan, outcome: Outcome, *, at: datetime, recorder: str | None) -> Change | None:

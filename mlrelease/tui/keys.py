@@ -75,6 +75,7 @@ KEYS: tuple[Key, ...] = (
     _release("reject", "x", "Reject", "mark a version as never promotable", show=False),
     _release("unpin", "u", "Unpin", "remove the pin a rollback left on an environment", show=False),
     _release("pin", "P", "Pin", "hold an environment (pause a rollout): promotions wait until it is unpinned", show=False),
+    _release("review", "V", "Review", "review a break-glass promotion after the fact (a third person; clears its flag)", show=False),
     _release("reconcile", "R", "Reconcile", "finish actions a crash or a failed write left Pending (asks the backend)", show=False),
     # ---- tables (overview, versions, history...), the environment chooser, help ----------
     Key("table.down", "j,down", "cursor_down", "Down", "table", show=False, help="next row"),

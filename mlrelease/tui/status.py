@@ -63,6 +63,10 @@ def status_cell(summary: ModelSummary, status: ModelStatus | None) -> Text:
     """Every fact worth a glance, as symbol + word, most urgent first."""
     parts: list[Text] = []
     flags = summary.flags
+    if "break-glass" in flags:
+        parts.append(Text("⚠ break-glass, not reviewed", style="bold red"))
+    elif "forced" in flags:
+        parts.append(Text("! forced", style="red"))
     if "failed" in flags:
         parts.append(Text("✗ failed", style="bold red"))
     if "pending" in flags:

@@ -5,8 +5,10 @@
 Newest first: when, who, what, from → to, and why. The table shows the newest 200
 events unless --limit says otherwise; --json gives every event (or --limit of them). Events come from the structured
 trailers mlrelease writes on every commit; a commit without them (a hand edit of a
-release file) still shows, as an "edit" derived from the change itself. With --ref, the
-history is that of the given ref.
+release file) still shows, as an "edit" derived from the change itself. Every event whose
+commit `mlrelease verify` does not accept is marked (hand-edited, unsigned, unverified:
+forged trailers, a deleted record...), and forced gates and break-glass are said. With
+--ref, the history is that of the given ref.
 
 Exit codes: 0 ok; 1 unknown model or environment, or no git repository; 2 bad usage.
 """
@@ -23,12 +25,14 @@ from typing import Any
 
 from rich.text import Text
 
+from mlrelease.audit import marks
 from mlrelease.cli.args import add_at, add_json, positive_int, registry
 from mlrelease.cli.output import folded, plain, show
 from mlrelease.errors import UsageError
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.history import EDIT, Event, history, iter_history
 from mlrelease.registry.timetravel import parse_moment
+from mlrelease.textsafe import visible
 
 TABLE_LIMIT = 200
 STYLES = {"promote": "green", "rollback": "yellow", "outcome": "blue", "reject": "red", EDIT: "magenta"}
@@ -54,20 +58,30 @@ def run(args: argparse.Namespace) -> int:
         args.at = args.until
     if args.json:
         with registry(args) as reg:
-            write_events_json(_since(iter_history(reg, args.model, args.env, None if since else args.limit), since, args.limit))
+            found, unchecked = marks.safe_findings(reg)
+            events = iter_history(reg, args.model, args.env, None if since else args.limit)
+            write_events_json(marks.mark_events(_since(events, since, args.limit), found))
+        if unchecked:
+            print(f"mlrelease: warning: the events are not verified: {visible(unchecked, single_line=True)}", file=sys.stderr)
         return 0
     # A table of thousands of rows helps no one and takes seconds to lay out: without
     # --limit, people see the newest TABLE_LIMIT events and are told there are more.
     limit = args.limit or TABLE_LIMIT + 1
     with registry(args) as reg:
+        found, unchecked = marks.safe_findings(reg)
         if since is None:
             events = history(reg, args.model, args.env, limit)
         else:
             events = list(_since(iter_history(reg, args.model, args.env, None), since, limit))
+        events = list(marks.mark_events(events, found))
     more = args.limit is None and len(events) > TABLE_LIMIT
     render(events[:TABLE_LIMIT] if more else events)
     if more:
         show(Text("… older events not shown: use --limit N for more, or --json for all", style="dim"))
+    if unchecked:
+        show(Text(f"the events are not verified: {plain(unchecked)}", style="bold red"))
+    elif any(e.marks for e in events):
+        show(Text("⚠ marked events are not verified mlrelease actions: `mlrelease verify` says why", style="bold red"))
     return 0
 
 
@@ -87,7 +101,7 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Event))
 
 
 def event_json(e: Event) -> dict[str, Any]:
-    """One event as JSON data: its fields (all single values), times as ISO text, and ``who``."""
+    """One event as JSON data: its fields (single values, and ``marks`` a list of words), times as ISO text, and ``who``."""
     data: dict[str, Any] = {}
     for name in _FIELDS:
         value = getattr(e, name)
@@ -140,6 +154,8 @@ def why(e: Event) -> Text:
         text.append(plain(e.subject), style="dim")
     if e.forced:
         text.append(f"\nforced gates: {plain(e.forced)}", style="bold red")
+    if e.break_glass:
+        text.append(f"\nbreak-glass by {plain(e.break_glass)}", style="bold red")
     return text
 
 
@@ -149,6 +165,8 @@ def action_cell(e: Event) -> Text:
         text.append("\n(hand edit)" if e.action == EDIT else "\n(no trailers)", style="dim")
     if e.phase:
         text.append(f"\n{plain(e.phase)}", style=PHASE_STYLES.get(e.phase, ""))
+    for m in e.marks:
+        text.append(f"\n⚠ {plain(m)}", style="bold red")
     return text
 
 

@@ -2,8 +2,10 @@
 
 Per environment the live version is shown, with a canary and its traffic weight, a
 promotion still pending or failed, and a pin. Headline metrics are those of the version
-live in the furthest environment. Status names facts only: a candidate newer than what
-the last environment runs, pending, failed, pinned.
+live in the furthest environment. Status names facts only: unverified (a state whose
+history `mlrelease verify` does not accept: hand-edited, forged, unsigned...), a
+break-glass promotion not reviewed yet, forced gates, a candidate newer than what the
+last environment runs, pending, failed, pinned.
 
 Exit codes: 0 ok; 1 a registry file could not be read (the rest is still listed).
 """
@@ -15,6 +17,7 @@ from typing import Any
 
 from rich.text import Text
 
+from mlrelease.audit import marks
 from mlrelease.cli.args import add_at, add_json, registry
 from mlrelease.cli.output import folded, plain, print_json, report_problems, show, to_data
 from mlrelease.registry.overview import EnvStatus, ModelSummary, Overview, overview
@@ -27,11 +30,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with registry(args) as reg:
-        view = overview(reg)
+        found, unchecked = marks.safe_findings(reg)
+        view = marks.mark_overview(overview(reg), found)
     if args.json:
-        print_json(overview_json(view))
+        print_json({**overview_json(view), "verify_error": unchecked})
     else:
         render(view)
+        if unchecked:
+            show(Text(f"the release states are not verified: {plain(unchecked)}", style="bold red"))
+        elif any(m.flags and "unverified" in m.flags for m in view.models):
+            show(
+                Text(
+                    "⚠ unverified: a state's history has changes that are not verified mlrelease actions (`mlrelease verify`)",
+                    style="bold red",
+                )
+            )
     return report_problems(view.problems)
 
 
@@ -74,6 +87,9 @@ def env_json(e: EnvStatus) -> dict[str, Any]:
         "failed": e.failed,
         "pinned": e.pinned,
         "pin": to_data(e.pin),
+        "forced": list(e.forced),
+        "break_glass_not_reviewed": list(e.break_glass),
+        "unverified": list(e.marks),
     }
 
 
@@ -97,6 +113,12 @@ def env_cell(e: EnvStatus) -> Text:
         text.append(f"\n✗ {plain(e.desired)} failed", style="red")
     if e.pinned:
         text.append("\n⚑ pinned", style="cyan")
+    for m in e.marks:
+        text.append(f"\n⚠ {plain(m)}", style="bold red")
+    if e.break_glass:
+        text.append("\n⚠ break-glass, not reviewed", style="bold red")
+    elif e.forced:
+        text.append(f"\n! forced {plain(', '.join(e.forced))}", style="red")
     return text
 
 
@@ -113,7 +135,15 @@ def headline_cell(m: ModelSummary) -> Text:
 
 
 def status_cell(m: ModelSummary) -> Text:
-    styles = {"candidate": "green", "pending": "yellow", "failed": "red", "pinned": "cyan"}
+    styles = {
+        "unverified": "bold red",
+        "break-glass": "bold red",
+        "forced": "red",
+        "candidate": "green",
+        "pending": "yellow",
+        "failed": "red",
+        "pinned": "cyan",
+    }
     text = Text()
     for i, flag in enumerate(m.flags):
         if i:

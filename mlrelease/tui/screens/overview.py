@@ -63,6 +63,10 @@ def env_cell(env: EnvStatus) -> Text:
         out.append(f" →{plain(env.desired)}…", style="yellow")
     elif env.failed and env.desired is not None:
         out.append(f" ✗{plain(env.desired)}", style="red")
+    if env.break_glass:
+        out.append(" ⚠break-glass", style="bold red")
+    elif env.forced:
+        out.append(" !forced", style="red")
     return out
 
 

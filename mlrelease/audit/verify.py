@@ -1,0 +1,469 @@
+"""``mlrelease verify``: replay the release history and report every change that is not a verified action.
+
+For every commit (oldest first) that changed a release state, a model's rejections or
+its retraining requests, it checks, against the registry as it was in the commit's
+parent (its ``mlrelease.yaml``, ``controls/`` and manifests):
+
+1. **an action made it**: the commit carries ``Mlrelease-Action`` and the file it wrote
+   is exactly what that action writes from the file before (:mod:`mlrelease.audit.checks`):
+   intent then outcome per promotion id, one approval or rejection added, nothing
+   removed, trailers agreeing with the file;
+2. **by whom it says**: ``Mlrelease-Actor`` is the commit's author (the same identity),
+   and where the environment is ``signed: true`` the commit is signed by a key in
+   ``controls/allowed_signers`` (as the file was in the parent) whose identity is the actor;
+3. **the gates held**: a promotion's or rollback's gates, recomputed at its parent with
+   four eyes (distinct allowed identities other than the promoter, signers where signed),
+   either pass or were forced; forced gates that are not overridable used a break-glass
+   approval by an allowed identity other than the promoter;
+4. **approvals by allowed identities**: an approval is from someone ``gates.approvers``
+   allowed at that commit.
+
+A merge may only bring files as they are in one of its parents (whose commits are
+checked themselves). Imported history (``mlrelease import``) is accepted as the record it
+came with, unless it rewrites a file mlrelease already manages. Changes of the controls
+themselves (``mlrelease.yaml``, ``controls/``) are listed as notices with who made them.
+
+Nothing here writes; every read is one ``git log``, one ``git cat-file`` pipe, and one
+signature check per allowed-signers file (docs/controls.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mlrelease.errors import MlreleaseError, NotFound
+from mlrelease.registry import layout, signing
+from mlrelease.registry.cache import ParseCache
+from mlrelease.registry.fields import format_timestamp
+from mlrelease.registry.gitio import git, git_dir
+from mlrelease.registry.identities import Identities
+from mlrelease.registry.loader import Registry
+from mlrelease.registry.types import Approval, Config, Environment, Rejection, ReleaseState
+from mlrelease.release import foureyes, gates, livehistory
+from mlrelease.release.plan import GateResult
+
+from . import checks
+from .walk import AUDITED, NULL, Blobs, Commit, Tree, commits
+
+# What each kind of finding means (docs/controls.md lists them with what to do).
+KINDS = {
+    "hand-edit": "changed without mlrelease: no Mlrelease-Action trailer",
+    "forged": "the trailers claim an action that is not what the commit changed, or someone else's name",
+    "sequence": "an action out of order: an outcome without its intent, an intent over a Pending one",
+    "deleted": "a record mlrelease keeps forever was removed: a rejection, an approval, a break-glass record",
+    "unsigned": "not signed by an allowed key where the environment requires signing",
+    "gate": "a gate that failed at that commit was not forced",
+    "break-glass": "a gate that is not overridable was forced without a valid break-glass approval",
+    "approval": "an approval by someone who may not approve there",
+    "merge": "a merge brought a file that is in none of its parents",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    commit: str
+    author: str
+    at: datetime
+    kind: str  # a key of KINDS (notices: policy, import, open-break-glass)
+    message: str
+    path: str | None = None
+    signer: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.commit[:10]} {self.author}: {where}{self.kind}: {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "commit": self.commit,
+            "author": self.author,
+            "at": format_timestamp(self.at),
+            "kind": self.kind,
+            "path": self.path,
+            "message": self.message,
+            "signer": self.signer,
+        }
+
+
+@dataclass
+class Report:
+    tip: str | None
+    since: str | None
+    commits: int = 0  # commits read
+    checked: int = 0  # changes of audited files checked
+    findings: list[Finding] = field(default_factory=list)
+    notices: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def by_commit(self) -> dict[str, list[Finding]]:
+        out: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            out.setdefault(f.commit, []).append(f)
+        return out
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "tip": self.tip,
+            "since": self.since,
+            "counts": {"commits": self.commits, "changes_checked": self.checked, "findings": len(self.findings)},
+            "findings": [f.to_json() for f in self.findings],
+            "notices": [n.to_json() for n in self.notices],
+        }
+
+
+def verify(reg: Registry, since: str | None = None) -> Report:
+    """Audit the history reachable from the registry's ref (or HEAD), or only what ``since`` does not reach."""
+    if reg.git_root is None:
+        raise MlreleaseError(f"verify reads the history from git, and {reg.root} is not in a git repository")
+    rev = reg.ref or "HEAD"
+    proc = git(reg.git_root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+    if proc.returncode != 0:
+        if reg.ref is not None:
+            raise NotFound(f"--ref {reg.ref!r}: no such commit")
+        return Report(None, since)
+    tip = proc.stdout.decode().strip()
+    base = None
+    if since is not None:
+        p = git(reg.git_root, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}", check=False)
+        if p.returncode != 0:
+            raise NotFound(f"--since {since!r}: no such commit, branch or tag")
+        base = p.stdout.decode().strip()
+    return _Verifier(reg, tip, base).run()
+
+
+class _Verifier:
+    def __init__(self, reg: Registry, tip: str, since: str | None) -> None:
+        assert reg.git_root is not None
+        self.reg = reg
+        self.git_root = reg.git_root
+        prefix = reg.root.resolve().relative_to(reg.git_root.resolve()).as_posix()
+        self.prefix = "" if prefix == "." else prefix + "/"
+        self.tip, self.since = tip, since
+        self.report = Report(tip, since)
+        cache = ParseCache(git_dir(self.git_root) / "mlrelease" / "parse-cache.sqlite")
+        self.blobs = Blobs(self.git_root, cache)
+        self.sigs: dict[str, signing.Signature] = {}
+        self.live: dict[str, list[str]] = {}  # release path → versions that were live, oldest first
+        self.approvers: dict[tuple[str, Approval], str | None] = {}  # (path, approval) → identity behind it
+        self.managed: set[str] = set()  # files an mlrelease action (not an import) has written
+        self.rejected: dict[str, dict[tuple[str, str, datetime], Rejection]] = {}  # rejections path → every rejection it held
+
+    # ---- reading at a commit's parent --------------------------------------------------------
+
+    def parsed(self, tree: Tree, kind: str, path: str) -> Any:
+        return self.blobs.parse(kind, path, tree.files.get(path))[0]
+
+    def config(self, tree: Tree) -> Config | None:
+        value: Config | None = self.parsed(tree, "config", layout.CONFIG)
+        return value
+
+    def identities(self, tree: Tree) -> Identities:
+        value: Identities | None = self.parsed(tree, "identities", layout.IDENTITIES)
+        return value or Identities()
+
+    def signers_bytes(self, tree: Tree) -> bytes | None:
+        oid = tree.files.get(layout.ALLOWED_SIGNERS)
+        return self.blobs.read(oid) if oid else None
+
+    # ---- the walk ---------------------------------------------------------------------------
+
+    def steps(self, history: list[Commit]) -> Iterator[tuple[Commit, Tree]]:
+        """Each commit with the tree of its first parent (the registry it was made against)."""
+        tree = Tree(self.git_root, self.prefix)
+        for c in history:
+            tree.move_to(c.parents[0] if c.parents else None)
+            yield c, tree
+            tree.step(c)
+
+    def run(self) -> Report:
+        history = list(commits(self.git_root, self.prefix, self.tip, self.since))
+        self.report.commits = len(history)
+        try:
+            self.prefetch(history)
+            self.check_signatures(history)
+            for c, tree in self.steps(history):
+                if len(c.parents) > 1:
+                    self.merge(c)
+                else:
+                    self.commit(c, tree)
+            self.open_break_glass(history)
+        finally:
+            self.blobs.close()
+        return self.report
+
+    def prefetch(self, history: list[Commit]) -> None:
+        """Every blob the checks read, in two batches: the audited files, then what their intents need at the parent."""
+        self.blobs.prefetch((ch.kind, ch.path, oid) for c in history for ch in c.audited for oid in (ch.old, ch.new))
+        wanted: list[tuple[str, str, str]] = []
+        for c, tree in self.steps(history):
+            for ch in c.audited:
+                after = self.blobs.parse(ch.kind, ch.path, ch.new)[0]
+                if ch.kind != "release" or not isinstance(after, ReleaseState) or after.desired is None:
+                    continue
+                d, model = after.desired, after.model
+                paths = [("rejections", layout.rejections_path(model))]
+                paths += [("version", layout.version_path(model, v)) for v in {d.version, d.canary.version if d.canary else d.version}]
+                before = self.blobs.parse(ch.kind, ch.path, ch.old)[0]
+                if isinstance(before, ReleaseState) and before.live is not None:
+                    paths.append(("version", layout.version_path(model, before.live.version)))
+                paths += [("release", f"{layout.releases_folder()}{e}/{model}.yaml") for e in self.environments(tree)]
+                wanted += [(kind, path, tree.files[path]) for kind, path in paths if path in tree.files]
+        self.blobs.prefetch(wanted)
+
+    def environments(self, tree: Tree) -> tuple[str, ...]:
+        cfg = self.config(tree)
+        return cfg.environment_names if cfg else ()
+
+    def signed(self, cfg: Config | None, change_kind: str, environment: str | None) -> bool:
+        if cfg is None:
+            return False
+        if change_kind in ("rejections", "config", "identities", "signers"):
+            return any(e.signed for e in cfg.environments)
+        env = cfg.environment(environment or "")
+        return env is not None and env.signed
+
+    def check_signatures(self, history: list[Commit]) -> None:
+        """One pass to see which commits must be signed, then one signature check per allowed-signers file."""
+        wanted: list[tuple[str, bytes | None]] = []
+        for c, tree in self.steps(history):
+            cfg = self.config(tree)
+            if any(
+                self.signed(cfg, ch.kind, ch.environment) for ch in c.changes if ch.kind in (*AUDITED, "config", "identities", "signers")
+            ):
+                wanted.append((c.oid, self.signers_bytes(tree)))
+        if wanted:
+            self.sigs = signing.check(self.git_root, wanted)
+
+    # ---- one commit ---------------------------------------------------------------------------
+
+    def find(self, c: Commit, kind: str, message: str, path: str | None = None, *, notice: bool = False) -> None:
+        sig = self.sigs.get(c.oid)
+        f = Finding(c.oid, c.author, c.at, kind, message, path, sig.principal if sig and sig.good else None)
+        (self.report.notices if notice else self.report.findings).append(f)
+
+    def merge(self, c: Commit) -> None:
+        for ch in c.audited:
+            blobs = set()
+            for parent in c.parents[1:]:
+                out = git(self.git_root, "ls-tree", parent, "--", self.prefix + ch.path).stdout.decode().split()
+                blobs.add(out[2] if len(out) >= 3 else NULL)
+            if ch.new not in blobs:
+                self.find(c, "merge", "the merge wrote this file as none of its parents has it", ch.path)
+
+    def commit(self, c: Commit, tree: Tree) -> None:
+        cfg = self.config(tree)
+        ids = self.identities(tree)
+        t = c.trailers
+        action = t.get("action")
+        for ch in c.changes:
+            if ch.kind in ("config", "identities", "signers"):
+                self.find(c, "policy", f"the controls changed ({ch.path})", ch.path, notice=True)
+                if self.signed(cfg, ch.kind, None):
+                    self.signature(c, ch.path, ids, t)
+        if not c.audited:
+            return
+        author = ids.who(c.author)
+        if action and "actor" in t and ids.who(t["actor"]) != author:
+            self.find(c, "forged", f"the trailers say the actor is {t['actor']}, and the commit's author is {c.author}")
+        for ch in c.audited:
+            self.report.checked += 1
+            before, _ = self.blobs.parse(ch.kind, ch.path, ch.old)
+            after, unreadable = self.blobs.parse(ch.kind, ch.path, ch.new)
+            signer = self.signature(c, ch.path, ids, t) if self.signed(cfg, ch.kind, ch.environment) else None
+            if unreadable:
+                self.find(c, "hand-edit" if not action else "forged", f"the file cannot be read after this commit: {unreadable}", ch.path)
+            elif not action:
+                self.find(c, "hand-edit", checks.hand_edit(ch.kind, before, after), ch.path)
+                for k, message in checks.deletions(ch.kind, before, after):
+                    self.find(c, k, message, ch.path)
+            elif action == "import" or "source" in t:  # imported (mlrelease import: gto, mlflow), whatever action it maps to
+                if ch.path in self.managed:
+                    self.find(c, "forged", "an import rewrote a file that mlrelease actions already manage", ch.path)
+                else:
+                    self.find(c, "import", f"imported ({t.get('source') or 'no source named'}): taken as the record", ch.path, notice=True)
+            else:
+                self.managed.add(ch.path)
+                self.action(c, tree, ch.path, ch.kind, action, t, before, after, cfg, ids, signer)
+            if ch.kind == "rejections":
+                held = self.rejected.setdefault(ch.path, {})
+                for r in (*(before or ()), *(after or ())):
+                    held.setdefault((r.version, r.by, r.at), r)
+            if ch.kind == "release" and isinstance(after, ReleaseState) and after.live is not None:
+                seen = self.live.setdefault(ch.path, [])
+                if not seen or seen[-1] != after.live.version:
+                    seen.append(after.live.version)
+
+    def signature(self, c: Commit, path: str, ids: Identities, t: dict[str, str]) -> str | None:
+        """The signer's identity, or a finding (once per commit) when the commit is not signed by an allowed key."""
+        sig = self.sigs.get(c.oid, signing.UNSIGNED)
+        if not sig.good:
+            if not any(f.commit == c.oid and f.kind == "unsigned" for f in self.report.findings):
+                self.find(c, "unsigned", f"the environment requires signed commits, and this commit {sig.describe()}", path)
+            return None
+        who = ids.who(sig.principal)
+        claimed = ids.who(t.get("actor") or c.author)
+        if who != claimed and not any(f.commit == c.oid and f.kind == "forged" and "signed by" in f.message for f in self.report.findings):
+            self.find(c, "forged", f"signed by {sig.principal}, and the record names {t.get('actor') or c.author}", path)
+        return who
+
+    def action(
+        self,
+        c: Commit,
+        tree: Tree,
+        path: str,
+        kind: str,
+        action: str,
+        t: dict[str, str],
+        before: Any,
+        after: Any,
+        cfg: Config | None,
+        ids: Identities,
+        signer: str | None,
+    ) -> None:
+        if kind == "rejections":
+            problems = checks.rejections(action, t, before, after)
+        elif kind == "retrain":
+            problems = checks.retrain(action, t, before, after)
+        else:
+            problems = checks.release(action, t, before, after)
+        for k, message in problems:
+            self.find(c, k, message, path)
+        if kind != "release" or problems or not isinstance(after, ReleaseState) or cfg is None:
+            return
+        env = cfg.environment(after.environment)
+        if env is None:
+            self.find(c, "forged", f"environment {after.environment!r} is not in mlrelease.yaml at this commit", path)
+            return
+        p = foureyes.policy(env, ids, lambda a: self.approver(tree, path, a, ids, env))
+        if action == "approve":
+            new = after.approvals[-1]
+            who = signer if env.signed else ids.who(new.by)
+            self.approvers[(path, new)] = who
+            if who is not None and not p.allowed(who):
+                self.find(c, "approval", f"{who} approved {new.version}, and may not approve in {env.name}", path)
+        elif action in ("promote", "rollback"):
+            self.gates(c, tree, path, action, env, cfg, p, before, after, signer)
+
+    def approver(self, tree: Tree, path: str, a: Approval, ids: Identities, env: Environment) -> tuple[str | None, str]:
+        if (path, a) in self.approvers:
+            who = self.approvers[(path, a)]
+            return who, "" if who else "its commit is not signed by an allowed key"
+        if self.since is None:
+            return None, "it was not added by an mlrelease approval"
+        from mlrelease.release.controls import attribute  # approvals from before --since: ask their commits
+
+        found = attribute(self.git_root, self.since, self.prefix.rstrip("/"), path, ids, signed=env.signed)
+        for approval, verdict in found.items():
+            self.approvers[(path, approval)] = verdict[0]
+        return found.get(a, (None, "its commit is not in this history"))
+
+    def gates(
+        self,
+        c: Commit,
+        tree: Tree,
+        path: str,
+        action: str,
+        env: Environment,
+        cfg: Config,
+        p: foureyes.Policy,
+        before: ReleaseState | None,
+        after: ReleaseState,
+        signer: str | None,
+    ) -> None:
+        d = after.desired
+        assert d is not None
+        state = before or ReleaseState(after.model, after.environment)
+        version = d.canary.version if d.canary else d.version
+        promoter = signer if env.signed and signer else p.identities.who(d.actor)
+        model = after.model
+        rejections = self.parsed(tree, "rejections", layout.rejections_path(model)) or ()
+        rejections = (*rejections, *self.rejected.get(layout.rejections_path(model), {}).values())  # removed ones still hold
+        if action == "rollback":
+            ever = self.ever_live(path)
+            results = [
+                gates.rejected(version, rejections),
+                GateResult("history", version in ever, f"{version} {'was' if version in ever else 'has never been'} live in {env.name}"),
+            ]
+        else:
+            manifest = self.parsed(tree, "version", layout.version_path(model, version))
+            if manifest is None:
+                self.find(c, "gate", f"{model} {version} has no readable manifest at this commit", path)
+                return
+            live_metrics = None
+            if state.live is not None and env.gates.no_regression:
+                live_manifest = self.parsed(tree, "version", layout.version_path(model, state.live.version))
+                live_metrics = live_manifest.metrics if live_manifest else None
+            approvals = None
+            if env.gates.approvals:
+                approvals = foureyes.approvals_gate(env.gates.approvals, foureyes.count(state, version, promoter, p))
+            results = gates.promote_gates(
+                version,
+                env,
+                cfg,
+                metrics=manifest.metrics,
+                rejections=rejections,
+                state=state,
+                order_results=gates.order(version, env, self.order_evidence(tree, model, version, env)),
+                live_metrics=live_metrics,
+                approvals=approvals,
+                now=d.at,
+            )
+        forced = set(d.forced)
+        for g in results:
+            if not g.passed and g.name not in forced:
+                self.find(c, "gate", f"{g.name} failed at this commit and was not forced: {g.detail}", path)
+        locked = [name for name in d.forced if not env.gates.may_override(name)]
+        if locked:
+            used = next(
+                (a for a in state.approvals if a.break_glass and dataclasses.replace(a, used_by=d.promotion_id) in after.approvals), None
+            )
+            who = p.signer(used)[0] if used is not None else None
+            if used is None or who is None or who == promoter or not p.allowed(who):
+                why = "no break-glass approval" if used is None else f"a break-glass approval by {who or used.by}, who may not give it"
+                self.find(c, "break-glass", f"forced {', '.join(locked)}, not overridable in {env.name}, with {why}", path)
+
+    def ever_live(self, path: str) -> list[str]:
+        if path not in self.live and self.since is not None:
+            changes = livehistory.live_changes(self.git_root, self.since, self.prefix + path)
+            self.live[path] = [ch.version for ch in reversed(changes)]
+        return self.live.get(path, [])
+
+    def order_evidence(self, tree: Tree, model: str, version: str, env: Environment) -> dict[str, tuple[str | None, str | None]]:
+        out: dict[str, tuple[str | None, str | None]] = {}
+        for req in env.requires:
+            path = layout.release_path(req, model)
+            there: ReleaseState | None = self.parsed(tree, "release", path)
+            live_now = there.live.version if there and there.live else None
+            how = "is live" if live_now == version else ("was live" if version in self.ever_live(path) else None)
+            out[req] = (live_now, how)
+        return out
+
+    def open_break_glass(self, history: list[Commit]) -> None:
+        """Break-glass promotions at the tip that nobody has reviewed: notices (every face flags them)."""
+        tree = Tree(self.git_root, self.prefix)
+        tree.move_to(self.tip)
+        for path, oid in sorted(tree.files.items()):
+            if not path.startswith(layout.releases_folder()):
+                continue
+            state = self.blobs.parse("release", path, oid)[0]
+            for b in state.unreviewed if isinstance(state, ReleaseState) else ():
+                at = history[-1] if history else None
+                self.report.notices.append(
+                    Finding(
+                        at.oid if at else self.tip,
+                        b.promoter,
+                        b.at,
+                        "open-break-glass",
+                        f"break-glass promotion {b.promotion_id} of {state.model} {b.version} (forced {', '.join(b.gates)}, "
+                        f"approved by {b.approver}) is not reviewed yet: `mlrelease review {state.model} --env {state.environment}`",
+                        path,
+                    )
+                )

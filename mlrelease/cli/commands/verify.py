@@ -1,0 +1,55 @@
+"""Audit the release history: every change an mlrelease action, signed and approved as required.
+
+  mlrelease verify [--since REV] [--json]
+
+Replays every commit that changed a release state, approvals, rejections or retraining
+requests (all of them, or only those REV does not reach) and checks, at each commit's
+parent: the change is exactly what the action in its trailers writes (intent then
+outcome per promotion id), the actor is its author, it is signed by an allowed key
+where the environment is `signed: true` (the signer is the identity four eyes counts),
+a promotion's gates held or were forced, and forced gates that are not overridable
+used a break-glass approval by another allowed identity. Every finding is printed with
+its commit, author and what is wrong; notices (changes of the controls, imported
+history, break-glass promotions not reviewed yet) follow. What each check guarantees,
+and what it does not: docs/controls.md.
+
+Run it in CI on every push and pull request (the workflows `mlrelease init` lays down
+do): a hand edit is caught before it merges.
+
+Exit codes: 0 every change verified; 11 at least one finding; 1 no git repository or
+an unknown --since / --ref; 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mlrelease.cli.args import add_json, registry
+from mlrelease.cli.output import print_json
+from mlrelease.errors import ExitCode
+from mlrelease.textsafe import visible
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", metavar="REV", help="only the commits REV does not reach (e.g. the pull request's base)")
+    add_json(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlrelease.audit.verify import verify
+
+    with registry(args) as reg:
+        report = verify(reg, args.since)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        out = sys.stdout
+        for f in report.findings:
+            out.write(visible(str(f), single_line=True) + "\n")
+        for n in report.notices:
+            out.write(visible(f"notice: {n}", single_line=True) + "\n")
+        scope = f" since {args.since}" if args.since else ""
+        found = "all verified" if report.ok else f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"
+        print(f"{report.checked} changes in {report.commits} commits{scope} checked: {found}", file=sys.stderr)
+    return int(ExitCode.OK if report.ok else ExitCode.UNVERIFIED)
