@@ -24,7 +24,7 @@ from aiosmtpd.controller import Controller
 from mlrelease.notify import send
 from mlrelease.notify.config import read
 from mlrelease.registry import yamlsafe
-from mlrelease.secrets import forms
+from mlrelease.secrets import forms, redact
 from tests.builders import commit_all, config, git, write
 from tests.cli_helpers import cli
 from tests.local_http import free_port, respond, serving
@@ -152,6 +152,28 @@ def test_a_promotion_is_mailed_through_a_real_smtp_server(
     assert "nightly eval passed" in text and "Test Author" in text and "before: 1.1.0" in text
     assert [d["ok"] for d in data["result"]["notifications"]] == [True]
     assert state_at(repo, "staging", "fraud-card").live.version == "1.2.0"
+
+
+def test_the_addresses_of_a_mail_url_are_not_secrets_afterwards(
+    capsys: pytest.CaptureFixture[str], repo: Path, smtp: tuple[int, Mailbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a mail notification, the same process (the TUI makes many actions) can still write the
+    addresses the URL named: only credentials are remembered as secrets, never from=/to= addresses."""
+    port, box = smtp
+    url = f"mailto://127.0.0.1:{port}?from=owners@example.com&to=ml-risk@example.com&name=Release%20bot2026"
+    monkeypatch.setenv("MAIL_URL", url)
+    configure(repo, {"channels": {"mail": {"url_env": "MAIL_URL"}}, "events": {"promoted": ["mail"]}})
+    rc, data, _ = promote(capsys, repo)
+    assert rc == 0 and box.arrived.wait(10) and data["result"]["notifications"][0]["ok"]
+    assert (
+        redact("owners@example.com, ml-risk@example.com via mail.example.com")
+        == "owners@example.com, ml-risk@example.com via mail.example.com"
+    )
+    send._remember("OTHER_MAIL", "mailtos://bot:s3cret-pw@smtp.example.com:587?smtp=mail.example.com&to=a@example.com&pass=hunter2x")
+    assert redact("login s3cret-pw hunter2x mail.example.com a@example.com") == "login *** *** mail.example.com a@example.com"
+    rc, _, err = cli(capsys, repo, "model", "fraud-card", "--owner", "ml-risk@example.com")
+    assert rc == 0, err
+    assert "owner: ml-risk@example.com" in (repo / "models/fraud-card/model.yaml").read_text()
 
 
 def test_a_json_webhook_receives_the_event_and_its_token_never_leaves_the_process(
@@ -283,8 +305,6 @@ def test_a_channels_token_like_parts_are_redacted(capsys: pytest.CaptureFixture[
     monkeypatch.setenv("SLACK_URL", url)
     configure(repo, {"channels": {"slack": {"url_env": "SLACK_URL"}}, "events": {"promoted": ["slack"]}})
     send._remember("SLACK_URL", url)
-    from mlrelease.secrets import redact
-
     assert "B02GHIJKL" not in redact("posting to B02GHIJKL failed") and "xoxb7c2e9f0a1b2c3d4e5f6a7b8" not in redact(
         "x xoxb7c2e9f0a1b2c3d4e5f6a7b8"
     )

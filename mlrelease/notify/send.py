@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,23 @@ LEVELS = ("info", "success", "warning", "failure")
 # Apprise schemes that send in the clear: credentials in them only go to loopback.
 PLAIN = {"json", "form", "xml", "ntfy", "mailto", "gotify", "apprise", "matrix", "rocket", "mqtt"}
 TOKEN_LENGTH = 8  # a path segment or user name at least this long, with a digit in it, is treated as a token
+# Query keys whose values are credentials in Apprise URLs, whatever they look like.
+SECRET_KEYS = {
+    "token",
+    "key",
+    "apikey",
+    "api_key",
+    "secret",
+    "password",
+    "pass",
+    "pw",
+    "auth",
+    "access_token",
+    "sig",
+    "signature",
+    "webhook",
+}
+_HOSTNAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -134,17 +152,27 @@ def where(url: str) -> str:
 
 
 def _remember(variable: str, url: str) -> None:
-    """The token-like parts of a channel URL are secrets too (redact only knows what it was told)."""
+    """The secret parts of a channel URL are secrets too (redact only knows what it was told).
+
+    Only what can be a credential: the password, the values of credential-bearing query keys
+    and HTTP headers (``+X-Token=…``), and token-like user names, host parts and path
+    segments (long, with a digit, no ``@`` — Slack's and Teams' tokens). Addresses
+    (``from=``/``to=`` e-mail, ``smtp=`` hosts) are not: remembering them would mask an
+    owner's e-mail everywhere, and refuse every later commit naming it as a leak.
+    """
     parts = urllib.parse.urlsplit(url)
     pieces = [parts.password or ""]
-    for name in (parts.username, parts.hostname if parts.hostname and "." not in parts.hostname else None):
-        if name and len(name) >= TOKEN_LENGTH:
-            pieces.append(name)
-    pieces += [s for s in parts.path.split("/") if len(s) >= TOKEN_LENGTH and any(c.isdigit() for c in s)]
-    pieces += [v for _k, v in _query(parts.query) if len(v) >= TOKEN_LENGTH]
+    host = parts.hostname if parts.hostname and "." not in parts.hostname else None
+    pieces += [name for name in (parts.username, host) if name and _token_like(name)]
+    pieces += [s for s in parts.path.split("/") if _token_like(s)]
+    pieces += [v for k, v in _query(parts.query) if k.startswith("+") or k.lower() in SECRET_KEYS or _token_like(v)]
     for piece in pieces:
         if piece:
             remember(piece, variable)
+
+
+def _token_like(text: str) -> bool:
+    return len(text) >= TOKEN_LENGTH and any(c.isdigit() for c in text) and "@" not in text and not _HOSTNAME.fullmatch(text)
 
 
 def _query(query: str) -> list[tuple[str, str]]:
