@@ -111,8 +111,33 @@ def next_look(evaluation: Evaluation) -> datetime | None:
     return evaluation.decision.until
 
 
-def progress_text(evaluation: Evaluation) -> str:
-    """``step 2 of 4 · 25% · next decision 14:20Z · so far: inconclusive``: one line per rollout."""
+def next_text(evaluation: Evaluation) -> str:
+    """What the next look does, in a few words: ``hold until 12-05 18:55Z (value_detection_rate inconclusive)``."""
+    d, pos = evaluation.decision, evaluation.position
+    if pos is None:
+        return d.message
+    waiting = ", ".join(v.metric for v in evaluation.judgement.inconclusive) if evaluation.judgement else ""
+    if d.action == "hold":
+        if pos.pin is not None:
+            return f"paused: pinned by {pos.pin.by}"
+        why = f" ({waiting} inconclusive)" if waiting and pos.current and evaluation.at >= pos.step_since else ""
+        return (f"hold until {d.until:%m-%d %H:%M}Z" if d.until else "hold") + why
+    if d.action == "advance" and d.requests and d.requests[0].canary is not None:
+        return f"advance to {d.requests[0].canary:g}%"
+    if d.action == "finish":
+        return "full promotion"
+    if d.action == "abort":
+        return f"abort: roll back to {pos.champion}"
+    if d.action == "person":
+        return "waits for a person (A advances, b aborts)"
+    return d.action
+
+
+def progress_text(evaluation: Evaluation, *, what_next: bool = True) -> str:
+    """``step 2 of 4 · 25% · next decision 14:20Z · so far: inconclusive``: one line per rollout.
+
+    ``what_next=False`` leaves the next decision out, for a view that says it whole (:func:`next_text`).
+    """
     pos = evaluation.position
     if pos is None:
         return evaluation.decision.message
@@ -121,6 +146,8 @@ def progress_text(evaluation: Evaluation) -> str:
     until = next_look(evaluation)
     if pos.pin is not None:
         parts.append("paused")
+    elif not what_next:
+        pass
     elif until is not None:
         parts.append(f"next decision {until:%m-%d %H:%M}Z")
     elif evaluation.decision.action in ("advance", "finish"):

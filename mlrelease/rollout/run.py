@@ -31,6 +31,7 @@ from mlrelease.rollout.decide import (
     strategy_env,
     summary,
 )
+from mlrelease.rollout.position import Position
 
 MANUAL = ("advance", "abort", "pause", "resume")
 
@@ -54,6 +55,25 @@ class Acted:
 
 
 Confirm = Callable[[Plan], bool]
+
+
+def manual_request(pos: Position, what: str, reason: str | None) -> Request:
+    """What a person's ``advance`` | ``abort`` | ``pause`` | ``resume`` is, as an action (the TUI asks the reason in its plan dialog)."""
+    m, env = pos.model, pos.environment
+    if what == "pause":
+        return Request("pin", m, None, env, reason)
+    if what == "resume":
+        return Request("unpin", m, None, env, reason)
+    if what == "abort":
+        return Request(
+            "rollback", m, pos.champion, env, f"rollout of {pos.challenger} aborted: {reason}" if reason else None, trigger="rollout"
+        )
+    if what != "advance":
+        raise UsageError(f"a rollout can be advanced, aborted, paused or resumed, not {what!r}")
+    later = [s.weight for s in pos.strategy.steps if s.weight > pos.weight + 1e-9]
+    weight = later[0] if later else None
+    said = f"rollout of {pos.challenger} advanced: {reason}" if reason else None
+    return Request("promote", m, pos.challenger, env, said, weight, trigger="rollout")
 
 
 class Rollouts:
@@ -93,18 +113,13 @@ class Rollouts:
         if pos is None:
             raise MlreleaseError(f"no rollout of {m} in {env} to {what}: no canary is live there")
         evidence = summary(evaluation.judgement) if evaluation.judgement else "no analysis"
-        said = f"{reason} (by hand at {pos.weight:g}%; {evidence})"
-        if what == "pause":
-            return Decision(HOLD, f"{pos.describe()}: pausing", (Request("pin", m, None, env, reason),))
-        if what == "resume":
-            return Decision(HOLD, f"{pos.describe()}: resuming", (Request("unpin", m, None, env, reason),))
+        request = manual_request(pos, what, f"{reason} (by hand at {pos.weight:g}%; {evidence})")
+        if what in ("pause", "resume"):
+            return Decision(HOLD, f"{pos.describe()}: {'pausing' if what == 'pause' else 'resuming'}", (request,))
         if what == "abort":
-            request = Request("rollback", m, pos.champion, env, f"rollout of {pos.challenger} aborted: {said}", trigger="rollout")
             return Decision(ABORT, f"{pos.describe()}: aborting by hand; rolling back to {pos.champion}", (request,))
-        later = [s.weight for s in pos.strategy.steps if s.weight > pos.weight + 1e-9]
-        weight = later[0] if later else None
+        weight = request.canary
         what_next = f"on to {weight:g}%" if weight is not None else "full promotion"
-        request = Request("promote", m, pos.challenger, env, f"rollout of {pos.challenger} advanced: {said}", weight, trigger="rollout")
         return Decision(FINISH if weight is None else ADVANCE, f"{pos.describe()}: advancing by hand, {what_next}", (request,))
 
     def _start(self, evaluation: Evaluation, version: str, reason: str) -> Decision:

@@ -7,7 +7,8 @@ fills in progressively and the table never waits:
 1. the headline metric over recent versions (:mod:`mlrelease.registry.trend`);
 2. whether the candidate's gates pass in its next environment, approvals included
    (:mod:`mlrelease.release.readiness`, the planner's own verdicts);
-3. live health and whether retraining is due (:mod:`mlrelease.telemetry.health`).
+3. live health and whether retraining is due (:mod:`mlrelease.telemetry.health`);
+4. each rollout's progress — step, weight, next decision, verdict so far (:mod:`mlrelease.rollout.report`).
 """
 
 from __future__ import annotations
@@ -79,6 +80,23 @@ def model_statuses(session: Session, view: Overview, now: datetime) -> Iterator[
         }
         for m in view.models
     }
+    yield from _rollouts(session, now)
+
+
+def _rollouts(session: Session, now: datetime) -> Iterator[Update]:
+    """Each canary's progress under its environment's rollout strategy (asks the telemetry sources)."""
+    from mlrelease.rollout.report import in_progress, progress_text
+
+    with session.open() as reg:
+        try:
+            evaluations = in_progress(reg, now)
+        except MlreleaseError:
+            return  # a broken strategy or source: lint and health say what is wrong; the overview shows the rest
+    found: Update = {}
+    for e in evaluations:
+        found.setdefault(e.model, {"rollout": f"{e.environment}: {progress_text(e)}"})
+    if found:
+        yield found
 
 
 def merge(current: ModelStatus | None, fields: dict[str, object]) -> ModelStatus:

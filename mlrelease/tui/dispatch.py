@@ -122,19 +122,29 @@ class Dispatcher:
         default = suggested_environment(kind, summary, target.version)
         self.app.push_screen(ChoiceModal(title, choices, selected=default), callback=chosen)
 
+    def prepared(self, request: Request) -> None:
+        """A request a view built whole (a rollout's next step, with its canary weight): plan it and show the plan."""
+        if self.app.readonly:
+            why = "the registry is read at a git ref" if self.app.session.ref else "the dashboard was started with --readonly"
+            self.refuse(request.kind, f"read-only: {why}; nothing was changed")
+            return
+        self._plan_request(request)
+
     # ---- 2. plan ----------------------------------------------------------------------------
 
     def _plan(self, kind: str, target: Target | None) -> None:
-        request = Request(
-            kind, target.model if target else None, target.version if target else None, target.environment if target else None
+        self._plan_request(
+            Request(kind, target.model if target else None, target.version if target else None, target.environment if target else None)
         )
+
+    def _plan_request(self, request: Request) -> None:
         self.app.run_worker(
             partial(self._plan_work, request),
             thread=True,
             exclusive=True,
             group="plan",
             exit_on_error=False,
-            description=f"planning {kind}",
+            description=f"planning {request.kind}",
         )
 
     def _plan_work(self, request: Request) -> None:

@@ -100,6 +100,18 @@ KEYS: tuple[Key, ...] = (
     Key("model.history", "4", "tab('history')", "History", "model", show=False, help="audit trail, newest first"),
     Key("model.telemetry", "5", "tab('telemetry')", "Telemetry", "model", show=False, help="live figures per environment"),
     Key("model.drift", "6", "tab('drift')", "Drift", "model", show=False, help="population stability per feature"),
+    Key(
+        "model.ab", "7", "tab('ab')", "A/B", "model", show=False, help="the canary against the live version: both arms, verdict per metric"
+    ),
+    Key(
+        "model.advance",
+        "A",
+        "advance",
+        "Advance",
+        "model",
+        show=False,
+        help="advance the model's rollout to its next step now (plan, reason, confirm; b aborts, P pauses)",
+    ),
     Key("model.mark", "space", "mark", "Mark", "model", help="mark a version to compare (two marks compare them)"),
     Key("model.compare", "c", "compare", "Compare", "model", help="compare the marked versions, or the selected one with live"),
     Key("model.metric", "m", "next_metric", "Metric", "model", show=False, help="chart the next metric"),

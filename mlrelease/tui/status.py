@@ -40,6 +40,7 @@ class ModelStatus:
     health: str = "pending"  # see HEALTH; "pending" until the health question is answered
     health_detail: str = ""  # the worst environment's first reason, or why health could not be read
     trend: tuple[float, ...] = ()  # headline metric over recent versions, oldest first
+    rollout: str = ""  # a canary's progress: "production: 2.2.0 step 1 of 3 · 10% · next decision … · so far: pass"
 
     @property
     def approvals_missing(self) -> bool:
@@ -97,6 +98,8 @@ def status_cell(summary: ModelSummary, status: ModelStatus | None) -> Text:
 def status_detail(summary: ModelSummary, status: ModelStatus | None) -> Text:
     """The selected model's status in words: which gates, how many approvals, why retrain, health."""
     parts: list[Text] = []
+    if status is not None and status.rollout:
+        parts.append(Text(f"rollout {plain(status.rollout)}"))
     if status is not None and summary.candidate is not None and status.gates_target:
         if status.failing_gates:
             parts.append(

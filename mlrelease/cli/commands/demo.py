@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         f"  mlrelease --repo {repo} history fraud-mobile        # a rollback, pinned\n"
         f"  mlrelease --repo {repo} diff fraud-card@2.1.0 fraud-card@2.2.0\n"
         f"  mlrelease --repo {repo} lineage --dataset card-transactions@2026.08\n"
+        f"  mlrelease --repo {repo} ab fraud-card --env production   # the 2.2.0 canary against 2.1.0\n"
+        f"  mlrelease --repo {repo} rollout fraud-card --env production --dry-run\n"
         f"  mlrelease --repo {repo} promote fraud-card@2.2.0 --to production --reason 'Canary clean' --dry-run\n"
         f"  git -C {repo} log --format='%ad %an: %s' --date=short releases/\n"
         "Run `mlrelease demo` in a terminal to open the dashboard."

@@ -1,4 +1,4 @@
-"""One model: a header (owner, what runs where) over six tabs, one widget each (keys 1–6).
+"""One model: a header (owner, what runs where) over seven tabs, one widget each (keys 1–7).
 
 The screen holds what every tab shares — the model's data (:func:`load_model`, read
 before the view opens or again after the registry changed), the health assessment
@@ -25,6 +25,7 @@ from mlrelease.telemetry.health import Assessment, Health
 from mlrelease.tui import keys
 from mlrelease.tui.dispatch import Target
 from mlrelease.tui.modeldata import ModelData, load_health, load_model
+from mlrelease.tui.panes.ab import ABPane, canary_environment
 from mlrelease.tui.panes.base import Pane
 from mlrelease.tui.panes.health import DriftPane, HealthPane, TelemetryPane
 from mlrelease.tui.panes.history import HistoryPane
@@ -37,8 +38,9 @@ from mlrelease.tui.widgets.keybar import KeyBar
 from mlrelease.tui.widgets.tabbar import TabBar
 from mlrelease.tui.widgets.topbar import TopBar
 
-PANES: tuple[type[Pane], ...] = (VersionsPane, TrendPane, LineagePane, HistoryPane, TelemetryPane, DriftPane)
+PANES: tuple[type[Pane], ...] = (VersionsPane, TrendPane, LineagePane, HistoryPane, TelemetryPane, DriftPane, ABPane)
 TABS = tuple(p.TAB for p in PANES)
+LABELS = {"ab": "A/B"}
 
 
 class ModelScreen(BaseScreen):
@@ -56,6 +58,9 @@ class ModelScreen(BaseScreen):
         "an event whole.\n"
         "Telemetry ({model.telemetry}) and Drift ({model.drift}): live figures over time, health and the population "
         "stability index per feature for one environment; {model.environment} picks the next environment.\n"
+        "A/B ({model.ab}): the canary against the live version — both arms on one chart, the verdict per metric with its "
+        "test, interval and p-value, the step and what happens next; {model.advance} advances the rollout, "
+        "{release.rollback} aborts it, {release.pin} pauses it, {release.unpin} resumes it (each through the plan dialog).\n"
         "Actions: {release.promote} promote, {release.approve} approve, {release.reject} reject act on the selected version; "
         "{release.rollback} rollback, {release.unpin} unpin, {release.retrain} retrain on the model."
     )
@@ -81,7 +86,11 @@ class ModelScreen(BaseScreen):
     def compose(self) -> ComposeResult:
         yield TopBar(join(Text("Overview ›", style="dim"), lit(self.model_name, "bold")))
         yield Static(Text("reading…", style="italic"), id="model-header")
-        yield TabBar([(tab, f"{i} {tab.capitalize()}") for i, tab in enumerate(TABS, 1)], active=self._initial_tab, id="model-tab-bar")
+        yield TabBar(
+            [(tab, f"{i} {LABELS.get(tab, tab.capitalize())}") for i, tab in enumerate(TABS, 1)],
+            active=self._initial_tab,
+            id="model-tab-bar",
+        )
         with ContentSwitcher(initial=self._initial_tab, id="model-tabs"):
             for pane in PANES:
                 with Vertical(id=pane.TAB, classes="tab"):
@@ -271,4 +280,18 @@ class ModelScreen(BaseScreen):
         if kind in ("promote", "approve", "reject"):
             version = self.selected_version()
             return Target(self.model_name, version) if version else None
+        if self.active_tab == "ab" and kind in ("rollback", "pin", "unpin") and self.data is not None:
+            return Target(self.model_name, environment=canary_environment(self.data))  # the rollout's environment
         return Target(self.model_name)
+
+    def action_advance(self) -> None:
+        """The rollout's next step now: a promote to the next weight (or in full), through the plan dialog."""
+        from mlrelease.rollout.run import manual_request
+
+        pane = self.pane("ab")
+        report = pane.report if isinstance(pane, ABPane) else None
+        position = report.evaluation.position if report is not None else None
+        if position is None:
+            self.mlr.notify("no rollout to advance here: open the A/B tab (7) of a model that runs a canary", severity="warning")
+            return
+        self.mlr.dispatcher.prepared(manual_request(position, "advance", None))

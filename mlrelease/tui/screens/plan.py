@@ -133,7 +133,13 @@ class PlanModal(ModalScreen[Decision | None]):
             label = "Reason (required)" if self.plan.confirmation.reason_required else "Comment (optional)"
             yield SafeInput(self._initial_reason, placeholder=f"{label}: why, for the audit trail", id="reason", compact=True)
             if kind == "promote":
-                yield SafeInput(placeholder="Canary weight in % (empty: all traffic), Enter to re-plan", id="canary", compact=True)
+                weight = self.plan.request.canary  # a rollout's next step comes planned with its weight: show it, so Enter keeps it
+                yield SafeInput(
+                    "" if weight is None else f"{weight:g}",
+                    placeholder="Canary weight in % (empty: all traffic), Enter to re-plan",
+                    id="canary",
+                    compact=True,
+                )
             yield TickBox("Override the failing gates (--force; recorded in the commit)", id="force", classes="hidden", compact=True)
             yield SafeInput(id="typed", classes="hidden", compact=True)
             yield Static(id="plan-status", classes="plan-status")

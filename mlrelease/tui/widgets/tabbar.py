@@ -1,7 +1,7 @@
 """A one-line row of tab names, the active one highlighted: a light stand-in for ``Tabs``.
 
 Textual's ``TabbedContent`` builds a widget per tab plus an animated underline; the model
-view opens faster with one line of text over a ``ContentSwitcher``. Keys (1–6) switch
+view opens faster with one line of text over a ``ContentSwitcher``. Keys (1–7) switch
 tabs through the screen; a click on a name posts :class:`TabBar.Chosen`.
 """
 
