@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
-from textual.worker import WorkerFailed
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from mlrelease.tui.app import MlreleaseApp
 from mlrelease.tui.config import UserConfig
@@ -42,11 +42,17 @@ def make_app() -> Callable[..., MlreleaseApp]:
 
 
 async def settle(pilot: Pilot[Any], app: MlreleaseApp) -> None:
-    """Wait until every worker is done and the screen has caught up (twice: workers start workers)."""
-    for _ in range(3):
-        with contextlib.suppress(WorkerFailed):  # failures are the app's to show (error modal); tests look there
+    """Wait until every worker is done and the screen has caught up (again while workers start workers).
+
+    A worker cancelled while we wait is normal: an exclusive group's newer worker replaced it
+    (the overview's status reading, when the registry is read again), so wait for that one too.
+    """
+    for n in range(10):
+        with contextlib.suppress(WorkerFailed, WorkerCancelled):  # failures are the app's to show (error modal); tests look there
             await app.workers.wait_for_complete()
         await pilot.pause()
+        if n >= 2 and not any(w.is_running for w in app.workers):
+            break
 
 
 async def press(pilot: Pilot[Any], app: MlreleaseApp, *keys: str) -> None:
