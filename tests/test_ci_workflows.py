@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ import pytest
 from mlrelease.cli import main
 from mlrelease.registry import yamlsafe
 from mlrelease.release.scaffold import DEFAULT_SPEC
+from mlrelease.resources import resource_dir
 from tests.builders import commit_all, git, write
+from tests.rollout_helpers import world
 
 ROOT = Path(__file__).resolve().parents[1]
 # Builds a wheel and installs it into a fresh virtualenv: ~20 s of CPU, far longer on a busy
@@ -191,6 +194,42 @@ def test_github_check_workflow_checks_and_pushes_its_record(registry: tuple[Path
     assert all(p.returncode == 0 for _, p in steps), output(steps)
     assert git(runner.checkout, "config", "user.name").strip() == "mlrelease check"
     assert git(remote, "rev-parse", "main") == git(runner.checkout, "rev-parse", "HEAD")
+
+
+def test_github_rollout_workflow_moves_a_canary_on_and_pushes_its_record(tmp_path: Path, build: Build) -> None:
+    """The scheduled rollout job, on a registry where fraud-card 1.1.0 runs a 10% canary whose hold is over and whose
+    figures pass: one run advances it to 50% and pushes the two commits; the next run holds and pushes nothing."""
+    w = world(tmp_path / "user")  # production's strategy: 10% for 1h, then 50% for 2h (tests/rollout_helpers.py)
+    now = datetime.now(UTC).replace(microsecond=0)
+    w.clock.now = now - timedelta(hours=2)
+    w.start()
+    w.traffic(now - timedelta(hours=1), champion=(90_000, 90), challenger=(10_000, 9), caught=(1800, 2000))
+    template = (resource_dir("templates") / "github/workflows/mlrelease-rollout.yml").read_text(encoding="utf-8")
+    write(
+        w.root,
+        ".github/workflows/mlrelease-rollout.yml",
+        template.replace("@REGISTRY_PATH@", ".").replace("@MLRELEASE_SPEC@", DEFAULT_SPEC),
+    )
+    commit_all(w.root, "The rollout workflow, as init lays it down")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(w.root, "push", "-q", str(remote), "main")
+    runner = ci_machine(tmp_path, remote, build)
+    workflow = w.root / ".github/workflows/mlrelease-rollout.yml"
+    steps = github_job(runner, workflow, "rollout")
+    assert [name for name, _ in steps] == ["Install mlrelease", "Who records the rollout steps", "Judge every active rollout and act"]
+    assert all(p.returncode == 0 for _, p in steps), output(steps)
+    pushed = git(remote, "log", "-2", "--format=%s", "main").splitlines()
+    assert pushed == [
+        "fraud-card 1.1.0 is live in production (canary 50%)",
+        "Promote fraud-card 1.1.0 to production (canary 50%)",
+    ], output(steps)
+    assert git(runner.checkout, "config", "user.name").strip() == "mlrelease rollout"
+    tip = git(remote, "rev-parse", "main")
+    steps = github_job(runner, workflow, "rollout")  # the next scheduled run: the 50% step's hold has just begun
+    assert all(p.returncode == 0 for _, p in steps), output(steps)
+    assert "holding until" in steps[-1][1].stdout, output(steps)
+    assert git(remote, "rev-parse", "main") == tip
 
 
 def test_gitlab_lint_job_installs_the_package_and_lints_the_registry(registry: tuple[Path, Path], tmp_path: Path, build: Build) -> None:
