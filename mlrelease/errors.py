@@ -13,6 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+MESSAGE_LIMIT = 1000  # characters of one problem's message; longer ones are cut, saying so
+
+
+def capped(text: str, limit: int) -> str:
+    """``text`` at most ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters cut)"
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -37,6 +46,12 @@ class Problem:
     line: int | None
     message: str
 
+    def __post_init__(self) -> None:
+        # A message quotes what it found, and a file can hold a megabyte on one line.
+        if len(self.message) > MESSAGE_LIMIT or len(self.path) > MESSAGE_LIMIT:
+            object.__setattr__(self, "message", capped(self.message, MESSAGE_LIMIT))
+            object.__setattr__(self, "path", capped(self.path, MESSAGE_LIMIT))
+
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.message}"
@@ -51,7 +66,7 @@ class MlreleaseError(Exception):
     exit_code: ExitCode = ExitCode.PROBLEM
 
     def __init__(self, message: str, exit_code: ExitCode | None = None) -> None:
-        super().__init__(message)
+        super().__init__(capped(message, MESSAGE_LIMIT * 4))  # room for a few problems joined
         if exit_code is not None:
             self.exit_code = exit_code
 

@@ -42,3 +42,18 @@ def visible(text: object, *, single_line: bool = False) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+QUOTE_LIMIT = 80  # characters of an untrusted value a message quotes
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """An untrusted value inside a message: quoted as ``repr`` does (escapes visible), cut at ``limit``.
+
+    A message names the value so a person can find it, and a file can hold a value of a
+    megabyte: what is cut is said, never silently dropped.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text) - limit:,} more characters)"

@@ -149,6 +149,11 @@ def test_the_version_label_and_arm_queries_are_settings(prometheus_url: str) -> 
         ({"error_rate": {"events": "x"}}, "arms.error_rate: has keys events"),
         ({"x": "sum(y)"}, "arms.x: must be a mapping of queries"),
         ({"latency_ms": {"buckets": "x", "scale": 0}}, "arms.latency_ms.scale: must be a positive number"),
+        # issue 11.3: a 401-digit whole number is a problem, not an OverflowError
+        (
+            {"latency_ms": {"buckets": "x", "scale": int("7" * 401)}},
+            "arms.latency_ms.scale: must be a positive number, not a number of 401",
+        ),
     ],
 )
 def test_bad_arm_settings_are_refused(arms: dict[str, object], message: str) -> None:

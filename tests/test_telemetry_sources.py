@@ -99,7 +99,10 @@ def test_file_source_refuses_a_file_for_another_model(repo: Path) -> None:
     write(repo, "telemetry/production/fraud-card.yaml", {"model": "churn", "environment": "production", "snapshots": [SNAPSHOT_OLD]})
     with Registry(repo) as reg:
         src = create(PluginConfig("production.telemetry", "file", {}), SourceContext(reg))
-        with pytest.raises(ManifestError, match=r"telemetry/production/fraud-card\.yaml:1: names model 'churn'"):
+        with pytest.raises(
+            ManifestError,
+            match=r"telemetry/production/fraud-card\.yaml:1: the file name says model 'fraud-card' but the snapshots say 'churn'",
+        ):
             src.fetch("fraud-card", "production", history=True)
 
 
@@ -127,11 +130,11 @@ def test_http_json_reads_a_document_with_a_bearer_token(monkeypatch: pytest.Monk
 
 def test_http_json_reads_a_list_or_a_single_snapshot_and_quotes_names() -> None:
     with json_service() as svc:
-        svc.set_json("/t?model=fraud-card&env=prod%2Feu", [SNAPSHOT_NEW, SNAPSHOT_OLD])
-        svc.set_json("/t?model=churn&env=prod%2Feu", SNAPSHOT_OLD)
+        svc.set_json("/t?model=fraud-card&env=prod%2Beu%3D1", [SNAPSHOT_NEW, SNAPSHOT_OLD])
+        svc.set_json("/t?model=churn&env=prod%2Beu%3D1", SNAPSHOT_OLD)
         src = source({"url": svc.url + "/t?model={model}&env={env}"})
-        many = src.fetch("fraud-card", "prod/eu", history=True)
-        one = src.fetch("churn", "prod/eu", history=True)
+        many = src.fetch("fraud-card", "prod+eu=1", history=True)  # names are safe (no '/'), yet need quoting
+        one = src.fetch("churn", "prod+eu=1", history=True)
     assert many is not None and [s.calls for s in many.snapshots] == [1000, 1200]
     assert one is not None and one.snapshots[0].latency_ms == {"p50": 12.0, "p95": 40.0, "p99": 90.0}
 

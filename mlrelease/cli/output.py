@@ -1,7 +1,8 @@
 """Printing for the CLI: literal Rich tables for people, JSON for scripts.
 
 Every string that came from a registry goes through :func:`cell` or :func:`plain`, which
-turn control and bidi characters into visible escapes and never parse markup.
+turn control and bidi characters — and line feeds, for one-line fields — into visible
+escapes and never parse markup; descriptions go through :func:`block`.
 
 JSON: dataclasses become objects with their fields in declaration order, timestamps
 ISO 8601 UTC strings, tuples lists; the ``lines`` bookkeeping of parsed files is lint's
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import sys
@@ -57,12 +59,22 @@ def console() -> Console:
 
 
 def plain(value: object) -> str:
-    """Untrusted text as one safe string (for plain lines and error messages)."""
+    """Untrusted text as one safe line (names, owners, URIs, reasons, messages).
+
+    Line feeds and tabs are escaped too, as in the TUI and ``history``: a value that could
+    start a new line could fake one (``owner: team\\nmlrelease: ok``). Text meant to span
+    lines (descriptions) goes through :func:`block`.
+    """
     if value is None:
         return "—"
     if isinstance(value, datetime):
         return format_timestamp(value)
-    return visible(value)
+    return visible(value, single_line=True)
+
+
+def block(value: object) -> str:
+    """Untrusted text that may span lines (descriptions): newlines and tabs kept, the rest escaped."""
+    return "—" if value is None else visible(value)
 
 
 def cell(value: object, style: str = "") -> Text:
@@ -84,8 +96,12 @@ def table(columns: Iterable[str], rows: Iterable[Iterable[object]], *, title: st
 
 
 def print_json(data: Any) -> None:
-    """JSON on stdout; ASCII-escaped so no byte of it can act on a terminal."""
-    sys.stdout.write(json.dumps(to_data(data), indent=2, ensure_ascii=True) + "\n")
+    """JSON on stdout; ASCII-escaped so no byte of it can act on a terminal, and strictly JSON.
+
+    NaN and infinities are not JSON (``json.dumps`` would write a bare ``NaN``): any that a
+    computation yields is written as ``null``.
+    """
+    sys.stdout.write(json.dumps(to_data(data), indent=2, ensure_ascii=True, allow_nan=False) + "\n")
 
 
 def report_error(message: str, exit_code: int, *, json_mode: bool = False) -> None:
@@ -105,6 +121,8 @@ def to_data(value: Any) -> Any:
         return format_timestamp(value)
     if isinstance(value, re.Pattern):
         return value.pattern
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 

@@ -31,7 +31,7 @@ from mlrelease.gitstore import gitwrite, objects
 from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.registry.gitio import blob_id, git, git_config, git_toplevel
 from mlrelease.registry.loader import Registry
-from mlrelease.registry.source import remember_child
+from mlrelease.registry.source import WorkTreeSource, remember_child
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,21 @@ def apply(
 
 def _build_at(t: Target, ref: str, build: Builder) -> Change | None:
     with Registry(t.registry_root, ref) as reg:
-        return build(reg)
+        change = build(reg)
+        if change is not None:
+            _refuse_links(t, reg, change)
+        return change
+
+
+def _refuse_links(t: Target, reg: Registry, change: Change) -> None:
+    """Never write through a symbolic link, at the tip or in the checkout: git would replace the user's link."""
+    checkout = WorkTreeSource(t.registry_root)
+    for path in change.files:
+        link = reg.source.link_of(path) or checkout.link_of(path)
+        if link is not None:
+            raise MlreleaseError(
+                f"{link}: a symbolic link: mlrelease never writes through one (put the real folder or file here); nothing was written"
+            )
 
 
 def _commit(t: Target, parent: str | None, change: Change, author: Identity | None, date: datetime | None) -> str | None:

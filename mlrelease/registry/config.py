@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mlrelease.registry import names
 from mlrelease.registry.fields import Fields, read_file
 from mlrelease.registry.layout import CONFIG
+from mlrelease.registry.names import unsafe_reason
 from mlrelease.registry.rollout import parse_strategy
 from mlrelease.registry.shape import Key, Shape, build, read
 from mlrelease.registry.types import (
@@ -37,6 +38,7 @@ from mlrelease.registry.types import (
     Windows,
 )
 from mlrelease.registry.yamlsafe import YMap
+from mlrelease.textsafe import quoted
 
 FORMAT_VERSION = 1
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -159,11 +161,16 @@ def _metrics(f: Fields) -> dict[str, MetricDef]:
 
 
 def _environment(f: Fields) -> Environment:
-    name = f.req_str("name")
+    name = f.name_str("name", required=True) or ""  # it names the folders releases/<env>/ and telemetry/<env>/
+    requires = f.str_list("requires")
+    for other in requires:
+        reason = unsafe_reason(other)
+        if reason:
+            f.problem("requires", f"must name environments: {quoted(other)} {reason}")
     tel = f.sub("telemetry")
     return Environment(
         name=name,
-        requires=f.str_list("requires"),
+        requires=requires,
         backend=f.str("backend"),
         read_only=f.bool("read_only"),
         gates=_gates(f.sub("gates")),

@@ -23,7 +23,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from mlrelease.errors import ManifestError, Problem
+from mlrelease.registry.names import unsafe_reason
 from mlrelease.registry.yamlsafe import YList, YMap
+from mlrelease.textsafe import quoted
 
 T = TypeVar("T")
 
@@ -40,20 +42,54 @@ def describe(value: object) -> str:
         return "empty"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else "an infinity"
+    if isinstance(value, int) and abs(value) > MAX_WHOLE:
+        return f"a number of {_digits(value):,} digits"
     if isinstance(value, int | float):
         return "a number"
     return "text"
 
 
+def _digits(value: int) -> int:
+    """How many decimal digits ``value`` has, without ``str()`` (refused past 4,300 digits)."""
+    return int(abs(value).bit_length() * 0.30103) + 1
+
+
+# Times a registry can hold: wide enough for any real record, narrow enough that adding a
+# cadence or converting to any zone can never leave what ``datetime`` can represent.
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+MAX_WHOLE = 2**53  # larger whole numbers lose their value in JSON (and in most readers of it)
+
+
 def parse_timestamp(text: str) -> datetime | None:
-    """ISO 8601 with a zone (``Z`` or an offset); naive times are refused, not guessed."""
+    """ISO 8601 with a zone (``Z`` or an offset); naive times are refused, not guessed.
+
+    Also None for a time outside 1900-9000 UTC (``9999-12-31T23:59:59-23:59`` is in year
+    10000 once in UTC): see :data:`EARLIEST`.
+    """
     try:
         value = datetime.fromisoformat(text.strip().replace("z", "Z"))
     except ValueError:
         return None
     if value.tzinfo is None:
         return None
-    return value
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return value if EARLIEST <= utc < LATEST else None
+
+
+def finite(value: object) -> float | None:
+    """``value`` as a finite float, or None for anything else (text, booleans, NaN, ±inf, a 400-digit number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def format_timestamp(value: datetime) -> str:
@@ -153,6 +189,22 @@ class Fields:
             return default
         return self.data.raw.get(key, value if isinstance(value, str) else str(value))
 
+    def name_str(self, key: builtins.str, *, required: builtins.bool = False) -> builtins.str | None:
+        """Text that names something that becomes a path: refused unless it is a safe name.
+
+        A name read from a file passes the same rules as one typed on the command line
+        (:func:`~mlrelease.registry.names.unsafe_reason`), so no file can lead a read
+        outside the registry. A missing required name reads as ``""`` (the file is refused).
+        """
+        value = self.str(key, required=required)
+        if value is None:
+            return "" if required else None
+        reason = unsafe_reason(value)
+        if reason:
+            self.problem(key, f"must be a safe name: {quoted(value)} {reason}")
+            return "" if required else None
+        return value
+
     def req_str(self, key: builtins.str) -> builtins.str:
         return self.str(key, required=True) or ""
 
@@ -169,10 +221,11 @@ class Fields:
         value = self._get(key, required)
         if value is MISSING:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        number = finite(value)
+        if number is None:
             self._wrong(key, "a number", value)
             return default
-        return float(value)
+        return number
 
     def int(
         self,
@@ -187,6 +240,9 @@ class Fields:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
             self._wrong(key, "a whole number", value)
+            return default
+        if abs(value) > MAX_WHOLE:
+            self.problem(key, f"must be at most {MAX_WHOLE:,}, not {describe(value)}")
             return default
         if minimum is not None and value < minimum:
             self.problem(key, f"must be at least {minimum}, not {value}")
@@ -208,7 +264,7 @@ class Fields:
             return None
         value = parse_timestamp(text)
         if value is None:
-            self.problem(key, f"must be an ISO 8601 time with a zone (e.g. 2026-03-01T09:30:00Z), not {text!r}")
+            self.problem(key, f"must be an ISO 8601 time with a zone (e.g. 2026-03-01T09:30:00Z) from 1900 to 9000, not {quoted(text)}")
         return value
 
     def str_list(self, key: builtins.str, *, required: builtins.bool = False) -> tuple[builtins.str, ...]:
@@ -290,10 +346,11 @@ class Fields:
             return {}
         out: dict[str, float] = {}
         for k, v in m.items():
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            number = finite(v)
+            if number is None:
                 self.problem_at(m.line_of(k), self.said(f"{key}.{k}", f"must be a number, not {describe(v)}"))
             else:
-                out[k] = v
+                out[k] = v if isinstance(v, int) and abs(v) <= MAX_WHOLE else number  # whole numbers stay int
         return out
 
     def scalar_map(self, key: builtins.str) -> dict[builtins.str, builtins.str | float | builtins.bool | None]:
@@ -307,6 +364,8 @@ class Fields:
                 self.problem_at(m.line_of(k), self.said(f"{key}.{k}", f"must be a single value, not {describe(v)}"))
             elif isinstance(v, str) or v is None or isinstance(v, bool):
                 out[k] = v
+            elif finite(v) is None or (isinstance(v, int) and abs(v) > MAX_WHOLE):
+                self.problem_at(m.line_of(k), self.said(f"{key}.{k}", f"must be a single finite value, not {describe(v)}"))
             else:
                 out[k] = v if isinstance(v, float) else int(v)
         return out

@@ -43,13 +43,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from mlrelease.errors import ManifestError, MlreleaseError, Problem
-from mlrelease.registry import cache, layout, yamlsafe
+from mlrelease.registry import cache, layout
 from mlrelease.registry.cache import code_version, corrupt
 from mlrelease.registry.gitio import blob_id, git_dir
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import sort_versions
 from mlrelease.registry.parallel import map_files
-from mlrelease.registry.parse import parse_model, parse_version
+from mlrelease.registry.parse import parse_blob
 from mlrelease.registry.types import Model, Version
 
 T = TypeVar("T")
@@ -96,9 +96,10 @@ def facts_of(kind: str, path: str, data: bytes | MlreleaseError) -> Facts:
         return Facts(None, path, kind, False, error=str(data))
     oid = blob_id(data)
     try:
-        value = (parse_version if kind == "version" else parse_model)(yamlsafe.load(data, path), path)
+        value = parse_blob(kind, data, path)  # the one way a file is read, its place checked too
     except ManifestError as exc:
         return Facts(oid, path, kind, False, problems=tuple(exc.problems))
+    assert isinstance(value, Version | Model)
     return facts_of_parsed(oid, path, value)
 
 

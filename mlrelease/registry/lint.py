@@ -20,7 +20,7 @@ from mlrelease.registry import layout, lintcache
 from mlrelease.registry.identities import Identities
 from mlrelease.registry.layout import CONFIG, Located, locate
 from mlrelease.registry.loader import Registry
-from mlrelease.registry.names import unsafe_reason
+from mlrelease.registry.names import lookalike_reason, unsafe_reason
 from mlrelease.registry.rollout import BUILTIN
 from mlrelease.registry.types import Config, Dataset, Model, Rejection, ReleaseState, Telemetry, Version
 
@@ -91,7 +91,7 @@ def check_version(v: Version, path: str, config: Config, index: Index) -> list[P
         elif not index.has_version(v.model, v.parent):
             out.add("parent", f"parent version {v.parent!r} of {v.model!r} does not exist ({layout.version_path(v.model, v.parent)})")
     for role, ref in v.data.items():
-        reason = unsafe_reason(role)
+        reason = unsafe_reason(role) or lookalike_reason(role)
         if reason:
             out.add("data", f"data role {role!r} {reason}")
         for problem in (conv.name_problem("dataset", ref.dataset, c), conv.dataset_version_problem(ref.version, c)):
@@ -118,7 +118,7 @@ def check_config(config: Config, index: Index) -> list[Problem]:
         out.problems.append(Problem(CONFIG, env_line[env], message))
 
     for env in config.environments:
-        reason = unsafe_reason(env.name)
+        reason = unsafe_reason(env.name) or lookalike_reason(env.name)
         if reason:
             at_env(env.name, f"environment name {env.name!r} {reason}")
         for req in env.requires:
@@ -182,8 +182,6 @@ def _requires_cycle(config: Config) -> list[str] | None:
 
 def _check_model(m: Model, loc: Located, config: Config) -> list[Problem]:
     out = _Out(loc.path, m.lines)
-    if m.name != loc.model:
-        out.add("name", f"the folder says model {loc.model!r} but the file says {m.name!r}")
     _metric_names(out, "headline", m.headline, config, "headline metric")
     envs = set(config.environment_names)
     for consumer in m.consumers:
@@ -194,33 +192,17 @@ def _check_model(m: Model, loc: Located, config: Config) -> list[Problem]:
 
 
 def _check_version_file(v: Version, loc: Located, config: Config, index: Index) -> list[Problem]:
-    out = _Out(loc.path, v.lines)
-    if v.model != loc.model:
-        out.add("model", f"the folder says model {loc.model!r} but the manifest says {v.model!r}")
-    if v.version != loc.version:
-        out.add("version", f"the file name says version {loc.version!r} but the manifest says {v.version!r}")
-        reason = unsafe_reason(loc.version or "")
-        if reason:
-            out.add(None, f"file name {loc.version!r} {reason}")
-    return out.problems + check_version(v, loc.path, config, index)
+    return check_version(v, loc.path, config, index)  # the file's place was checked against it on reading
 
 
 def _check_dataset(d: Dataset, loc: Located, config: Config) -> list[Problem]:
     out = _Out(loc.path, d.lines)
-    if d.name != loc.dataset:
-        out.add("name", f"the folder says data set {loc.dataset!r} but the manifest says {d.name!r}")
-    if d.version != loc.version:
-        out.add("version", f"the file name says version {loc.version!r} but the manifest says {d.version!r}")
     out.add("version", conv.dataset_version_problem(d.version, config.conventions))
     return out.problems
 
 
 def _check_release(s: ReleaseState, loc: Located, index: Index) -> list[Problem]:
     out = _Out(loc.path, s.lines)
-    if s.model != loc.model:
-        out.add("model", f"the file name says model {loc.model!r} but the state says {s.model!r}")
-    if s.environment != loc.environment:
-        out.add("environment", f"the folder says environment {loc.environment!r} but the state says {s.environment!r}")
     refs: list[tuple[str, str, str]] = []
     if s.desired:
         refs.append(("desired", "desired.version", s.desired.version))
@@ -239,10 +221,6 @@ def _check_release(s: ReleaseState, loc: Located, index: Index) -> list[Problem]
 
 def _check_telemetry(t: Telemetry, loc: Located, config: Config, index: Index) -> list[Problem]:
     out = _Out(loc.path, t.lines)
-    if t.model != loc.model:
-        out.add("model", f"the file name says model {loc.model!r} but the snapshots say {t.model!r}")
-    if t.environment != loc.environment:
-        out.add("environment", f"the folder says environment {loc.environment!r} but the snapshots say {t.environment!r}")
     for i, snap in enumerate(t.snapshots):
         if snap.version is not None and loc.model in index.models and not index.has_version(loc.model or "", snap.version):
             out.add("snapshots", f"snapshots[{i}].version {snap.version!r} is not a version of {loc.model!r}")
@@ -282,14 +260,17 @@ def _folder_problems(located: list[Located], config: Config | None, index: Index
         if loc.kind in ("model", "version", "rejections") and loc.model is not None:
             folder = layout.model_folder(loc.model)
             if config:
-                once(folder, conv.name_problem("model", loc.model, config.conventions))
+                once(folder, conv.name_problem("model", loc.model, config.conventions) or _lookalike("model", loc.model))
             else:
                 once(folder, _unsafe("model", loc.model))
             if loc.model not in index.models:
                 once(folder, f"model folder {loc.model!r} has no model.yaml")
         elif loc.kind == "dataset" and loc.dataset is not None:
             folder = layout.dataset_folder(loc.dataset)
-            once(folder, conv.name_problem("dataset", loc.dataset, config.conventions) if config else _unsafe("data set", loc.dataset))
+            if config:
+                once(folder, conv.name_problem("dataset", loc.dataset, config.conventions) or _lookalike("dataset", loc.dataset))
+            else:
+                once(folder, _unsafe("data set", loc.dataset))
         elif loc.kind in ("release", "telemetry") and loc.environment is not None:
             folder = loc.path.rsplit("/", 1)[0] + "/"
             once(folder, _unsafe("environment", loc.environment))
@@ -339,6 +320,11 @@ def _controls_problems(config: Config, reg: Registry, located: list[Located]) ->
     return out
 
 
+def _lookalike(what: str, name: str) -> str | None:
+    reason = lookalike_reason(name)
+    return f"{what} name {name!r} {reason}" if reason else None
+
+
 def _unsafe(what: str, name: str) -> str | None:
     reason = unsafe_reason(name)
     return f"{what} name {name!r} {reason}" if reason else None
@@ -384,6 +370,7 @@ def lint(reg: Registry, plugin_checks: Callable[[Config], Iterable[Problem]] | N
         else:
             problems.append(Problem(path, None, loc))
     index = Index.of(located)
+    problems.extend(reg.link_problems())
 
     config: Config | None = None
     if reg.source.exists(CONFIG):
@@ -393,7 +380,7 @@ def lint(reg: Registry, plugin_checks: Callable[[Config], Iterable[Problem]] | N
             config = value
         else:
             problems.extend(value)
-    else:
+    elif reg.source.link_of(CONFIG) is None:  # a linked one is reported with the other links
         problems.append(Problem(CONFIG, None, f"not found in {reg.label}"))
 
     if config is not None:

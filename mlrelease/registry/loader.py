@@ -22,7 +22,7 @@ from mlrelease.registry.names import sort_versions, unsafe_reason
 from mlrelease.registry.parallel import map_files
 from mlrelease.registry.parse import parse_blob
 from mlrelease.registry.signers import AllowedSigners
-from mlrelease.registry.source import GitRefSource, Source, WorkTreeSource
+from mlrelease.registry.source import LINK, GitRefSource, Source, WorkTreeSource
 from mlrelease.registry.types import (
     Config,
     Dataset,
@@ -163,7 +163,7 @@ class Registry:
     @property
     def config(self) -> Config:
         if self._config is None:
-            if not self.source.exists(CONFIG):
+            if not self.present(CONFIG):
                 raise MlreleaseError(f"{CONFIG}: not found in {self.label}")
             self._config = self.parse("config", CONFIG)
         return self._config
@@ -173,6 +173,23 @@ class Registry:
     def files(self) -> list[str]:
         """Every file under the registry's folders (hidden files such as .gitkeep excluded)."""
         return [p for top in layout.FOLDERS for p in self.source.files(top)]
+
+    def present(self, path: str) -> bool:
+        """Whether a file is at ``path``; a symbolic link on the way is refused, never followed nor passed over."""
+        if self.source.exists(path):
+            return True
+        link = self.source.link_of(path)
+        if link is not None:
+            raise ManifestError([Problem(link, None, LINK)])
+        return False
+
+    def link_problems(self, *prefixes: str) -> list[Problem]:
+        """One problem per symbolic link under ``prefixes`` (default: the whole registry)."""
+        tops = prefixes or (layout.CONFIG, *layout.FOLDERS)
+        found = {link for top in tops for link in (self.source.links(top) if top != layout.CONFIG else [])}
+        if layout.CONFIG in tops and self.source.link_of(layout.CONFIG):
+            found.add(layout.CONFIG)
+        return [Problem(link, None, LINK) for link in sorted(found)]
 
     def model_names(self) -> list[str]:
         """Folders under models/ that have a model.yaml: one listing of models/ itself, not of every manifest."""
@@ -187,7 +204,7 @@ class Registry:
     def model(self, name: str) -> Model:
         self._check_name("model", name)
         path = layout.model_path(name)
-        if not self.source.exists(path):
+        if not self.present(path):
             known = ", ".join(self.model_names()[:8]) or "none"
             raise NotFound(f"no model {name!r} in {self.label} (models: {known})")
         return self.parse("model", path)
@@ -202,7 +219,7 @@ class Registry:
         self._check_name("model", model)
         self._check_name("version", version)
         path = layout.version_path(model, version)
-        if not self.source.exists(path):
+        if not self.present(path):
             self.model(model)
             raise NotFound(f"model {model!r} has no version {version!r}")
         return self.parse("version", path)
@@ -227,7 +244,7 @@ class Registry:
 
     def release(self, env: str, model: str) -> ReleaseState | None:
         path = layout.release_path(env, model)
-        if not self.source.exists(path):
+        if not self.present(path):
             return None
         return self.parse("release", path)
 
@@ -238,6 +255,11 @@ class Registry:
         returned (a face that shows what it can); without, the first broken file raises.
         """
         located = layout.located(self.source.files(layout.RELEASES), "release")
+        links = self.link_problems(layout.RELEASES)
+        if links and problems is None:
+            raise ManifestError(links)
+        if problems is not None:
+            problems.extend(links)
         results = self.parse_many([(loc.kind, loc.path) for loc in located])
         out: dict[tuple[str, str], ReleaseState] = {}
         for loc in located:
@@ -274,19 +296,19 @@ class Registry:
         self._check_name("dataset", name)
         self._check_name("dataset version", version)
         path = layout.dataset_path(name, version)
-        return self.parse("dataset", path) if self.source.exists(path) else None
+        return self.parse("dataset", path) if self.present(path) else None
 
     def rejections(self, model: str) -> tuple[Rejection, ...]:
         path = layout.rejections_path(model)
-        return self.parse("rejections", path) if self.source.exists(path) else ()
+        return self.parse("rejections", path) if self.present(path) else ()
 
     def retrain_requests(self, model: str) -> tuple[RetrainRequest, ...]:
         path = layout.retrain_path(model)
-        return self.parse("retrain", path) if self.source.exists(path) else ()
+        return self.parse("retrain", path) if self.present(path) else ()
 
     def telemetry(self, env: str, model: str) -> Telemetry | None:
         path = layout.telemetry_path(env, model)
-        return self.parse("telemetry", path) if self.source.exists(path) else None
+        return self.parse("telemetry", path) if self.present(path) else None
 
     # ---- controls: who is who, which keys may sign ----------------------------------------
 

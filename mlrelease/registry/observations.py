@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from itertools import groupby, pairwise
 
-from mlrelease.registry.fields import Fields
+from mlrelease.registry.fields import Fields, finite
 
 
 @dataclass(frozen=True)
@@ -173,10 +173,11 @@ def _numbers(f: Fields, key: str) -> tuple[float, ...] | None:
     seq = f.list(key, required=True)
     if seq is None:
         return None
-    if any(isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) for v in seq):
+    numbers = [finite(v) for v in seq]  # no float() of a 401-digit whole number: it overflows
+    if None in numbers:
         f.problem(key, "must be a list of numbers")
         return None
-    return tuple(float(v) for v in seq)
+    return tuple(v for v in numbers if v is not None)
 
 
 def _count(f: Fields, key: str) -> float:

@@ -146,7 +146,7 @@ def candidate(versions: list[str], live_last: str | None, rejected: set[str]) ->
 def overview(reg: Registry) -> Overview:
     config = reg.config
     env_names = config.environment_names
-    problems: list[Problem] = []
+    problems: list[Problem] = reg.link_problems(layout.MODELS)  # a linked model folder is not listed, but said
     names = reg.model_names()
     models: dict[str, Model | None] = {}
     results = reg.parse_many([("model", layout.model_path(n)) for n in names])

@@ -15,10 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from mlrelease.errors import ManifestError
 from mlrelease.registry import yamlsafe
 from mlrelease.registry.config import parse_config
 from mlrelease.registry.fields import Fields, read_file
 from mlrelease.registry.identities import parse_identities
+from mlrelease.registry.identity import identity_problems
 from mlrelease.registry.observations import read_observations
 from mlrelease.registry.profile import read_profile
 from mlrelease.registry.shape import Key, Listing, Shape, build, req
@@ -56,7 +58,7 @@ CONSUMER = Shape(Consumer, (req("name"), Key("environments", "texts"), Key("cont
 MODEL = Shape(
     Model,
     (
-        req("name"),
+        req("name", "name"),
         req("owner"),
         Key("description"),
         Key("task"),
@@ -78,16 +80,16 @@ def _sha256(f: Fields, artifact: Artifact) -> None:
 ARTIFACT = Shape(Artifact, (req("uri"), Key("sha256"), Key("format"), Key("bytes", "whole", minimum=0)), check=_sha256)
 IMAGE = Shape(Image, (req("ref"), Key("digest")))
 CODE = Shape(Code, (Key("repo"), Key("commit"), Key("entrypoint")))
-DATA_REF = Shape(DataRef, (req("dataset"), req("version"), Key("rows", "whole", minimum=0), Key("digest")))
+DATA_REF = Shape(DataRef, (req("dataset", "name"), req("version", "name"), Key("rows", "whole", minimum=0), Key("digest")))
 VERSION = Shape(
     Version,
     (
-        req("model"),
-        req("version"),
+        req("model", "name"),
+        req("version", "name"),
         req("created", "time"),
         req("author"),
         Key("description"),
-        Key("parent"),
+        Key("parent", "name"),
         req("artifact", "sub", shape=ARTIFACT),
         Key("image", "sub", shape=IMAGE),
         Key("code", "sub", shape=CODE),
@@ -120,8 +122,8 @@ def _columns(f: Fields, key: str) -> dict[str, str]:
 DATASET = Shape(
     Dataset,
     (
-        req("name"),
-        req("version"),
+        req("name", "name"),
+        req("version", "name"),
         Key("created", "time"),
         Key("uri"),
         Key("digest"),
@@ -142,11 +144,11 @@ def _weight(f: Fields, canary: Canary) -> None:
         f.problem("weight", f"must be between 0 and 100 (exclusive), not {canary.weight:g}")
 
 
-CANARY = Shape(Canary, (req("version"), req("weight", "number")), check=_weight)
+CANARY = Shape(Canary, (req("version", "name"), req("weight", "number")), check=_weight)
 DESIRED = Shape(
     Desired,
     (
-        req("version"),
+        req("version", "name"),
         Key("canary", "sub", shape=CANARY),
         req("promotion_id"),
         req("action", "choice", choices=("promote", "rollback")),
@@ -168,18 +170,18 @@ OBSERVED = Shape(
         Key("message"),
     ),
 )
-LIVE = Shape(Live, (req("version"), Key("canary", "sub", shape=CANARY), req("promotion_id"), req("since", "time")))
+LIVE = Shape(Live, (req("version", "name"), Key("canary", "sub", shape=CANARY), req("promotion_id"), req("since", "time")))
 PIN = Shape(Pin, (req("by"), req("at", "time"), Key("reason")))
 APPROVAL = Shape(
     Approval,
-    (req("version"), req("by"), req("at", "time"), Key("comment"), Key("break_glass", "flag"), Key("used_by")),
+    (req("version", "name"), req("by"), req("at", "time"), Key("comment"), Key("break_glass", "flag"), Key("used_by")),
 )
 REVIEW = Shape(Review, (req("by"), req("at", "time"), req("comment")))
 BREAK_GLASS = Shape(
     BreakGlass,
     (
         req("promotion_id"),
-        req("version"),
+        req("version", "name"),
         req("gates", "texts"),
         req("promoter"),
         req("approver"),
@@ -191,8 +193,8 @@ BREAK_GLASS = Shape(
 RELEASE = Shape(
     ReleaseState,
     (
-        req("model"),
-        req("environment"),
+        req("model", "name"),
+        req("environment", "name"),
         Key("desired", "sub", shape=DESIRED),
         Key("observed", "sub", shape=OBSERVED),
         Key("live", "sub", shape=LIVE),
@@ -205,7 +207,7 @@ RELEASE = Shape(
 
 # ---- models/<model>/rejections.yaml, retrain/<model>.yaml --------------------------------------
 
-REJECTIONS = Listing("rejected", Shape(Rejection, (req("version"), req("by"), req("at", "time"), req("reason"))))
+REJECTIONS = Listing("rejected", Shape(Rejection, (req("version", "name"), req("by"), req("at", "time"), req("reason"))))
 RETRAIN_REQUESTS = Listing(
     "requests",
     Shape(
@@ -230,7 +232,7 @@ SNAPSHOT = Shape(
     Snapshot,
     (
         req("at", "time"),
-        Key("version"),
+        Key("version", "name"),
         Key("calls", "whole", minimum=0),
         Key("errors", "whole", minimum=0),
         Key("latency_ms", "numbers"),
@@ -242,7 +244,7 @@ SNAPSHOT = Shape(
         Key("observations", "custom", reader=read_observations),
     ),
 )
-TELEMETRY = Shape(Telemetry, (req("model"), req("environment"), req("snapshots", "each", shape=SNAPSHOT)), lines=True)
+TELEMETRY = Shape(Telemetry, (req("model", "name"), req("environment", "name"), req("snapshots", "each", shape=SNAPSHOT)), lines=True)
 
 
 # ---- the parsers ---------------------------------------------------------------------------------
@@ -295,4 +297,8 @@ def parse_blob(kind: str, data: bytes, path: str) -> object:
     """One file's bytes as the object of its kind: YAML through the bounded loader, text files (allowed signers) as text."""
     if kind in TEXT_PARSERS:
         return TEXT_PARSERS[kind](data, path)
-    return PARSERS[kind](yamlsafe.load(data, path), path)
+    value = PARSERS[kind](yamlsafe.load(data, path), path)
+    wrong = identity_problems(path, value)  # a file naming another place than its own is refused on every read
+    if wrong:
+        raise ManifestError(wrong)
+    return value

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlrelease.registry.fields import Fields
+from mlrelease.registry.fields import Fields, finite
 from mlrelease.registry.types import FeatureProfile, Profile
 
 
@@ -47,22 +47,24 @@ def _feature(f: Fields) -> FeatureProfile:
     edges: tuple[float, ...] = ()
     bins: dict[str, float] = {}
     if kind == "numeric":
-        raw_edges: list[Any] = f.list("edges", required=True) or []
+        raw_edges: list[Any] | None = f.list("edges", required=True)
         fractions: list[Any] = f.list("fractions", required=True) or []
-        try:
-            edges = tuple(float(e) for e in raw_edges if not isinstance(e, bool))
-            fr = [float(x) for x in fractions if not isinstance(x, bool)]
-        except (TypeError, ValueError):
-            f.problem_at(f.line, f"'{f.where}' edges and fractions must be numbers")
-            fr = []
-        if len(edges) != len(raw_edges) or len(fr) != len(fractions):
-            f.problem_at(f.line, f"'{f.where}' edges and fractions must be numbers")
-        elif list(edges) != sorted(set(edges)):
-            f.problem("edges", "must be strictly increasing")
-        elif raw_edges and len(fr) != len(edges) + 1:
-            f.problem("fractions", f"needs {len(edges) + 1} values for {len(edges)} edges, has {len(fr)}")
+        numbers = [finite(e) for e in raw_edges or ()], [finite(x) for x in fractions]
+        if None in numbers[0] or None in numbers[1]:
+            f.problem_at(f.line, f"'{f.where}' edges and fractions must be numbers (not text, NaN or infinities)")
+        elif raw_edges is None:
+            pass  # reported as missing
+        elif not raw_edges:
+            f.problem("edges", "must hold at least one edge")
         else:
-            bins = {numeric_bin_label(edges, i): v for i, v in enumerate(fr)}
+            edges = tuple(e for e in numbers[0] if e is not None)
+            fr = [x for x in numbers[1] if x is not None]
+            if list(edges) != sorted(set(edges)):
+                f.problem("edges", "must be strictly increasing")
+            elif len(fr) != len(edges) + 1:
+                f.problem("fractions", f"needs {len(edges) + 1} values for {len(edges)} edges, has {len(fr)}")
+            else:
+                bins = {numeric_bin_label(edges, i): v for i, v in enumerate(fr)}
     else:
         bins = f.number_map("fractions")
         if "fractions" not in f.data:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlrelease.errors import Problem, SettingsError
-from mlrelease.registry.fields import MISSING, Fields, as_tree, describe
+from mlrelease.registry.fields import MISSING, Fields, as_tree, describe, finite
 from mlrelease.registry.layout import CONFIG
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # the name of an environment variable
@@ -116,28 +116,30 @@ class PluginSettings(Fields):
         value = self._get(key, required)
         if value is MISSING:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        number = finite(value)
+        if number is None:
             self.problem(key, f"must be a number, not {describe(value)}")
             return default
         low, high = -math.inf if minimum is None else minimum, math.inf if maximum is None else maximum
-        if not low <= value <= high:
-            self.problem(key, f"must be between {low:g} and {high:g}, not {value:g}")
+        if not low <= number <= high:
+            self.problem(key, f"must be between {low:g} and {high:g}, not {number:g}")
             return default
-        return float(value)
+        return number
 
     def seconds(self, key: str, *, default: float, maximum: float | None = None) -> float:
         """A positive number of seconds."""
         value = self._get(key, False)
         if value is MISSING:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        number = finite(value)
+        if number is None:
             self.problem(key, f"must be a number of seconds, not {describe(value)}")
             return default
-        if value <= 0 or (maximum is not None and value > maximum):
+        if number <= 0 or (maximum is not None and number > maximum):
             limit = f" and at most {maximum:g}" if maximum is not None else ""
-            self.problem(key, f"must be more than 0{limit}, not {value:g}")
+            self.problem(key, f"must be more than 0{limit}, not {number:g}")
             return default
-        return float(value)
+        return number
 
     def whole(self, key: str, *, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         value = self._get(key, False)

@@ -36,7 +36,9 @@ _FALLBACK: dict[str, object] = {"text": "", "time": EPOCH, "number": 0.0, "whole
 class Key:
     """One key of a mapping.
 
-    ``kind``: ``text`` (as written: ``1.10`` stays text), ``time`` (ISO 8601 with a zone),
+    ``kind``: ``text`` (as written: ``1.10`` stays text), ``name`` (text that names a model,
+    version, data set or environment, and so may become a path: it must pass
+    :func:`~mlrelease.registry.names.unsafe_reason`), ``time`` (ISO 8601 with a zone),
     ``number``, ``whole`` (at least ``minimum``), ``choice`` (one of ``choices``),
     ``flag`` (true/false), ``texts`` (a list of text), ``numbers`` and ``scalars``
     (mappings of names to numbers / to single values), ``sub`` (a mapping of ``shape``),
@@ -113,6 +115,8 @@ def _value(f: Fields, key: Key) -> Any:
         if kind == "each":
             return f.each(name, lambda item: build(item, shape), required=required)
         return f.named(name, lambda item: build(item, shape))
+    if kind == "name":
+        return f.name_str(name, required=required)
     if kind == "text":
         value: Any = f.str(name, required=required, default=key.default)
         if key.default is not None and not value:  # written empty: the default, as for a missing key
@@ -149,6 +153,8 @@ def _written(value: Any, key: Key) -> object:
     kind = key.kind
     if kind == "time":
         return format_timestamp(value)
+    if kind == "name":
+        return value
     if kind == "number":
         return int(value) if float(value).is_integer() else value
     if kind == "texts":
@@ -178,7 +184,7 @@ class Listing(Generic[T]):
     item: Shape[T]
 
     def read(self, f: Fields) -> tuple[T, ...]:
-        f.str("model", required=True)
+        f.name_str("model", required=True)
         return f.each(self.key, lambda item: build(item, self.item))
 
     def write(self, model: str, items: Iterable[T]) -> dict[str, object]:

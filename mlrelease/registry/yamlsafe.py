@@ -236,12 +236,16 @@ def _build(text: str, path: str) -> Any:
                     second = ev.start_mark.line + 1
                 continue
             value = ev.value
-            if ev.tag is not None:
-                tag, typed = _explicit(ev)
-            elif ev.style:
-                tag, typed = _STR, value
-            else:
-                tag, typed = plain(value) or resolve(value)
+            try:
+                if ev.tag is not None:
+                    tag, typed = _explicit(ev)
+                elif ev.style:
+                    tag, typed = _STR, value
+                else:
+                    tag, typed = plain(value) or resolve(value)
+            except ValueError:  # int() refuses more than sys.get_int_max_str_digits() digits
+                first_error, building = Problem(path, ev.start_mark.line + 1, f"a number of {len(value):,} digits is too long"), False
+                continue
             if is_map and key is None:  # a key
                 line = ev.start_mark.line + 1
                 if value == "<<":

@@ -15,7 +15,6 @@ pipeline's first run needs no separate step; when the model exists it is left as
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from mlrelease.gitstore import gitwrite, transaction
 from mlrelease.gitstore.transaction import Change, Committed
 from mlrelease.registry import conventions as conv
 from mlrelease.registry import layout, yamlsafe
-from mlrelease.registry.fields import describe, format_timestamp, read_file
+from mlrelease.registry.fields import MAX_WHOLE, describe, finite, format_timestamp, read_file
 from mlrelease.registry.lint import Index, check_version
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import split_ref, unsafe_reason
@@ -106,9 +105,10 @@ def read_metrics(path: Path | str, data: bytes | None = None) -> dict[str, float
         raise MlreleaseError(f"{label}: has no metrics")
     out: dict[str, float] = {}
     for name, value in tree.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        number = finite(value)  # not float(): a 401-digit whole number would overflow
+        if number is None:
             raise MlreleaseError(f"{label}:{tree.line_of(name)}: metric {name!r} must be a number, not {describe(value)}")
-        out[name] = value
+        out[name] = value if isinstance(value, int) and abs(value) <= MAX_WHOLE else number  # whole numbers stay whole
     return out
 
 

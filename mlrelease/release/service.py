@@ -117,11 +117,13 @@ class ReleaseService:
         if push is None:
             push = remote is not None
         self.target: Target = local
+        self._missing_remote: str | None = None  # planning needs no remote; writing refuses without it
         if push:
             name = remote.name if remote else "origin"
             if f"remote.{name}.url" not in git_config(local.git_root):
-                raise MlreleaseError(f"git remote {name!r} is not configured in {local.git_root} (add it, or use --no-push)")
-            self.target = dataclasses.replace(local, remote=name, branch=remote.branch if remote else local.branch)
+                self._missing_remote = f"git remote {name!r} is not configured in {local.git_root} (add it, or use --no-push)"
+            else:
+                self.target = dataclasses.replace(local, remote=name, branch=remote.branch if remote else local.branch)
 
     # ---- set-up ------------------------------------------------------------------------------
 
@@ -230,6 +232,8 @@ class ReleaseService:
     def _execute(self, plan: Plan, progress: ProgressHook | None) -> Result:
         if self.readonly:
             raise ReadOnly("read-only mode (--readonly): actions are disabled")
+        if self._missing_remote is not None:
+            raise MlreleaseError(self._missing_remote)
         if plan.block is not None:
             raise plan.block.error()
         if plan.noop is not None:
@@ -253,6 +257,8 @@ class ReleaseService:
         ``first``: the action's first commit, refused over uncommitted edits of its files;
         ``refresh=False``: the local branch and checkout are brought up later (:meth:`_refresh`).
         """
+        if self._missing_remote is not None:
+            raise MlreleaseError(self._missing_remote)
         return transaction.apply(
             self.target,
             build,

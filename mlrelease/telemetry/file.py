@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from mlrelease.errors import ManifestError, Problem
-from mlrelease.registry import layout
 from mlrelease.registry.types import Telemetry
 from mlrelease.telemetry.base import Settings, SourceContext
 
@@ -26,14 +24,11 @@ class FileSource:
         self.registry = context.registry
 
     def fetch(self, model: str, environment: str, *, history: bool) -> Telemetry | None:
-        # A broken file raises ManifestError: a registry problem, reported as such.
+        # A broken file raises ManifestError: a registry problem, reported as such; so does one whose
+        # model or environment is not its path's (the registry checks that on every read).
         telemetry = self.registry.telemetry(environment, model)
         if telemetry is None:
             return None
-        if telemetry.model != model or telemetry.environment != environment:
-            path = layout.telemetry_path(environment, model)
-            message = f"names model {telemetry.model!r} in {telemetry.environment!r}, not the model and environment of its path"
-            raise ManifestError([Problem(path, telemetry.lines.get("model"), message)])
         ordered = tuple(sorted(telemetry.snapshots, key=lambda s: s.at))
         return Telemetry(model, environment, ordered if history else ordered[-1:], telemetry.lines)
 

@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mlrelease.errors import SourceError
+from mlrelease.registry.fields import describe, finite
 from mlrelease.registry.observations import Histogram, Mean, Observation, Rate
 from mlrelease.telemetry.arms import ArmFigures
 from mlrelease.telemetry.base import Settings
@@ -83,9 +84,10 @@ def read_settings(s: Settings) -> tuple[str, dict[str, ArmQuery]]:
                 where, f"has keys {', '.join(sorted(value))}; give {{events, trials}}, {{buckets[, scale]}} or {{count, sum, sum_squares}}"
             )
             continue
-        scale = value.get("scale", 1)
-        if isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale) or scale <= 0:
-            s.problem(f"{where}.scale", f"must be a positive number, not {scale!r}")
+        raw_scale = value.get("scale", 1)
+        scale = finite(raw_scale)
+        if scale is None or scale <= 0:
+            s.problem(f"{where}.scale", f"must be a positive number, not {describe(raw_scale) if scale is None else f'{scale:g}'}")
             scale = 1
         queries = {k: v for k, v in value.items() if k != "scale"}
         if any(not isinstance(q, str) or not q.strip() for q in queries.values()):

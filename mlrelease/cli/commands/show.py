@@ -18,7 +18,7 @@ from rich.text import Text
 from mlrelease.cli.args import add_at, add_json, model_at_version, positive_int, registry
 from mlrelease.cli.commands.lineage import lineage_json, lineage_tree
 from mlrelease.cli.commands.list_ import env_cell, env_json
-from mlrelease.cli.output import cell, folded, plain, print_json, report_problems, show, to_data
+from mlrelease.cli.output import block, cell, folded, plain, print_json, report_problems, show, to_data
 from mlrelease.registry.lineage import VersionView, version_view
 from mlrelease.registry.overview import ModelView, Placement, model_view
 from mlrelease.registry.types import Config, MetricDef, Version
@@ -116,7 +116,7 @@ def render_model(view: ModelView, config: Config) -> None:
     if m.task:
         head.append(f"  task {plain(m.task)}")
     if m.description:
-        head.append(f"\n{plain(m.description)}")
+        head.append(f"\n{block(m.description)}")
     if m.consumers:
         head.append("\nconsumers: " + ", ".join(_consumer(c.name, c.environments) for c in m.consumers))
     envs = folded([plain(e.environment) for e in view.environments], [[env_cell(e) for e in view.environments]])
@@ -169,7 +169,8 @@ def render_version(view: VersionView, config: Config) -> None:
         facts += [("image", v.image.ref), ("image.digest", v.image.digest)]
     if v.code:
         facts += [("code.repo", v.code.repo), ("code.commit", v.code.commit), ("code.entrypoint", v.code.entrypoint)]
-    parts: list[Any] = [folded(["Field", "Value"], [[k, cell(val)] for k, val in facts if val is not None], title=f"{v.model}@{v.version}")]
+    rows = [[k, Text(block(val)) if k == "description" else cell(val)] for k, val in facts if val is not None]
+    parts: list[Any] = [folded(["Field", "Value"], rows, title=f"{v.model}@{v.version}")]
     if view.rejection:
         r = view.rejection
         parts.append(Text(f"REJECTED by {plain(r.by)} at {plain(r.at)}: {plain(r.reason)}", style="bold red"))
