@@ -19,7 +19,7 @@ from mlrelease.errors import GateRefused, MlreleaseError, NotFound, Problem, Sta
 from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.source import GitRefSource
-from mlrelease.registry.types import Approval, Canary, Desired, Environment, Pin, ReleaseState, Version
+from mlrelease.registry.types import Canary, Desired, Environment, Pin, ReleaseState, Version
 from mlrelease.release import approving, commits, confirm, controls, foureyes, gates, livehistory, planning
 from mlrelease.release import state as st
 from mlrelease.release.cadence import already_requested
@@ -184,7 +184,6 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: planning.Histor
     deploy = DeployFacts(
         "promote", model, env.name, version, previous, req.canary, aid, backend.name, ctx.actor, req.reason, over.forced, bg_by
     )
-    path = layout.release_path(env.name, model)
     notes = [*ctl.notes]
     if canary is None and live is not None and live.canary is not None and live.canary.version != version:
         notes.append(f"the canary {live.canary.version} ({live.canary.weight:g}%) is removed: a full promotion replaces it")
@@ -192,25 +191,7 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: planning.Histor
         notes.append(f"{', '.join(over.locked)} cannot be overridden with --force alone here; an emergency needs break-glass (`{hint}`)")
     if bg is not None:
         notes.append(f"break-glass approved by {bg_by}: this promotion is flagged until someone else reviews it (`mlrelease review`)")
-    refusal = Block(over.refusal, GateRefused) if over.refusal else None
-    return _deploy_plan(
-        req,
-        ctx,
-        base,
-        deploy,
-        path,
-        results,
-        backend,
-        action,
-        state,
-        env,
-        noop,
-        notes,
-        desired,
-        extra_block=planning.first_block(ctl.block, refusal),
-        break_glass=bg,
-        locked=over.locked,
-    )
+    return _deploy_plan(req, ctx, base, deploy, results, backend, action, state, env, noop, notes, desired, over, ctl.block)
 
 
 # ---- rollback -------------------------------------------------------------------------------
@@ -280,31 +261,11 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: planning.Histo
     deploy = DeployFacts(
         "rollback", model, env.name, target, live.version, None, aid, backend.name, ctx.actor, req.reason, over.forced, bg_by
     )
-    path = layout.release_path(env.name, model)
     if state.pin is None:
         notes.append(f"pins {env.name} for {model}: promotions are refused until `mlrelease unpin {model} --env {env.name}`")
     request = dataclasses.replace(req, version=target, canary=None)
     pin = Pin(by=ctx.actor, at=ctx.now, reason=req.reason)
-    refusal = Block(over.refusal, GateRefused) if over.refusal else None
-    return _deploy_plan(
-        request,
-        ctx,
-        base,
-        deploy,
-        path,
-        results,
-        backend,
-        action,
-        state,
-        env,
-        noop,
-        notes,
-        desired,
-        pin=pin,
-        extra_block=planning.first_block(ctl.block, refusal),
-        break_glass=bg,
-        locked=over.locked,
-    )
+    return _deploy_plan(request, ctx, base, deploy, results, backend, action, state, env, noop, notes, desired, over, ctl.block, pin=pin)
 
 
 def _deploy_plan(
@@ -312,7 +273,6 @@ def _deploy_plan(
     ctx: Context,
     base: str,
     deploy: DeployFacts,
-    path: str,
     results: list[GateResult],
     backend: Backend,
     action: Action,
@@ -321,17 +281,19 @@ def _deploy_plan(
     noop: str | None,
     notes: list[str],
     desired: Desired,
+    over: foureyes.Override,
+    control_block: Block | None,
     *,
     pin: Pin | None = None,
-    extra_block: Block | None = None,
-    break_glass: Approval | None = None,
-    locked: tuple[str, ...] = (),
 ) -> Plan:
-    """The plan of a promote or rollback: intent and outcome commits of ``deploy`` on ``path``.
+    """The plan of a promote or rollback: intent and outcome commits of ``deploy`` on its release file.
 
-    ``extra_block``: a refusal of the controls (signing, a gate --force may not override);
-    ``break_glass``: the approval this promotion uses, marked used by its intent.
+    ``control_block``: a refusal of the controls (signing); ``over``: what --force may do with the
+    failing gates — its refusal blocks too, and its break-glass approval is marked used by the intent.
     """
+    path = layout.release_path(deploy.environment, deploy.model)
+    refusal = Block(over.refusal, GateRefused) if over.refusal else None
+    extra_block = planning.first_block(control_block, refusal)
     intent = commits.intent(deploy, path)
     return Plan(
         request=req,
@@ -356,8 +318,8 @@ def _deploy_plan(
         notes=tuple(notes),
         desired=desired,
         pin=pin,
-        break_glass=break_glass,
-        locked=locked,
+        break_glass=over.break_glass,
+        locked=over.locked,
     )
 
 

@@ -14,7 +14,7 @@ fills in progressively and the table never waits:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from mlrelease.errors import MlreleaseError
@@ -32,34 +32,25 @@ Update = dict[str, dict[str, object]]  # model → ModelStatus fields to set
 
 def model_statuses(session: Session, view: Overview, now: datetime) -> Iterator[Update]:
     """Batches of status fields per model; a failing question leaves its fields unset."""
-    batch: Update = {}
     with session.open() as reg:
         # The newest manifests of every model, parsed on every core at once (the trends below then find them parsed).
         recent = [layout.version_path(s.name, v) for s in view.models if s.headline for v in reg.version_names(s.name)[-RECENT:]]
         reg.parse_many([("version", path) for path in recent], parallel=True)
-        for summary in view.models:
-            if summary.headline:
-                metric = summary.headline[0].name
-                batch[summary.name] = {"trend": metric_trend(reg, summary.name, metric)}
-            if len(batch) >= BATCH:
-                yield batch
-                batch = {}
-    if batch:
-        yield batch
-        batch = {}
+        trends = ((s.name, {"trend": metric_trend(reg, s.name, s.headline[0].name)}) for s in view.models if s.headline)
+        yield from _batches(trends)
     if session.ref is None and session.git_root is not None:
-        for r in readiness(session.root, view.models, now):
-            batch[r.model] = {
-                "gates_target": r.environment,
-                "failing_gates": tuple(g.name for g in r.failing_other_than_approvals),
-                "approvals": r.approvals,
-            }
-            if len(batch) >= BATCH:
-                yield batch
-                batch = {}
-        if batch:
-            yield batch
-            batch = {}
+        gates = (
+            (
+                r.model,
+                {
+                    "gates_target": r.environment,
+                    "failing_gates": tuple(g.name for g in r.failing_other_than_approvals),
+                    "approvals": r.approvals,
+                },
+            )
+            for r in readiness(session.root, view.models, now)
+        )
+        yield from _batches(gates)
     with session.open() as reg:
         try:
             assessment = assess(reg, now=now)
@@ -81,6 +72,18 @@ def model_statuses(session: Session, view: Overview, now: datetime) -> Iterator[
         for m in view.models
     }
     yield from _rollouts(session, now)
+
+
+def _batches(fields: Iterable[tuple[str, dict[str, object]]]) -> Iterator[Update]:
+    """The (model, fields) pairs in updates of at most BATCH models each, the last one partial."""
+    batch: Update = {}
+    for model, values in fields:
+        batch[model] = values
+        if len(batch) >= BATCH:
+            yield batch
+            batch = {}
+    if batch:
+        yield batch
 
 
 def _rollouts(session: Session, now: datetime) -> Iterator[Update]:
