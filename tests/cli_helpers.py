@@ -22,6 +22,14 @@ def cli(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int
     return rc, out, err
 
 
+def fails(capsys: pytest.CaptureFixture[str], root: Path, args: list[str], code: int, message: str) -> None:
+    """``mlrelease --repo ROOT ARGS...`` exits ``code`` with ``message`` on stderr and prints nothing on stdout."""
+    rc, out, err = cli(capsys, root, *args)
+    assert rc == code, err
+    assert message in err
+    assert out == ""
+
+
 def run_mlrelease(root: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """``mlrelease --repo ROOT ARGS...`` as a process (``env`` added to ours), two minutes at most."""
     return subprocess.run(

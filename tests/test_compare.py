@@ -16,7 +16,7 @@ from mlrelease.registry.loader import Registry
 from mlrelease.registry.parse import parse_config
 from mlrelease.registry.types import Artifact, Code, DataRef, Version
 from tests.builders import commit_all, config, version, write
-from tests.cli_helpers import cli
+from tests.cli_helpers import cli, fails
 
 CONFIG = parse_config(yamlsafe.load(yamlsafe.dump(config()), "mlrelease.yaml"))
 
@@ -214,9 +214,7 @@ def test_diff_across_models(capsys: pytest.CaptureFixture[str], repo: Path) -> N
     ],
 )
 def test_diff_errors(capsys: pytest.CaptureFixture[str], repo: Path, args: list[str], code: int, message: str) -> None:
-    rc, out, err = cli(capsys, repo, *args)
-    assert rc == code
-    assert message in err and out == ""
+    fails(capsys, repo, args, code, message)
 
 
 def test_diff_bad_format_is_usage(capsys: pytest.CaptureFixture[str], repo: Path) -> None:

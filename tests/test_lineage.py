@@ -11,7 +11,7 @@ from mlrelease.errors import NotFound
 from mlrelease.registry.lineage import dataset_impact, lineage
 from mlrelease.registry.loader import Registry
 from tests.builders import commit_all, model, release, version, write
-from tests.cli_helpers import cli
+from tests.cli_helpers import cli, fails
 
 
 @pytest.fixture
@@ -211,9 +211,7 @@ def test_lineage_dataset_table_and_json(capsys: pytest.CaptureFixture[str], rich
     ],
 )
 def test_lineage_errors(capsys: pytest.CaptureFixture[str], repo: Path, args: list[str], code: int, message: str) -> None:
-    rc, out, err = cli(capsys, repo, *args)
-    assert rc == code
-    assert message in err and out == ""
+    fails(capsys, repo, args, code, message)
 
 
 def test_dataset_impact_with_a_broken_manifest_reports_and_exits_1(capsys: pytest.CaptureFixture[str], repo: Path) -> None:
