@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,8 @@ from mlrelease.registry.history import Event
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.overview import Overview
 
-from .verify import Finding, Report, verify
+from .state import WalkState
+from .verify import Finding, resume, verify
 
 WORDS = {"hand-edit": "hand-edited", "unsigned": "unsigned"}
 
@@ -42,13 +44,13 @@ def word(kind: str) -> str:
     return WORDS.get(kind, f"unverified: {kind}")
 
 
-def _cache_file(reg: Registry, tip: str) -> Path | None:
+def _cache_dir(reg: Registry) -> tuple[Path, str] | None:
+    """The cache folder and this registry's salt (its folder in the repository, mlrelease's version, the cache schema)."""
     if reg.git_root is None:
         return None
     prefix = reg.root.resolve().relative_to(reg.git_root.resolve()).as_posix()
     salt = hashlib.sha256(f"{prefix}\0{__version__}\0{SCHEMA}".encode()).hexdigest()[:12]
-    key = f"{tip}-{salt}"
-    return git_dir(reg.git_root) / "mlrelease" / "verify" / f"{key}.json"
+    return git_dir(reg.git_root) / "mlrelease" / "verify", salt
 
 
 def _tip(reg: Registry) -> str | None:
@@ -58,28 +60,98 @@ def _tip(reg: Registry) -> str | None:
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
 
+KEEP = 8  # tips whose verify is kept; the newest few are where the next one resumes
+CANDIDATES = 4  # earlier tips tried (newest first) as a place to resume from
+
+
 def findings(reg: Registry) -> list[Finding]:
-    """Verify's findings over the registry's whole history (cached per tip commit)."""
+    """Verify's findings over the registry's whole history, cached per tip commit.
+
+    A tip with no cache resumes from the newest cached tip it descends from in a straight
+    line (the usual case after an action: one or two commits on top), verifying only the
+    commits since, from the walk's state at that tip (audit/state.py): the same findings,
+    in the same order, as a full verify.
+    """
     tip = _tip(reg)
     if tip is None:
         return []
-    path = _cache_file(reg, tip)
-    if path is not None and path.is_file():
+    where = _cache_dir(reg)
+    if where is None:
+        return verify(reg).findings
+    folder, salt = where
+    path = folder / f"{tip}-{salt}.json"
+    try:
+        return [_finding(d) for d in json.loads(path.read_text(encoding="utf-8"))["findings"]]
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # a broken cache is read again from git
+    base, seed, prior = _resume_point(reg, folder, salt, tip)
+    report, state = resume(reg, tip, base, seed)
+    found = prior + report.findings
+    _write(folder / f"{tip}-{salt}.json", {"findings": [f.to_json() for f in found]})
+    _write(folder / f"{tip}-{salt}.state.json", state.to_json())
+    _prune(folder, salt)
+    return found
+
+
+def _resume_point(reg: Registry, folder: Path, salt: str, tip: str) -> tuple[str | None, WalkState | None, list[Finding]]:
+    """The newest cached tip that ``tip`` descends from by single-parent commits, its state and its findings."""
+    assert reg.git_root is not None
+    try:
+        states = sorted(folder.glob(f"*-{salt}.state.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return None, None, []
+    for state_file in states[:CANDIDATES]:
+        base = state_file.name.split("-", 1)[0]
+        if not _straight_line(reg.git_root, base, tip):
+            continue
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return [_finding(d) for d in data["findings"]]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # a broken cache is read again from git
-    report: Report = verify(reg)
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"findings": [f.to_json() for f in report.findings]}), encoding="utf-8")
-            tmp.replace(path)
-        except OSError:
-            pass  # a read-only clone: verify again next time
-    return report.findings
+            prior = [_finding(d) for d in json.loads((folder / f"{base}-{salt}.json").read_text(encoding="utf-8"))["findings"]]
+            seed = WalkState.from_json(json.loads(state_file.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # broken or half-written: another candidate, or a full verify
+        return base, seed, prior
+    return None, None, []
+
+
+def _straight_line(git_root: Path, base: str, tip: str) -> bool:
+    """Whether the commits after ``base`` up to ``tip`` are one line on top of it, no merge among them.
+
+    Only then is a full verify's walk (oldest first, topological) the walk up to ``base``
+    followed by these commits; a merge could bring older commits that the full walk puts
+    before some of ``base``'s own.
+    """
+    proc = git(git_root, "rev-list", "--parents", tip, f"^{base}", "--", check=False)
+    if proc.returncode != 0:
+        return False
+    lines = [line.split() for line in proc.stdout.decode().splitlines()]
+    if not lines or any(len(words) != 2 for words in lines):
+        return False
+    chain = [words[0] for words in lines]
+    return chain[0] == tip and all(words[1] == nxt for words, nxt in zip(lines, [*chain[1:], base], strict=True))
+
+
+def _write(path: Path, data: object) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only clone: verify again next time
+
+
+def _prune(folder: Path, salt: str) -> None:
+    """Keep the newest :data:`KEEP` tips (each tip's findings with its state)."""
+    try:
+        states = sorted(folder.glob(f"*-{salt}.state.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in states[KEEP:]:
+            tip = old.name.split("-", 1)[0]
+            old.unlink(missing_ok=True)
+            (folder / f"{tip}-{salt}.json").unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _finding(d: dict[str, object]) -> Finding:

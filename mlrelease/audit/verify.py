@@ -42,11 +42,12 @@ from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.gitio import git, git_dir
 from mlrelease.registry.identities import Identities
 from mlrelease.registry.loader import Registry
-from mlrelease.registry.types import Approval, Config, Environment, Rejection, ReleaseState
+from mlrelease.registry.types import Approval, Config, Environment, ReleaseState
 from mlrelease.release import foureyes, gates, livehistory
 from mlrelease.release.plan import GateResult
 
 from . import checks
+from .state import WalkState
 from .walk import AUDITED, NULL, Blobs, Commit, Tree, commits
 
 # What each kind of finding means (docs/controls.md lists them with what to do).
@@ -139,8 +140,20 @@ def verify(reg: Registry, since: str | None = None) -> Report:
     return _Verifier(reg, tip, base).run()
 
 
+def resume(reg: Registry, tip: str, base: str | None = None, seed: WalkState | None = None) -> tuple[Report, WalkState]:
+    """Verify the commits from ``base`` (exclusive; None: the root) to ``tip``, starting from the walk's state at ``base``.
+
+    With ``seed`` being the state a verify up to ``base`` ended with, and the commits after
+    ``base`` a single line on top of it, the findings are exactly those a full verify at
+    ``tip`` finds after ``base`` (tests/test_verify_incremental.py); the state returned is
+    the one to resume from at ``tip``.
+    """
+    v = _Verifier(reg, tip, base, seed or WalkState())
+    return v.run(), v.state
+
+
 class _Verifier:
-    def __init__(self, reg: Registry, tip: str, since: str | None) -> None:
+    def __init__(self, reg: Registry, tip: str, since: str | None, seed: WalkState | None = None) -> None:
         assert reg.git_root is not None
         self.reg = reg
         self.git_root = reg.git_root
@@ -151,10 +164,14 @@ class _Verifier:
         cache = ParseCache(git_dir(self.git_root) / "mlrelease" / "parse-cache.sqlite")
         self.blobs = Blobs(self.git_root, cache)
         self.sigs: dict[str, signing.Signature] = {}
-        self.live: dict[str, list[str]] = {}  # release path → versions that were live, oldest first
-        self.approvers: dict[tuple[str, Approval], str | None] = {}  # (path, approval) → identity behind it
-        self.managed: set[str] = set()  # files an mlrelease action (not an import) has written
-        self.rejected: dict[str, dict[tuple[str, str, datetime], Rejection]] = {}  # rejections path → every rejection it held
+        # What earlier commits tell (audit/state.py). Without a seed, a verify --since does not know
+        # it and asks git where a check needs it (``partial``); with one it is a full verify's.
+        self.partial = since is not None and seed is None
+        self.state = seed or WalkState()
+        self.live = self.state.live
+        self.approvers = self.state.approvers
+        self.managed = self.state.managed
+        self.rejected = self.state.rejected
 
     # ---- reading at a commit's parent --------------------------------------------------------
 
@@ -356,7 +373,7 @@ class _Verifier:
         if (path, a) in self.approvers:
             who = self.approvers[(path, a)]
             return who, "" if who else "its commit is not signed by an allowed key"
-        if self.since is None:
+        if not self.partial or self.since is None:
             return None, "it was not added by an mlrelease approval"
         from mlrelease.release.controls import attribute  # approvals from before --since: ask their commits
 
@@ -431,7 +448,7 @@ class _Verifier:
                 self.find(c, "break-glass", f"forced {', '.join(locked)}, not overridable in {env.name}, with {why}", path)
 
     def ever_live(self, path: str) -> list[str]:
-        if path not in self.live and self.since is not None:
+        if path not in self.live and self.partial and self.since is not None:
             changes = livehistory.live_changes(self.git_root, self.since, self.prefix + path)
             self.live[path] = [ch.version for ch in reversed(changes)]
         return self.live.get(path, [])
