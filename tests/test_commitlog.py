@@ -237,12 +237,14 @@ def test_at_and_since_for_time_travel_and_verify(generated: Path) -> None:
 def test_history_json_is_written_byte_for_byte_as_print_json_wrote_it(generated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
+    from mlrelease.audit import marks
     from mlrelease.cli import main
     from mlrelease.cli.output import to_data
 
     with Registry(generated) as reg:
-        events = history(reg)
-        one = history(reg, limit=1)
+        found = marks.findings(reg)  # the CLI marks what verify does not accept (issue 10)
+        events = list(marks.mark_events(history(reg), found))
+        one = list(marks.mark_events(history(reg, limit=1), found))
     for argv, chosen in ((["history", "--json"], events), (["history", "--json", "--limit", "1"], one)):
         assert main(["--repo", str(generated), *argv]) == 0
         wanted = json.dumps({"events": [{**to_data(e), "who": e.who} for e in chosen]}, indent=2, ensure_ascii=True) + "\n"

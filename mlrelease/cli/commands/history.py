@@ -143,6 +143,8 @@ def _scalar(value: object) -> str:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, list | tuple | dict):  # e.g. `marks`: nested as print_json's indent nests it, 6 spaces in
+        return json.dumps(value, indent=2, ensure_ascii=True).replace("\n", "\n      ")
     return json.dumps(value, ensure_ascii=True)
 
 
