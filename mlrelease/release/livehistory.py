@@ -43,9 +43,25 @@ class LiveChange:
     action: str | None  # desired.action that got it there: promote | rollback
 
 
+_SEEN: dict[tuple[str, str, str], bytes] = {}  # (repository, commit id, path) → its `git log --raw`
+
+
+def _file_log(git_root: Path, ref: str, git_path: str) -> bytes:
+    """The file's log at ``ref``; at a commit id it cannot change, so a plan and its re-check at the same tip read it once."""
+    key = (str(git_root), ref, git_path)
+    if key in _SEEN:
+        return _SEEN[key]
+    out = git(git_root, "log", "--format=commit %H", "--raw", "--no-abbrev", "--no-renames", ref, "--", git_path).stdout
+    if len(ref) in (40, 64) and all(c in "0123456789abcdef" for c in ref):
+        if len(_SEEN) > 256:
+            _SEEN.clear()
+        _SEEN[key] = out
+    return out
+
+
 def file_versions(git_root: Path, ref: str, git_path: str, parse: Callable[[object, str], T]) -> list[tuple[str, T]]:
     """(commit, parsed content) of every version of one file, newest first; unreadable ones are skipped, not fatal."""
-    out = git(git_root, "log", "--format=commit %H", "--raw", "--no-abbrev", "--no-renames", ref, "--", git_path).stdout
+    out = _file_log(git_root, ref, git_path)
     entries: list[tuple[str, str]] = []  # (commit, blob), newest first
     commit = ""
     for line in out.decode("utf-8", "replace").splitlines():
