@@ -1,7 +1,7 @@
 """The newcomer's two commands (README) and the scripts behind them: scripts/prepare, test, check.
 
 The README's first command installs mlrelease alone and opens the demo; its second is
-scripts/test, which CI runs too (.ci/run → scripts/check → scripts/test). scripts/prepare's
+scripts/test, which CI runs too (.ci/run → scripts/lint, then scripts/test). scripts/prepare's
 refusals are tried with a PATH of our own: the tools it looks for (prometheus, tmux,
 apt-get, sudo, id) are absent or stand-ins that fail the way a real machine does, so its
 messages are checked without touching this machine's packages. Its working path is run for
@@ -36,13 +36,16 @@ def test_the_readme_opens_with_the_two_commands() -> None:
 
 def test_ci_runs_the_readmes_test_command_through_scripts_check() -> None:
     ci = (ROOT / ".ci/run").read_text(encoding="utf-8")
-    assert re.search(r"^exec scripts/check$", ci, flags=re.M)
+    assert re.search(r"^scripts/test$", ci, flags=re.M), "CI runs the README's test command itself"
+    assert re.search(r"^scripts/lint$", ci, flags=re.M)
+    lint = (ROOT / "scripts/lint").read_text(encoding="utf-8")
+    for step in ("ruff check .", "ruff format --check .", "mypy", "lint-imports"):
+        assert step in lint, step
     check = (ROOT / "scripts/check").read_text(encoding="utf-8")
-    for step in ("ruff check .", "ruff format --check .", "mypy", "lint-imports", "scripts/test"):
-        assert step in check, step
+    assert "scripts/lint" in check and 'scripts/test "$@"' in check
     test = (ROOT / "scripts/test").read_text(encoding="utf-8")
     assert "scripts/prepare" in test and "-m pytest -n auto --dist loadgroup" in test
-    for script in ("prepare", "test", "check"):
+    for script in ("prepare", "lint", "test", "check"):
         assert (ROOT / "scripts" / script).stat().st_mode & 0o111, f"scripts/{script} is not executable"
 
 
