@@ -17,6 +17,21 @@ import pytest
 
 from mlrelease.cli import main
 
+# Every read command, on the fraud-card registry of tests/builders.py, and the two places
+# each reads from: the work tree, and the committed registry at a ref.
+READS: list[list[str]] = [
+    ["list"],
+    ["show", "fraud-card"],
+    ["show", "fraud-card@1.2.0"],
+    ["diff", "fraud-card@1.1.0", "fraud-card@1.2.0"],
+    ["lineage", "fraud-card@1.2.0"],
+    ["history"],
+    ["check"],
+    ["telemetry", "fraud-card"],
+    ["lint"],
+]
+FORMS: list[list[str]] = [[], ["--ref", "HEAD"]]
+
 
 def run(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int | str, str, str]:
     """A command in-process: its exit code, or the traceback (the defect under test) as text."""

@@ -26,23 +26,12 @@ from hypothesis import strategies as st
 
 import mlrelease
 from mlrelease.registry import yamlsafe
+from tests import hostile_helpers
 from tests.builders import commit_all, git, make_registry, write
-from tests.hostile_helpers import opened, run
+from tests.hostile_helpers import FORMS, opened, run
 
-READS: list[list[str]] = [
-    ["list"],
-    ["show", "fraud-card"],
-    ["show", "fraud-card@1.2.0"],
-    ["diff", "fraud-card@1.1.0", "fraud-card@1.2.0"],
-    ["lineage", "fraud-card@1.2.0"],
-    ["lineage", "--dataset", "transactions@2026.01"],
-    ["history"],
-    ["check"],
-    ["telemetry", "fraud-card"],
-    ["lint"],
-]
+READS = [*hostile_helpers.READS, ["lineage", "--dataset", "transactions@2026.01"]]
 JSON_READS = [c for c in READS if c[0] != "lint"]
-FORMS: list[list[str]] = [[], ["--ref", "HEAD"]]
 EXIT_CODES = {0, 1, 8}  # ok, a problem, retraining due (check)
 LONGEST_LINE = 5_000
 

@@ -14,20 +14,7 @@ import pytest
 
 from mlrelease.registry import yamlsafe
 from tests.builders import commit_all, config, git, model, release, version, write
-from tests.hostile_helpers import opened, run
-
-READS: list[list[str]] = [
-    ["list"],
-    ["show", "fraud-card"],
-    ["show", "fraud-card@1.2.0"],
-    ["diff", "fraud-card@1.1.0", "fraud-card@1.2.0"],
-    ["lineage", "fraud-card@1.2.0"],
-    ["history"],
-    ["check"],
-    ["telemetry", "fraud-card"],
-    ["lint"],
-]
-FORMS = [[], ["--ref", "HEAD"]]  # the work tree, and the committed registry at a ref
+from tests.hostile_helpers import FORMS, READS, opened, run
 
 
 def every_read(

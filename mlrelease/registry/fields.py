@@ -28,6 +28,7 @@ from mlrelease.registry.yamlsafe import YList, YMap
 from mlrelease.textsafe import quoted
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 MISSING = object()  # what _get returns for a key that is absent or null
 _TOP_KEY = re.compile(r"([^.\[]*)(?:\[(\d+)\])?")  # "argv[1]" → ("argv", "1"); "env.A" → ("env", None)
@@ -179,6 +180,38 @@ class Fields:
     def _wrong(self, key: str, expected: str, value: object) -> None:
         self.problem(key, f"must be {expected}, not {describe(value)}")
 
+    def _instance(self, key: builtins.str, required: builtins.bool, kind: type[V], expected: builtins.str) -> V | None:
+        """The value at ``key`` when it is a ``kind``; None when missing or (a problem says so) not one."""
+        value = self._get(key, required)
+        if value is MISSING:
+            return None
+        if not isinstance(value, kind):
+            self._wrong(key, expected, value)
+            return None
+        return value
+
+    def _finite(self, key: builtins.str, required: builtins.bool, expected: builtins.str = "a number") -> float | None:
+        """The value at ``key`` as a finite number; None when missing or (a problem says so) not one."""
+        value = self._get(key, required)
+        if value is MISSING:
+            return None
+        number = finite(value)
+        if number is None:
+            self._wrong(key, expected, value)
+        return number
+
+    def converted(
+        self, key: builtins.str, convert: Callable[[builtins.str], V | None], expected: builtins.str, *, required: builtins.bool = False
+    ) -> V | None:
+        """Text at ``key`` turned into a value by ``convert`` (None: not convertible, a problem saying ``expected``)."""
+        text = self.str(key, required=required)
+        if text is None:
+            return None
+        value = convert(text)
+        if value is None:
+            self.problem(key, f"must be {expected}, not {quoted(text)}")
+        return value
+
     def str(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
         """Text as written: numbers keep their source text (``1.10`` stays ``"1.10"``)."""
         value = self._get(key, required)
@@ -211,21 +244,20 @@ class Fields:
     def choice(
         self, key: builtins.str, choices: tuple[builtins.str, ...], *, default: builtins.str | None = None, required: builtins.bool = False
     ) -> builtins.str | None:
-        value = self.str(key, required=required, default=default)
+        return self._one_of(key, self.str(key, required=required, default=default), choices, default)
+
+    def _one_of(
+        self, key: builtins.str, value: builtins.str | None, choices: tuple[builtins.str, ...], default: builtins.str | None
+    ) -> builtins.str | None:
+        """``value`` when it is one of ``choices`` (or None); else a problem, and ``default``."""
         if value is not None and value not in choices:
             self.problem(key, f"must be one of {', '.join(choices)}, not {value!r}")
             return default
         return value
 
     def number(self, key: builtins.str, *, required: builtins.bool = False, default: float | None = None) -> float | None:
-        value = self._get(key, required)
-        if value is MISSING:
-            return default
-        number = finite(value)
-        if number is None:
-            self._wrong(key, "a number", value)
-            return default
-        return number
+        number = self._finite(key, required)
+        return default if number is None else number
 
     def int(
         self,
@@ -250,29 +282,17 @@ class Fields:
         return value
 
     def bool(self, key: builtins.str, *, default: builtins.bool = False) -> builtins.bool:
-        value = self._get(key, False)
-        if value is MISSING:
-            return default
-        if not isinstance(value, bool):
-            self._wrong(key, "true or false", value)
-            return default
-        return value
+        value = self._instance(key, False, bool, "true or false")
+        return default if value is None else value
 
     def timestamp(self, key: builtins.str, *, required: builtins.bool = False) -> datetime | None:
-        text = self.str(key, required=required)
-        if text is None:
-            return None
-        value = parse_timestamp(text)
-        if value is None:
-            self.problem(key, f"must be an ISO 8601 time with a zone (e.g. 2026-03-01T09:30:00Z) from 1900 to 9000, not {quoted(text)}")
-        return value
+        return self.converted(
+            key, parse_timestamp, "an ISO 8601 time with a zone (e.g. 2026-03-01T09:30:00Z) from 1900 to 9000", required=required
+        )
 
     def str_list(self, key: builtins.str, *, required: builtins.bool = False) -> tuple[builtins.str, ...]:
-        value = self._get(key, required)
-        if value is MISSING:
-            return ()
-        if not isinstance(value, YList):
-            self._wrong(key, "a list", value)
+        value = self.list(key, required=required)
+        if value is None:
             return ()
         out = []
         for i, item in enumerate(value):
@@ -283,22 +303,10 @@ class Fields:
         return tuple(out)
 
     def map(self, key: builtins.str, *, required: builtins.bool = False) -> YMap | None:
-        value = self._get(key, required)
-        if value is MISSING:
-            return None
-        if not isinstance(value, YMap):
-            self._wrong(key, "a mapping", value)
-            return None
-        return value
+        return self._instance(key, required, YMap, "a mapping")
 
     def list(self, key: builtins.str, *, required: builtins.bool = False) -> YList | None:
-        value = self._get(key, required)
-        if value is MISSING:
-            return None
-        if not isinstance(value, YList):
-            self._wrong(key, "a list", value)
-            return None
-        return value
+        return self._instance(key, required, YList, "a list")
 
     def sub(self, key: builtins.str, *, required: builtins.bool = False) -> Fields | None:
         value = self.map(key, required=required)

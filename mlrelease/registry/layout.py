@@ -36,7 +36,8 @@ EXPECTED = {
 }
 
 
-# Folders end in "/" (a listing prefix and a git pathspec alike).
+# Folders end in "/" (a listing prefix and a git pathspec alike); each path is built on its
+# folder, so a folder is spelled in one place.
 
 
 def model_folder(model: str) -> str:
@@ -44,19 +45,19 @@ def model_folder(model: str) -> str:
 
 
 def model_path(model: str) -> str:
-    return f"{MODELS}/{model}/model.yaml"
+    return model_folder(model) + "model.yaml"
 
 
 def versions_folder(model: str) -> str:
-    return f"{MODELS}/{model}/versions/"
+    return model_folder(model) + "versions/"
 
 
 def version_path(model: str, version: str) -> str:
-    return f"{MODELS}/{model}/versions/{version}{SUFFIX}"
+    return versions_folder(model) + version + SUFFIX
 
 
 def rejections_path(model: str) -> str:
-    return f"{MODELS}/{model}/rejections.yaml"
+    return model_folder(model) + "rejections.yaml"
 
 
 def dataset_folder(dataset: str) -> str:
@@ -64,7 +65,7 @@ def dataset_folder(dataset: str) -> str:
 
 
 def dataset_path(dataset: str, version: str) -> str:
-    return f"{DATASETS}/{dataset}/{version}{SUFFIX}"
+    return dataset_folder(dataset) + version + SUFFIX
 
 
 def releases_folder(env: str | None = None) -> str:
@@ -73,7 +74,7 @@ def releases_folder(env: str | None = None) -> str:
 
 
 def release_path(env: str, model: str) -> str:
-    return f"{RELEASES}/{env}/{model}{SUFFIX}"
+    return releases_folder(env) + model + SUFFIX
 
 
 def telemetry_path(env: str, model: str) -> str:

@@ -64,13 +64,7 @@ class Strategy:
 
 
 def _duration(f: Fields, key: str, *, required: bool) -> float | None:
-    text = f.str(key, required=required)
-    if text is None:
-        return None
-    seconds = duration_seconds(text)
-    if seconds is None:
-        f.problem(key, f"must be a duration such as 30m, 2h or 7d, not {text!r}")
-    return seconds
+    return f.converted(key, duration_seconds, "a duration such as 30m, 2h or 7d", required=required)
 
 
 def _step(f: Fields) -> Step:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlrelease.errors import Problem, SettingsError
-from mlrelease.registry.fields import MISSING, Fields, as_tree, describe, finite
+from mlrelease.registry.fields import MISSING, Fields, as_tree, describe
 from mlrelease.registry.layout import CONFIG
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # the name of an environment variable
@@ -104,21 +104,13 @@ class PluginSettings(Fields):
     def choice(
         self, key: str, choices: tuple[builtins.str, ...], *, default: builtins.str | None = None, required: bool = False
     ) -> builtins.str | None:
-        value = self.text(key, default=default, required=required)
-        if value is not None and value not in choices:
-            self.problem(key, f"must be one of {', '.join(choices)}, not {value!r}")
-            return default
-        return value
+        return self._one_of(key, self.text(key, default=default, required=required), choices, default)
 
     def number(
         self, key: str, *, required: bool = False, default: float | None = None, minimum: float | None = None, maximum: float | None = None
     ) -> float | None:
-        value = self._get(key, required)
-        if value is MISSING:
-            return default
-        number = finite(value)
+        number = self._finite(key, required)
         if number is None:
-            self.problem(key, f"must be a number, not {describe(value)}")
             return default
         low, high = -math.inf if minimum is None else minimum, math.inf if maximum is None else maximum
         if not low <= number <= high:
@@ -128,12 +120,8 @@ class PluginSettings(Fields):
 
     def seconds(self, key: str, *, default: float, maximum: float | None = None) -> float:
         """A positive number of seconds."""
-        value = self._get(key, False)
-        if value is MISSING:
-            return default
-        number = finite(value)
+        number = self._finite(key, False, "a number of seconds")
         if number is None:
-            self.problem(key, f"must be a number of seconds, not {describe(value)}")
             return default
         if number <= 0 or (maximum is not None and number > maximum):
             limit = f" and at most {maximum:g}" if maximum is not None else ""
