@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from mlrelease.registry.fields import scalar_text
+
 START = datetime(2024, 1, 1, 6, 0, tzinfo=UTC)
 SPAN_DAYS = 730
 ENVS = ("dev", "staging", "production")
@@ -348,17 +350,10 @@ def version_yaml(shape: Shape, m: int, j: int, rng: random.Random) -> str:
     author = PIPELINE if j % 5 else PEOPLE[(m + j) % len(PEOPLE)]
     parent = f"\nparent: {version_name(j - 1)}" if j else ""
 
-    def scalar(value: object) -> str:
-        if value is None:
-            return "null"
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return str(value)
-
     def tail(*, flow: bool) -> str:  # params, metrics and the profile: the same keys in either hand
         return (
             "params:\n"
-            + "".join(f"  {k}: {scalar(v)}\n" for k, v in params)
+            + "".join(f"  {k}: {scalar_text(v)}\n" for k, v in params)
             + "metrics:\n"
             + "".join(f"  {k}: {v}\n" for k, v in metrics)
             + f"profile:\n  rows: {rows // 9}\n"

@@ -149,6 +149,18 @@ def show(*renderables: RenderableType) -> None:
         con.print(r)
 
 
+def lines(items: Iterable[object]) -> None:
+    """Each item on stdout as one line, control characters and line feeds made visible (lint, verify)."""
+    out = sys.stdout
+    for item in items:
+        out.write(visible(str(item), single_line=True) + "\n")
+
+
+def plural(n: int, word: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def report_problems(problems: Iterable[Problem]) -> int:
     """Problems go to stderr after the output they did not stop; any makes the exit code 1."""
     found = False

@@ -299,7 +299,7 @@ class Fields:
             if isinstance(item, YMap | YList) or item is None:
                 self.problem_at(value.item_lines[i], self.said(key, f"items must be text, not {describe(item)}"))
             else:
-                out.append(item if isinstance(item, str) else _scalar_text(item))
+                out.append(item if isinstance(item, str) else scalar_text(item))
         return tuple(out)
 
     def map(self, key: builtins.str, *, required: builtins.bool = False) -> YMap | None:
@@ -385,11 +385,12 @@ class Fields:
                 self.problem_at(self.line_of(key), self.unknown(key))
 
 
-def _scalar_text(value: object) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
+def scalar_text(value: object) -> str:
+    """A plain YAML scalar as a manifest spells it: ``null``, ``true``/``false``, else its text."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlrelease.errors import Problem
 from mlrelease.registry import conventions as conv
@@ -180,7 +181,7 @@ def _requires_cycle(config: Config) -> list[str] | None:
     return None
 
 
-def _check_model(m: Model, loc: Located, config: Config) -> list[Problem]:
+def _check_model(m: Model, loc: Located, config: Config, index: Index) -> list[Problem]:
     out = _Out(loc.path, m.lines)
     _metric_names(out, "headline", m.headline, config, "headline metric")
     envs = set(config.environment_names)
@@ -195,13 +196,13 @@ def _check_version_file(v: Version, loc: Located, config: Config, index: Index) 
     return check_version(v, loc.path, config, index)  # the file's place was checked against it on reading
 
 
-def _check_dataset(d: Dataset, loc: Located, config: Config) -> list[Problem]:
+def _check_dataset(d: Dataset, loc: Located, config: Config, index: Index) -> list[Problem]:
     out = _Out(loc.path, d.lines)
     out.add("version", conv.dataset_version_problem(d.version, config.conventions))
     return out.problems
 
 
-def _check_release(s: ReleaseState, loc: Located, index: Index) -> list[Problem]:
+def _check_release(s: ReleaseState, loc: Located, config: Config, index: Index) -> list[Problem]:
     out = _Out(loc.path, s.lines)
     refs: list[tuple[str, str, str]] = []
     if s.desired:
@@ -238,7 +239,7 @@ def _check_versions_named(path: str, versions: Iterable[str], model: str | None,
     ]
 
 
-def _check_rejections(rejected: tuple[Rejection, ...], loc: Located, index: Index) -> list[Problem]:
+def _check_rejections(rejected: tuple[Rejection, ...], loc: Located, config: Config, index: Index) -> list[Problem]:
     return _check_versions_named(loc.path, (r.version for r in rejected), loc.model, index)
 
 
@@ -404,23 +405,22 @@ def check_file(value: object, path: str, config: Config, index: Index) -> list[P
     return _check_parsed(value, loc, config, index) if isinstance(loc, Located) else []
 
 
+# What lint checks in each kind of file, found by its place: the type the file parses to and
+# its check, each given the same context. Retrain requests have none here: the model's
+# existence is a folder check, and the rest is history.
+_CHECKS: dict[str, tuple[type, Callable[[Any, Located, Config, Index], list[Problem]]]] = {
+    "version": (Version, _check_version_file),
+    "model": (Model, _check_model),
+    "dataset": (Dataset, _check_dataset),
+    "release": (ReleaseState, _check_release),
+    "telemetry": (Telemetry, _check_telemetry),
+    "rejections": (tuple, _check_rejections),
+}
+
+
 def _check_parsed(value: object, loc: Located, config: Config, index: Index) -> list[Problem]:
-    if loc.kind == "version":
-        assert isinstance(value, Version)
-        return _check_version_file(value, loc, config, index)
-    if loc.kind == "model":
-        assert isinstance(value, Model)
-        return _check_model(value, loc, config)
-    if loc.kind == "dataset":
-        assert isinstance(value, Dataset)
-        return _check_dataset(value, loc, config)
-    if loc.kind == "release":
-        assert isinstance(value, ReleaseState)
-        return _check_release(value, loc, index)
-    if loc.kind == "telemetry":
-        assert isinstance(value, Telemetry)
-        return _check_telemetry(value, loc, config, index)
-    if loc.kind == "rejections":
-        assert isinstance(value, tuple)
-        return _check_rejections(value, loc, index)
-    return []  # retrain requests: the model's existence is a folder check; the rest is history
+    if loc.kind not in _CHECKS:
+        return []
+    kind, check = _CHECKS[loc.kind]
+    assert isinstance(value, kind)
+    return check(value, loc, config, index)

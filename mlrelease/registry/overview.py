@@ -78,22 +78,17 @@ class ModelSummary:
     @property
     def flags(self) -> tuple[str, ...]:
         """Facts worth a glance, in a fixed order: unverified, break-glass (not reviewed), forced, candidate, pending, failed, pinned."""
-        out = []
-        if any(e.marks for e in self.environments):
-            out.append("unverified")
-        if any(e.break_glass for e in self.environments):
-            out.append("break-glass")
-        if any(e.forced for e in self.environments):
-            out.append("forced")
-        if self.candidate is not None:
-            out.append("candidate")
-        if any(e.pending for e in self.environments):
-            out.append("pending")
-        if any(e.failed for e in self.environments):
-            out.append("failed")
-        if any(e.pinned for e in self.environments):
-            out.append("pinned")
-        return tuple(out)
+        envs = self.environments
+        facts = {
+            "unverified": any(e.marks for e in envs),
+            "break-glass": any(e.break_glass for e in envs),
+            "forced": any(e.forced for e in envs),
+            "candidate": self.candidate is not None,
+            "pending": any(e.pending for e in envs),
+            "failed": any(e.failed for e in envs),
+            "pinned": any(e.pinned for e in envs),
+        }
+        return tuple(flag for flag, holds in facts.items() if holds)
 
     def env(self, name: str) -> EnvStatus | None:
         return next((e for e in self.environments if e.environment == name), None)

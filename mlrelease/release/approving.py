@@ -21,7 +21,7 @@ from mlrelease.release.plan import Block, Plan, Request
 from mlrelease.release.planning import Context, History, environment, first_block, model_and_version, readonly_block, record_plan
 
 
-def plan_approve(reg: Registry, req: Request, ctx: Context, history: History, base: str, aid: str) -> Plan:
+def plan_approve(reg: Registry, req: Request, ctx: Context, history: History, base: str, action_id: str) -> Plan:
     env = environment(reg.config, req.environment)
     model, manifest = model_and_version(reg, req)
     version = manifest.version
@@ -69,7 +69,7 @@ def _locked(env: Environment) -> tuple[str, ...]:
     )
 
 
-def plan_review(reg: Registry, req: Request, ctx: Context, history: History, base: str, aid: str) -> Plan:
+def plan_review(reg: Registry, req: Request, ctx: Context, history: History, base: str, action_id: str) -> Plan:
     env = environment(reg.config, req.environment)
     model = req.model or ""
     reg.model(model)

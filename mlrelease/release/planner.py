@@ -7,6 +7,12 @@ code at plan time and at commit time, and a face never re-implements a rule.
 
 Nothing here writes: the registry is read at a commit, backends are asked only to
 ``describe`` the call.
+
+One id, one name: ``action_id`` is the id of one action (a promotion or rollback, or a
+retraining request), the key that makes a repeated call idempotent. The formats that hold it
+keep their own, documented names, so it takes those where it enters them: ``promotion_id``
+in release files, trailers and a backend's :class:`~mlrelease.backends.base.Action`, ``id``
+in retraining requests; ``--json`` says ``action_id``.
 """
 
 from __future__ import annotations
@@ -108,7 +114,7 @@ def _order_evidence(
     return out
 
 
-def _promote(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
+def _promote(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, action_id: str) -> Plan:
     config = reg.config
     env = planning.environment(config, req.environment)
     model, manifest = planning.model_and_version(reg, req)
@@ -159,7 +165,7 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: planning.Histor
         "promote",
         model,
         manifest,
-        action_id=aid,
+        action_id=action_id,
         actor=ctx.actor,
         reason=req.reason,
         environment=env.name,
@@ -172,7 +178,7 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: planning.Histor
     bg_by = ctl.policy.signer(bg)[0] if bg is not None else None
     desired = Desired(
         version=live.version if canary is not None and live is not None else version,
-        promotion_id=aid,
+        promotion_id=action_id,
         action="promote",
         actor=ctx.actor,
         at=ctx.now,
@@ -182,7 +188,7 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: planning.Histor
         break_glass=bg_by,
     )
     deploy = DeployFacts(
-        "promote", model, env.name, version, previous, req.canary, aid, backend.name, ctx.actor, req.reason, over.forced, bg_by
+        "promote", model, env.name, version, previous, req.canary, action_id, backend.name, ctx.actor, req.reason, over.forced, bg_by
     )
     notes = [*ctl.notes]
     if canary is None and live is not None and live.canary is not None and live.canary.version != version:
@@ -197,7 +203,7 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: planning.Histor
 # ---- rollback -------------------------------------------------------------------------------
 
 
-def _rollback(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
+def _rollback(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, action_id: str) -> Plan:
     config = reg.config
     env = planning.environment(config, req.environment)
     model = req.model or ""
@@ -241,7 +247,7 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: planning.Histo
     results = history.honest(results)
     backend = ctx.resolve(config, env.backend)
     action = action_for(
-        "rollback", model, manifest, action_id=aid, actor=ctx.actor, reason=req.reason, environment=env.name, previous=live.version
+        "rollback", model, manifest, action_id=action_id, actor=ctx.actor, reason=req.reason, environment=env.name, previous=live.version
     )
     ctl = controls.for_plan(reg, env, ctx.actor, lambda: ctx.own_key(reg.git_root or reg.root), model)
     hint = f"mlrelease approve {model}@{target} --env {env.name} --break-glass --reason TEXT"
@@ -250,7 +256,7 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: planning.Histo
     bg_by = ctl.policy.signer(bg)[0] if bg is not None else None
     desired = Desired(
         version=target,
-        promotion_id=aid,
+        promotion_id=action_id,
         action="rollback",
         actor=ctx.actor,
         at=ctx.now,
@@ -259,7 +265,7 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: planning.Histo
         break_glass=bg_by,
     )
     deploy = DeployFacts(
-        "rollback", model, env.name, target, live.version, None, aid, backend.name, ctx.actor, req.reason, over.forced, bg_by
+        "rollback", model, env.name, target, live.version, None, action_id, backend.name, ctx.actor, req.reason, over.forced, bg_by
     )
     if state.pin is None:
         notes.append(f"pins {env.name} for {model}: promotions are refused until `mlrelease unpin {model} --env {env.name}`")
@@ -326,7 +332,7 @@ def _deploy_plan(
 # ---- unpin, approve, reject -----------------------------------------------------------------
 
 
-def _unpin(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
+def _unpin(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, action_id: str) -> Plan:
     """Unpin, and its twin pin (a hold a person sets, e.g. to pause a rollout): one commit on the pin."""
     env = planning.environment(reg.config, req.environment)
     model = req.model or ""
@@ -346,7 +352,7 @@ def _unpin(reg: Registry, req: Request, ctx: Context, history: planning.History,
     return planning.record_plan(req, ctx, base, preview, live, noop, block)
 
 
-def _reject(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
+def _reject(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, action_id: str) -> Plan:
     model, manifest = planning.model_and_version(reg, req)
     path = layout.rejections_path(model)
     preview = commits.reject(model, manifest.version, ctx.actor, req.reason, path)
@@ -365,7 +371,7 @@ def _reject(reg: Registry, req: Request, ctx: Context, history: planning.History
 # ---- retrain ---------------------------------------------------------------------------------
 
 
-def _retrain(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
+def _retrain(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, action_id: str) -> Plan:
     config = reg.config
     model = req.model or ""
     reg.model(model)
@@ -375,7 +381,7 @@ def _retrain(reg: Registry, req: Request, ctx: Context, history: planning.Histor
     backend = ctx.resolve(config, name)
     latest = reg.latest_version(model)
     manifest = reg.version(model, latest) if latest else None
-    action = action_for("retrain", model, manifest, action_id=aid, actor=ctx.actor, reason=req.reason)
+    action = action_for("retrain", model, manifest, action_id=action_id, actor=ctx.actor, reason=req.reason)
     path = layout.retrain_path(model)
     pending = next((r for r in reg.retrain_requests(model) if r.phase == "Pending"), None)
     block = planning.readonly_block(ctx, None)
@@ -386,15 +392,17 @@ def _retrain(reg: Registry, req: Request, ctx: Context, history: planning.Histor
             StaleState,
         )
     noop = already_requested(reg, req, ctx.now)
-    intent = commits.retrain(model, aid, backend.name, ctx.actor, req.reason, path)
-    outcome = commits.retrain_outcome(model, aid, backend.name, ctx.actor, path, phase="Succeeded|Failed", backend_ref=None, message=None)
+    intent = commits.retrain(model, action_id, backend.name, ctx.actor, req.reason, path)
+    outcome = commits.retrain_outcome(
+        model, action_id, backend.name, ctx.actor, path, phase="Succeeded|Failed", backend_ref=None, message=None
+    )
     return Plan(
         request=req,
         actor=ctx.actor,
         at=ctx.now,
         base=base,
         title=intent.subject,
-        action_id=aid,
+        action_id=action_id,
         version=latest,
         backend=backend.name,
         backend_call=backend.describe(action),
@@ -430,7 +438,7 @@ def pending_items(reg: Registry, problems: list[Problem], *, environment: str | 
     return items
 
 
-def _reconcile(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, aid: str) -> Plan:
+def _reconcile(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, action_id: str) -> Plan:
     problems: list[Problem] = []
     items = pending_items(reg, problems, environment=req.environment, model=req.model)
     described = []

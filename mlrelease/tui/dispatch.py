@@ -15,7 +15,6 @@ flag: no view can reach the service another way.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -30,19 +29,11 @@ from mlrelease.release.service import ReleaseService
 from mlrelease.tui import messages
 from mlrelease.tui.keys import RELEASE_KINDS
 from mlrelease.tui.safe import lit, plain
+from mlrelease.tui.target import Target
 
 if TYPE_CHECKING:
     from mlrelease.tui.app import MlreleaseApp
     from mlrelease.tui.screens.plan import Decision, PlanModal, ProgressModal
-
-
-@dataclass(frozen=True)
-class Target:
-    """What the selection says an action is about; the dispatcher asks for what is missing."""
-
-    model: str
-    version: str | None = None
-    environment: str | None = None
 
 
 def suggested_environment(kind: str, summary: ModelSummary, version: str | None) -> str | None:

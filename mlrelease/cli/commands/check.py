@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from mlrelease.cli.args import add_json, registry
-from mlrelease.cli.output import folded, plain, print_json, report_problems, show
+from mlrelease.cli.output import folded, plain, plural, print_json, report_problems, show
 from mlrelease.errors import ExitCode, UsageError
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.telemetry.health import Assessment, Health, assess
@@ -132,7 +132,7 @@ def render(assessment: Assessment) -> None:
                 request = d.covered.get(r.rule)
                 requested = f"{plain(request.id)} at {format_timestamp(request.at)}" if request else "—"
                 due_rows.append([Text(plain(d.model), style="bold"), r.rule, plain(r.message), requested])
-        title = f"Due for retraining: {len(due)} model{'s' if len(due) != 1 else ''} (requested = within the cadence already)"
+        title = f"Due for retraining: {plural(len(due), 'model')} (requested = within the cadence already)"
         parts.append(folded(["Model", "Rule", "Why", "Requested"], due_rows, title=title))
     else:
         parts.append(Text("Nothing is due for retraining."))

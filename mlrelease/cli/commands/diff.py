@@ -22,6 +22,7 @@ from rich.text import Text
 from mlrelease.cli.args import add_at, add_json, model_at_version, registry
 from mlrelease.cli.output import folded, plain, print_json, show, to_data
 from mlrelease.registry.compare import ADDED, BETTER, REMOVED, SAME, UNKNOWN, WORSE, Comparison, MetricDelta, compare
+from mlrelease.registry.fields import scalar_text
 from mlrelease.textsafe import visible
 
 # symbol + word for each verdict: never colour alone
@@ -109,11 +110,7 @@ def verdict_text(m: MetricDelta) -> Text:
 
 
 def _value(v: object) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
+    return "—" if v is None else scalar_text(v)
 
 
 def _ref(d: Any) -> str:

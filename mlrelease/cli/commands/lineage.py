@@ -23,7 +23,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from mlrelease.cli.args import add_at, add_json, model_at_version, positive_int, registry
-from mlrelease.cli.output import folded, plain, print_json, report_problems, show, to_data
+from mlrelease.cli.output import folded, plain, plural, print_json, report_problems, show, to_data
 from mlrelease.errors import UsageError
 from mlrelease.registry.lineage import ConsumerCall, DatasetImpact, DatasetUse, Lineage, consumer_calls, dataset_impact, lineage
 from mlrelease.registry.names import split_ref, version_key
@@ -223,7 +223,7 @@ def call_json(call: ConsumerCall) -> dict[str, Any]:
 
 
 def render_calls(application: str, calls: tuple[ConsumerCall, ...]) -> None:
-    head = _t((application, "bold"), f" calls {len(calls)} model{'s' if len(calls) != 1 else ''}")
+    head = _t((application, "bold"), f" calls {plural(len(calls), 'model')}")
     rows = []
     for call in calls:
         envs = ", ".join(call.consumer.environments) or "all environments"

@@ -15,9 +15,8 @@ import argparse
 import sys
 
 from mlrelease.cli.args import add_json, registry
-from mlrelease.cli.output import print_json
+from mlrelease.cli.output import lines, plural, print_json
 from mlrelease.errors import ExitCode
-from mlrelease.textsafe import visible
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,14 +42,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_json())
     else:
-        out = sys.stdout
-        for problem in result.problems:
-            out.write(visible(str(problem), single_line=True) + "\n")
+        lines(result.problems)
         count, files = len(result.problems), len({p.path for p in result.problems})
-        found = "no problems" if result.ok else f"{_plural(count, 'problem')} in {_plural(files, 'file')}"
-        print(f"{_plural(result.files, 'file')} checked: {found}", file=sys.stderr)
+        found = "no problems" if result.ok else f"{plural(count, 'problem')} in {plural(files, 'file')}"
+        print(f"{plural(result.files, 'file')} checked: {found}", file=sys.stderr)
     return ExitCode.OK if result.ok else ExitCode.PROBLEM
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"

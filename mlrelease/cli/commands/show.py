@@ -19,6 +19,7 @@ from mlrelease.cli.args import add_at, add_json, model_at_version, positive_int,
 from mlrelease.cli.commands.lineage import lineage_json, lineage_tree
 from mlrelease.cli.commands.list_ import env_cell, env_json
 from mlrelease.cli.output import block, cell, folded, plain, print_json, report_problems, show, to_data
+from mlrelease.registry.fields import scalar_text
 from mlrelease.registry.lineage import VersionView, version_view
 from mlrelease.registry.overview import ModelView, Placement, model_view
 from mlrelease.registry.types import Config, MetricDef, Version
@@ -177,7 +178,7 @@ def render_version(view: VersionView, config: Config) -> None:
     parts.append(Text(""))
     parts.append(_metrics_table(v, config))
     if v.params:
-        parts += [Text(""), folded(["Param", "Value"], [[k, _scalar(val)] for k, val in v.params.items()], title="params")]
+        parts += [Text(""), folded(["Param", "Value"], [[k, scalar_text(val)] for k, val in v.params.items()], title="params")]
     if v.data:
         rows = [
             [role, ref.dataset, ref.version, _count(ref.rows), ref.digest, "yes" if d.manifest else "no"]
@@ -202,14 +203,6 @@ def _metrics_table(v: Version, config: Config) -> Any:
         goal = ("higher is better" if d.goal == "max" else "lower is better") if d else "not in the metric catalogue"
         rows.append([name, metric_def(config, name).render(value), d.kind if d else "?", goal])
     return folded(["Metric", "Value", "Kind", "Goal"], rows, title="metrics")
-
-
-def _scalar(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _count(n: int | None) -> str:

@@ -26,9 +26,8 @@ import argparse
 import sys
 
 from mlrelease.cli.args import add_json, registry
-from mlrelease.cli.output import print_json
+from mlrelease.cli.output import lines, plural, print_json
 from mlrelease.errors import ExitCode
-from mlrelease.textsafe import visible
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,12 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_json())
     else:
-        out = sys.stdout
-        for f in report.findings:
-            out.write(visible(str(f), single_line=True) + "\n")
-        for n in report.notices:
-            out.write(visible(f"notice: {n}", single_line=True) + "\n")
+        lines([*report.findings, *(f"notice: {n}" for n in report.notices)])
         scope = f" since {args.since}" if args.since else ""
-        found = "all verified" if report.ok else f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"
+        found = "all verified" if report.ok else plural(len(report.findings), "finding")
         print(f"{report.checked} changes in {report.commits} commits{scope} checked: {found}", file=sys.stderr)
     return int(ExitCode.OK if report.ok else ExitCode.UNVERIFIED)

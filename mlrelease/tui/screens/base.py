@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.screen import Screen
 from textual.worker import Worker
 
 if TYPE_CHECKING:
     from mlrelease.tui.app import MlreleaseApp
-    from mlrelease.tui.dispatch import Target
+    from mlrelease.tui.target import Target
 
 
 class BaseScreen(Screen[None]):
@@ -22,10 +22,12 @@ class BaseScreen(Screen[None]):
 
     @property
     def mlr(self) -> MlreleaseApp:
-        from mlrelease.tui.app import MlreleaseApp
+        """The app this screen runs in, typed: the screens of this package run only in it.
 
-        assert isinstance(self.app, MlreleaseApp)
-        return self.app
+        Not imported at run time (the app imports every screen): the name is for the type
+        checker, as in :mod:`mlrelease.tui.panes.base`.
+        """
+        return cast("MlreleaseApp", self.app)
 
     def on_mount(self) -> None:
         """Hear of every read of the registry and of the background status (the app's signals)."""

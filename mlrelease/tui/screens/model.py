@@ -23,7 +23,6 @@ from textual.widgets import ContentSwitcher, DataTable, Static
 
 from mlrelease.telemetry.health import Assessment, Health
 from mlrelease.tui import keys
-from mlrelease.tui.dispatch import Target
 from mlrelease.tui.modeldata import ModelData, load_health, load_model
 from mlrelease.tui.panes.ab import ABPane, canary_environment
 from mlrelease.tui.panes.base import Pane
@@ -34,6 +33,7 @@ from mlrelease.tui.panes.trend import TrendPane
 from mlrelease.tui.panes.versions import VersionsPane
 from mlrelease.tui.safe import block, join, lit, plain
 from mlrelease.tui.screens.base import BaseScreen
+from mlrelease.tui.target import Target
 from mlrelease.tui.widgets.keybar import KeyBar
 from mlrelease.tui.widgets.tabbar import TabBar
 from mlrelease.tui.widgets.topbar import TopBar

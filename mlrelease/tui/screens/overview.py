@@ -20,11 +20,11 @@ from textual.widgets import Input, Static
 from mlrelease.registry.names import version_key
 from mlrelease.registry.overview import EnvStatus, ModelSummary, Overview
 from mlrelease.tui import keys
-from mlrelease.tui.dispatch import Target
 from mlrelease.tui.filtering import filter_items, parse_query
 from mlrelease.tui.safe import lit, plain
 from mlrelease.tui.screens.base import BaseScreen
 from mlrelease.tui.status import ModelStatus, status_cell, status_detail
+from mlrelease.tui.target import Target
 from mlrelease.tui.widgets.keybar import KeyBar
 from mlrelease.tui.widgets.rowlist import GAP, MARGIN, RowList
 from mlrelease.tui.widgets.safeinput import SafeInput
