@@ -8,6 +8,7 @@ still lands with its normal exit code.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -475,3 +476,25 @@ def test_a_rollout_announces_its_step_or_its_abort(
         assert "step 1 of 2 passed" in body["message"]
     events = [d["event"] for a in json.loads(out)["actions"] if a.get("result") for d in a["result"]["notifications"]]
     assert events == ["rollout_aborted" if bad else "rollout_advanced"]
+
+
+def test_a_registry_outside_git_is_notified_and_its_journal_is_simply_not_kept(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, webhook: tuple[int, Hook], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal lives under .git/mlrelease; a registry folder that is not a clone has none, and says so.
+
+    The delivery's own result is the answer (the journal "is worth less than what it
+    follows"): before, `notify test` delivered and then failed with "git rev-parse failed:
+    not a git repository", and `notify log` did too.
+    """
+    from tests.builders import make_registry
+
+    root = make_registry(tmp_path / "plain")
+    shutil.rmtree(root / ".git")
+    port, hook = webhook
+    monkeypatch.setenv("HOOK_URL", f"json://127.0.0.1:{port}/test")
+    write(root, "mlrelease.yaml", config(notify={"channels": {"ops": {"url_env": "HOOK_URL"}}, "events": {"promoted": ["ops"]}}))
+    rc, out, err = cli(capsys, root, "notify", "test", "ops")
+    assert (rc, err) == (0, "") and "sent to json://127.0.0.1" in out and len(hook.requests) == 1
+    rc, out, err = cli(capsys, root, "notify", "log")
+    assert (rc, err) == (0, "") and "no notifications recorded on this clone" in out

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlrelease.notify.config import NotifyConfig, read
-from mlrelease.registry.gitio import git_dir
+from mlrelease.registry.gitio import git_dir, git_toplevel
 from mlrelease.secrets import redact, remember, secret
 from mlrelease.textsafe import visible
 from mlrelease.urlpolicy import is_loopback
@@ -261,22 +261,20 @@ def _ok(message: Message, channel: str, detail: str) -> Delivery:
 # ---- the journal: every delivery, beside the repository (never committed) -------------------
 
 
-def journal_path(root: Path) -> Path:
-    return git_dir(_git_root(root)) / "mlrelease" / JOURNAL
-
-
-def _git_root(root: Path) -> Path:
-    from mlrelease.registry.gitio import git_text
-
-    return Path(git_text(root, "rev-parse", "--show-toplevel").strip())
+def journal_path(root: Path) -> Path | None:
+    """Where this clone's deliveries are kept, or None for a registry folder outside git (none are kept)."""
+    top = git_toplevel(root)
+    return None if top is None else git_dir(top) / "mlrelease" / JOURNAL
 
 
 def _journal(root: Path, deliveries: tuple[Delivery, ...]) -> None:
     """Append one line per delivery (one write, O_APPEND: concurrent runs do not mix lines)."""
     if not deliveries:
         return
+    path = journal_path(root)
+    if path is None:
+        return
     try:
-        path = journal_path(root)
         path.parent.mkdir(parents=True, exist_ok=True)
         text = "".join(json.dumps(d.to_json(), ensure_ascii=False) + "\n" for d in deliveries)
         with path.open("a", encoding="utf-8") as fh:
@@ -291,9 +289,9 @@ def _journal(root: Path, deliveries: tuple[Delivery, ...]) -> None:
 
 
 def recent(root: Path, *, limit: int = 50, failed_only: bool = False) -> list[dict[str, object]]:
-    """The newest deliveries first, as recorded (``mlrelease notify log``, the TUI)."""
+    """The newest deliveries first, as recorded (``mlrelease notify log``; the TUI has no view of them yet)."""
     path = journal_path(root)
-    if not path.exists():
+    if path is None or not path.exists():
         return []
     out: list[dict[str, object]] = []
     for line in reversed(path.read_text(encoding="utf-8").splitlines()):
