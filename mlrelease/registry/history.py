@@ -34,10 +34,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from mlrelease.errors import ManifestError, MlreleaseError, NotFound
+from mlrelease.errors import ManifestError, MlreleaseError
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.commitlog import CommitLog
-from mlrelease.registry.gitio import CatFile, git
+from mlrelease.registry.gitio import cat_file
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import unsafe_reason
 from mlrelease.registry.overview import require_environment
@@ -107,11 +107,8 @@ def iter_history(reg: Registry, model: str | None = None, env: str | None = None
         require_environment(reg, env)
     if limit is not None and limit < 1:
         raise MlreleaseError("--limit must be at least 1")
-    rev = reg.ref or "HEAD"
-    if git(reg.git_root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False).returncode != 0:
-        if reg.ref is None:
-            return iter(())  # a repository without commits has no history yet
-        raise NotFound(f"--ref {reg.ref!r}: no such commit")
+    # A --ref was resolved when the registry was opened, and the commit log resolves the tip
+    # itself (none: a repository without commits, no events): nothing to ask git here.
     return _events(reg, model, env, limit)
 
 
@@ -164,11 +161,11 @@ class _Reader:
 
     def __init__(self, reg: Registry) -> None:
         assert reg.git_root is not None
-        self._cat = CatFile(reg.git_root)
+        self._cat = cat_file(reg.git_root)  # the process's one pipe (a --ref registry reads through it too)
         self._parsed: dict[tuple[str, str], tuple[Any, str | None]] = {}  # a file's "after" is the next edit's "before"
 
     def close(self) -> None:
-        self._cat.close()
+        self._parsed.clear()
 
     def events(self, c: _Commit) -> list[Event]:
         trailers = parse_trailers(c.message)
