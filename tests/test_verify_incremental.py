@@ -22,7 +22,7 @@ import pytest
 
 from mlrelease.audit import marks
 from mlrelease.audit.state import WalkState
-from mlrelease.audit.verify import Finding, resume, verify
+from mlrelease.audit.verify import Finding, Report, resume, verify
 from mlrelease.registry.loader import Registry
 from tests import test_four_eyes, test_verify
 from tests.builders import commit_all, git, write
@@ -92,9 +92,14 @@ def through_json(state: WalkState) -> WalkState:
 
 
 def split(reg: Registry, tip: str, at: str, seed: Callable[[WalkState], WalkState] = through_json) -> list[Finding]:
+    return split_report(reg, tip, at, seed).findings
+
+
+def split_report(reg: Registry, tip: str, at: str, seed: Callable[[WalkState], WalkState] = through_json) -> Report:
+    """Verify up to ``at``, kept as the cache keeps it, then resumed to ``tip`` and joined as the cache joins them."""
     prefix, state = resume(reg, at)
     rest, _ = resume(reg, tip, at, seed(state))
-    return prefix.findings + rest.findings
+    return Report.from_json(json.loads(json.dumps(prefix.to_json()))).then(rest)
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -102,11 +107,12 @@ def test_resuming_at_every_commit_gives_the_full_verify(scenario: str, request: 
     run_scenario(request, SCENARIOS[scenario])
     reg = Registry(repo)
     tip = head(repo)
-    full = verify(reg).findings
+    full = verify(reg).to_json()
     commits = history(repo)
     assert len(commits) >= 3
     for at in commits[:-1]:
-        assert split(reg, tip, at) == full, f"resumed at {at} (commit {commits.index(at) + 1} of {len(commits)})"
+        # the whole report: findings and notices in order, the counts (what `verify --json` prints from the cache)
+        assert split_report(reg, tip, at).to_json() == full, f"resumed at {at} (commit {commits.index(at) + 1} of {len(commits)})"
 
 
 def test_the_state_is_what_makes_a_resumed_verify_exact(request: pytest.FixtureRequest, repo: Path) -> None:
@@ -166,3 +172,54 @@ def test_a_broken_state_file_falls_back_to_a_full_verify(
     bases = spy(monkeypatch)
     assert marks.findings(Registry(repo)) == verify(Registry(repo)).findings
     assert bases == [None]
+
+
+def test_verify_keeps_its_report_resumes_it_after_new_commits_and_no_cache_checks_everything_again(
+    request: pytest.FixtureRequest, repo: Path, monkeypatch: pytest.MonkeyPatch, people: People
+) -> None:
+    run_scenario(request, SCENARIOS["test_four_eyes::test_break_glass_is_a_second_persons_approval_used_once_and_flagged_until_reviewed"])
+    bases = spy(monkeypatch)
+
+    def verify_json(*args: str) -> tuple[int, dict[str, Any]]:
+        rc, out, err = people("auditor@bank.example", "verify", "--json", *args)
+        assert out.strip(), err
+        return rc, json.loads(out)
+
+    first = verify_json()
+    assert bases == [None] and first[1]["counts"]["commits"] == len(history(repo))
+    assert verify_json() == first and bases == [None]  # kept: nothing verified again
+    middle = first[1]["tip"]
+    edit(repo, "releases/staging/fraud-card.yaml", lambda d: d["live"].update(version="9.9.9"))
+    hand_commit(repo, "quick fix")
+    assert people("alice@bank.example", "reject", "fraud-card@1.0.0", "--reason", "stale", "--yes")[0] == 0
+    later = verify_json()
+    assert bases == [None, middle]  # resumed from the kept report: only the new commits
+    again = verify_json("--no-cache")
+    assert bases == [None, middle, None]
+    assert later == again and later[0] == 11
+    assert later[1]["counts"]["commits"] == len(history(repo))
+    assert [f["kind"] for f in later[1]["findings"]][-1:] == ["hand-edit"]
+
+
+def test_list_and_history_verify_a_bounded_number_of_commits_then_say_the_history_is_not_verified_yet(
+    request: pytest.FixtureRequest, repo: Path, monkeypatch: pytest.MonkeyPatch, people: People
+) -> None:
+    """A read must stay quick: beyond marks.BUDGET commits to check, no marks and a reason, until verify has run."""
+    run_scenario(request, SCENARIOS["test_verify::test_forged_outcome_trailers_on_a_hand_edit_are_found_and_marked"])
+    monkeypatch.setattr(marks, "BUDGET", 3)
+    bases = spy(monkeypatch)
+    rc, out, err = people("auditor@bank.example", "list", "--json")
+    assert rc == 0, err
+    listed = json.loads(out)
+    assert listed["verify_error"].startswith(f"not verified yet: {len(history(repo))} commits in its history")
+    assert "`mlrelease verify`" in listed["verify_error"] and bases == []
+    rc, out, err = people("auditor@bank.example", "history", "--json")
+    assert rc == 0 and "not verified yet" in err and not any(e["marks"] for e in json.loads(out)["events"])
+    assert people("auditor@bank.example", "verify")[0] == 11
+    rc, out, _ = people("auditor@bank.example", "list", "--json")
+    assert json.loads(out)["verify_error"] is None
+    marked = [e["marks"] for e in json.loads(people("auditor@bank.example", "history", "--json")[1])["events"] if e["marks"]]
+    assert marked and bases == [None]  # the reads used verify's report
+    assert people("alice@bank.example", "reject", "fraud-card@1.0.0", "--reason", "stale", "--yes")[0] == 0
+    rc, out, _ = people("auditor@bank.example", "list", "--json")
+    assert json.loads(out)["verify_error"] is None and len(bases) == 2  # one new commit: within the budget, resumed

@@ -10,6 +10,11 @@ ask :func:`report` (one verify of the history at the registry's tip, kept under
 * a release state any finding touched: the same words, so a forged "live" never looks
   like a genuine one in ``list`` or the overview.
 
+A fresh clone has no report yet: ``list`` and ``history`` verify up to :data:`BUDGET`
+commits themselves and otherwise say the history is not verified yet (a whole-history
+verify of a big registry takes seconds, and a read must not); ``mlrelease verify`` keeps
+its report here, and every later read resumes from it.
+
 Forced gates and break-glass need no verify: the record itself says them
 (``desired.forced``, ``break_glass``), and the faces read them from there.
 """
@@ -21,21 +26,19 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from mlrelease import __version__
 from mlrelease.errors import MlreleaseError
 from mlrelease.registry import layout
 from mlrelease.registry.cache import SCHEMA
-from mlrelease.registry.fields import parse_timestamp
 from mlrelease.registry.gitio import git, git_dir
 from mlrelease.registry.history import Event
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.overview import Overview
 
 from .state import WalkState
-from .verify import Finding, resume, verify
+from .verify import Finding, Report, resume, verify
 
 WORDS = {"hand-edit": "hand-edited", "unsigned": "unsigned"}
 
@@ -62,57 +65,85 @@ def _tip(reg: Registry) -> str | None:
 
 KEEP = 8  # tips whose verify is kept; the newest few are where the next one resumes
 CANDIDATES = 4  # earlier tips tried (newest first) as a place to resume from
+# Commits that ``list`` and ``history`` verify themselves before they answer (about a second
+# on this machine's cores); beyond that, they say the history is not verified yet and
+# ``mlrelease verify`` (which keeps its report here) does it once.
+BUDGET = 2000
 
 
-def findings(reg: Registry) -> list[Finding]:
-    """Verify's findings over the registry's whole history, cached per tip commit.
+class NotVerifiedYet(MlreleaseError):
+    """More commits to verify than a read command verifies on its way (:data:`BUDGET`)."""
+
+
+def report(reg: Registry, budget: int | None = None, *, fresh: bool = False) -> Report:
+    """Verify's report over the registry's whole history, cached per tip commit.
 
     A tip with no cache resumes from the newest cached tip it descends from in a straight
     line (the usual case after an action: one or two commits on top), verifying only the
-    commits since, from the walk's state at that tip (audit/state.py): the same findings,
-    in the same order, as a full verify.
+    commits since, from the walk's state at that tip (audit/state.py): the same report
+    (findings and notices in the same order, the same counts) as a full verify. With a
+    ``budget``, more commits than that to verify raise :class:`NotVerifiedYet` instead.
+    ``fresh``: verify every commit again (and keep that report).
     """
     tip = _tip(reg)
     if tip is None:
-        return []
+        return verify(reg)
     where = _cache_dir(reg)
     if where is None:
-        return verify(reg).findings
+        return verify(reg)
     folder, salt = where
-    path = folder / f"{tip}-{salt}.json"
-    try:
-        return [_finding(d) for d in json.loads(path.read_text(encoding="utf-8"))["findings"]]
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # a broken cache is read again from git
-    base, seed, prior = _resume_point(reg, folder, salt, tip)
-    report, state = resume(reg, tip, base, seed)
-    found = prior + report.findings
-    _write(folder / f"{tip}-{salt}.json", {"findings": [f.to_json() for f in found]})
+    cached = None if fresh else _read_report(folder / f"{tip}-{salt}.json")
+    if cached is not None:
+        return cached
+    base, seed, prior = (None, None, None) if fresh else _resume_point(reg, folder, salt, tip)
+    if budget is not None:
+        assert reg.git_root is not None
+        count = int(git(reg.git_root, "rev-list", "--count", tip, *([f"^{base}"] if base else []), "--").stdout.decode() or 0)
+        if count > budget:
+            since = "since the last verify" if base else "in its history"
+            raise NotVerifiedYet(
+                f"not verified yet: {count:,} commits {since} (list and history verify up to {budget:,} themselves); "
+                "`mlrelease verify` checks them once and keeps its report"
+            )
+    later, state = resume(reg, tip, base, seed)
+    full = prior.then(later) if prior is not None else later
+    _write(folder / f"{tip}-{salt}.json", full.to_json())
     _write(folder / f"{tip}-{salt}.state.json", state.to_json())
     _prune(folder, salt)
-    return found
+    return full
 
 
-def _resume_point(reg: Registry, folder: Path, salt: str, tip: str) -> tuple[str | None, WalkState | None, list[Finding]]:
-    """The newest cached tip that ``tip`` descends from by single-parent commits, its state and its findings."""
+def findings(reg: Registry, budget: int | None = None) -> list[Finding]:
+    """The findings of :func:`report` (what history, list and the TUI mark)."""
+    return report(reg, budget).findings
+
+
+def _read_report(path: Path) -> Report | None:
+    try:
+        return Report.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # absent, or broken or from an older mlrelease: read again from git
+
+
+def _resume_point(reg: Registry, folder: Path, salt: str, tip: str) -> tuple[str | None, WalkState | None, Report | None]:
+    """The newest cached tip that ``tip`` descends from by single-parent commits, its state and its report."""
     assert reg.git_root is not None
     try:
         states = sorted(folder.glob(f"*-{salt}.state.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     except OSError:
-        return None, None, []
+        return None, None, None
     for state_file in states[:CANDIDATES]:
         base = state_file.name.split("-", 1)[0]
         if not _straight_line(reg.git_root, base, tip):
             continue
+        prior = _read_report(folder / f"{base}-{salt}.json")
         try:
-            prior = [_finding(d) for d in json.loads((folder / f"{base}-{salt}.json").read_text(encoding="utf-8"))["findings"]]
             seed = WalkState.from_json(json.loads(state_file.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue  # broken or half-written: another candidate, or a full verify
-        return base, seed, prior
-    return None, None, []
+        if prior is not None:
+            return base, seed, prior
+    return None, None, None
 
 
 def _straight_line(git_root: Path, base: str, tip: str) -> bool:
@@ -154,21 +185,6 @@ def _prune(folder: Path, salt: str) -> None:
         pass
 
 
-def _finding(d: dict[str, object]) -> Finding:
-    at = parse_timestamp(str(d["at"])) or datetime.fromtimestamp(0, UTC)
-    path = d.get("path")
-    signer = d.get("signer")
-    return Finding(
-        str(d["commit"]),
-        str(d["author"]),
-        at,
-        str(d["kind"]),
-        str(d["message"]),
-        str(path) if path else None,
-        str(signer) if signer else None,
-    )
-
-
 def by_commit(found: Iterable[Finding]) -> dict[str, list[Finding]]:
     out: dict[str, list[Finding]] = {}
     for f in found:
@@ -194,10 +210,10 @@ def state_marks(found: list[Finding]) -> dict[str, tuple[str, ...]]:
     return {path: tuple(words) for path, words in out.items()}
 
 
-def safe_findings(reg: Registry) -> tuple[list[Finding], str | None]:
-    """Findings, or none and why verify could not run (a face shows the reason, and the rest of its view)."""
+def safe_findings(reg: Registry, budget: int | None = None) -> tuple[list[Finding], str | None]:
+    """Findings, or none and why verify could not run or was not run (a face shows the reason, and the rest of its view)."""
     try:
-        return findings(reg), None
+        return findings(reg, budget), None
     except MlreleaseError as exc:
         return [], str(exc)
 

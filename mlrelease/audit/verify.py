@@ -37,9 +37,8 @@ from typing import Any
 
 from mlrelease.errors import MlreleaseError, NotFound
 from mlrelease.registry import layout, signing
-from mlrelease.registry.cache import ParseCache
-from mlrelease.registry.fields import format_timestamp
-from mlrelease.registry.gitio import git, git_dir
+from mlrelease.registry.fields import format_timestamp, parse_timestamp
+from mlrelease.registry.gitio import git
 from mlrelease.registry.identities import Identities
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Approval, Config, Environment, ReleaseState
@@ -48,7 +47,9 @@ from mlrelease.release.plan import GateResult
 
 from . import checks
 from .state import WalkState
-from .walk import AUDITED, NULL, Blobs, Commit, Tree, commits
+from .walk import AUDITED, NULL, POLICY, Blobs, Commit, Tree, commits
+
+WATCHED = frozenset((*AUDITED, *POLICY))  # a commit that changes none of these has nothing to check
 
 # What each kind of finding means (docs/controls.md lists them with what to do).
 KINDS = {
@@ -89,6 +90,15 @@ class Finding:
             "signer": self.signer,
         }
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Finding:
+        """The finding :meth:`to_json` wrote (KeyError, TypeError or ValueError when it is not one)."""
+        at = parse_timestamp(str(d["at"]))
+        if at is None:
+            raise ValueError(f"not a time: {d['at']!r}")
+        path, signer = d.get("path"), d.get("signer")
+        return cls(str(d["commit"]), str(d["author"]), at, str(d["kind"]), str(d["message"]), path and str(path), signer and str(signer))
+
 
 @dataclass
 class Report:
@@ -118,6 +128,34 @@ class Report:
             "findings": [f.to_json() for f in self.findings],
             "notices": [n.to_json() for n in self.notices],
         }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Report:
+        counts = d["counts"]
+        return cls(
+            d["tip"],
+            d["since"],
+            int(counts["commits"]),
+            int(counts["changes_checked"]),
+            [Finding.from_json(f) for f in d["findings"]],
+            [Finding.from_json(n) for n in d["notices"]],
+        )
+
+    def then(self, later: Report) -> Report:
+        """This report (up to a tip) followed by ``later`` (resumed from that tip): a full report at ``later``'s tip.
+
+        Break-glass promotions not reviewed yet are notices about the tip, so only the
+        later report's count.
+        """
+        kept = [n for n in self.notices if n.kind != "open-break-glass"]
+        return Report(
+            later.tip,
+            self.since,
+            self.commits + later.commits,
+            self.checked + later.checked,
+            self.findings + later.findings,
+            kept + later.notices,
+        )
 
 
 def verify(reg: Registry, since: str | None = None) -> Report:
@@ -161,8 +199,9 @@ class _Verifier:
         self.prefix = "" if prefix == "." else prefix + "/"
         self.tip, self.since = tip, since
         self.report = Report(tip, since)
-        cache = ParseCache(git_dir(self.git_root) / "mlrelease" / "parse-cache.sqlite")
-        self.blobs = Blobs(self.git_root, cache)
+        # No parse cache: a whole-history verify is kept as its report (audit/marks.py), and
+        # writing thousands of parsed states for a later run cost more than it saved.
+        self.blobs = Blobs(self.git_root)
         self.sigs: dict[str, signing.Signature] = {}
         # What earlier commits tell (audit/state.py). Without a seed, a verify --since does not know
         # it and asks git where a check needs it (``partial``); with one it is a full verify's.
@@ -201,7 +240,7 @@ class _Verifier:
             tree.step(c)
 
     def run(self) -> Report:
-        history = list(commits(self.git_root, self.prefix, self.tip, self.since))
+        history = commits(self.reg, self.tip, self.since)
         self.report.commits = len(history)
         try:
             self.prefetch(history)
@@ -209,7 +248,7 @@ class _Verifier:
             for c, tree in self.steps(history):
                 if len(c.parents) > 1:
                     self.merge(c)
-                else:
+                elif any(ch.kind in WATCHED for ch in c.changes):
                     self.commit(c, tree)
             self.open_break_glass(history)
         finally:

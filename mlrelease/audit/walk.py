@@ -1,9 +1,8 @@
 """The registry's history as ``verify`` reads it: every commit once, oldest first, with its changes.
 
-One ``git log --reverse --topo-order --raw`` (no pathspec, so merges and commits that
-touch nothing are seen as they are; merges are diffed against their first parent) gives
-each commit's parents, author, message and the old and new blob of every file it
-changed. :class:`Tree` follows the files of the registry from commit to commit, so the
+The commit log (:mod:`mlrelease.registry.commitlog`, kept under ``.git/mlrelease/``)
+gives each commit's parents, author, message and the old and new blob of every file it
+changed (merges: against their first parent). :class:`Tree` follows the files of the registry from commit to commit, so the
 content of any file at a commit's parent (the config, a version manifest, another
 environment's release state) is known without asking git again; blobs are read through
 one ``git cat-file --batch`` pipe and parsed once per blob id.
@@ -12,8 +11,7 @@ one ``git cat-file --batch`` pipe and parsed once per blob id.
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +20,9 @@ from typing import Any
 from mlrelease.errors import MlreleaseError
 from mlrelease.registry import layout
 from mlrelease.registry.cache import ParseCache
+from mlrelease.registry.commitlog import CommitLog
 from mlrelease.registry.gitio import CatFile, git
-from mlrelease.registry.loader import parse_bytes
+from mlrelease.registry.loader import Registry, parse_bytes
 from mlrelease.registry.trailers import parse_trailers
 
 NULL = "0" * 40
@@ -64,39 +63,45 @@ class Commit:
         return tuple(c for c in self.changes if c.kind in AUDITED)
 
 
-def commits(git_root: Path, prefix: str, tip: str, since: str | None = None) -> Iterator[Commit]:
-    """Commits reachable from ``tip`` (and not from ``since``), oldest first, that change a registry file."""
-    token = secrets.token_hex(8)
-    fmt = f"%x00{token}%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%B"
-    args = ["log", "--reverse", "--topo-order", "-z", "--raw", "--no-abbrev", "--no-renames", "--diff-merges=first-parent"]
-    revs = [tip] if since is None else [tip, f"^{since}"]
-    out = git(git_root, *args, f"--format={fmt}", *revs, "--", timeout=None).stdout
-    for chunk in out.split(f"\0{token}\0".encode())[1:]:
-        c = _parse(chunk, prefix)
-        if c is not None:
-            yield c
+def commits(reg: Registry, tip: str, since: str | None = None) -> list[Commit]:
+    """The commits reachable from ``tip`` (and not from ``since``), oldest first, from the commit log.
+
+    :class:`~mlrelease.registry.commitlog.CommitLog` reads each commit from git once and
+    keeps it under ``.git/mlrelease/`` (history and ``--at`` read the same log). Its
+    merges carry no changes; a merge's changes against its first parent (the only
+    thing verify checks of a merge) are asked of git here, merges being few.
+    """
+    with CommitLog(reg, tip) as log:
+        records = list(log.commits(since=since))
+    records.reverse()
+    out = []
+    for r in records:
+        raw: Iterable[tuple[str, str, str]] = r.changes
+        if len(r.parents) > 1:
+            raw = _merge_changes(log.git_root, log.prefix, r.parents[0], r.oid)
+        out.append(Commit(r.oid, r.parents, r.author, r.at, r.message, _located(raw)))
+    return out
 
 
-def _parse(chunk: bytes, prefix: str) -> Commit | None:
-    fields = chunk.split(b"\0", 5)
-    if len(fields) < 5:
-        return None
-    oid, parents, author, at, message = (f.decode("utf-8", "replace") for f in fields[:5])
-    raw = fields[5] if len(fields) > 5 else b""
+def _located(raw: Iterable[tuple[str, str, str]]) -> tuple[Change, ...]:
     changes = []
-    parts = raw.lstrip(b"\n").split(b"\0")
+    for path, old, new in raw:
+        loc = layout.locate(path)
+        if isinstance(loc, layout.Located):
+            changes.append(Change(path, old, new, loc.kind, loc.model, loc.environment))
+    return tuple(changes)
+
+
+def _merge_changes(git_root: Path, prefix: str, first: str, merge: str) -> list[tuple[str, str, str]]:
+    out = git(git_root, "diff-tree", "-r", "-z", "--raw", "--no-abbrev", "--no-renames", first, merge, "--").stdout
+    parts = out.split(b"\0")
+    changes = []
     for meta, path in zip(parts[0::2], parts[1::2], strict=False):
         words = meta.decode("ascii", "replace").split()
-        if len(words) < 5 or not meta.startswith(b":"):
-            continue
         rel = path.decode("utf-8", "surrogateescape")
-        if prefix and not rel.startswith(prefix):
-            continue
-        rel = rel[len(prefix) :]
-        loc = layout.locate(rel)
-        if isinstance(loc, layout.Located):
-            changes.append(Change(rel, words[2], words[3], loc.kind, loc.model, loc.environment))
-    return Commit(oid, tuple(parents.split()), author, datetime.fromisoformat(at), message, tuple(changes))
+        if len(words) >= 5 and meta.startswith(b":") and rel.startswith(prefix):
+            changes.append((rel[len(prefix) :], words[2], words[3]))
+    return changes
 
 
 class Tree:

@@ -102,20 +102,20 @@ class CommitRecord:
 
 
 class CommitLog:
-    """The indexed history of the registry at ``reg.ref`` (or HEAD)."""
+    """The indexed history of the registry at ``reg.ref`` (or HEAD), or at the commit ``tip`` (verify's resumes)."""
 
-    def __init__(self, reg: Registry) -> None:
+    def __init__(self, reg: Registry, tip: str | None = None) -> None:
         if reg.git_root is None:
             raise MlreleaseError(f"history is read from git, and {reg.root} is not in a git repository")
         self.git_root = reg.git_root
         prefix = Path(reg.root).resolve().relative_to(Path(reg.git_root).resolve()).as_posix()
         self.prefix = "" if prefix == "." else prefix + "/"
         self.store = Store(git_dir(reg.git_root) / "mlrelease" / _file_name(self.prefix), _TABLES, _schema)
-        rev = reg.ref or "HEAD"
+        rev = tip or reg.ref or "HEAD"
         proc = git(self.git_root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
         if proc.returncode != 0:
-            if reg.ref is not None:
-                raise NotFound(f"--ref {reg.ref!r}: no such commit")
+            if tip is not None or reg.ref is not None:
+                raise NotFound(f"--ref {rev!r}: no such commit")
             self.tip: str | None = None  # a repository without commits has no history yet
             self._chain, self._length = 0, 0
             return

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         args.at = args.until
     if args.json:
         with registry(args) as reg:
-            found, unchecked = marks.safe_findings(reg)
+            found, unchecked = marks.safe_findings(reg, marks.BUDGET)
             events = iter_history(reg, args.model, args.env, None if since else args.limit)
             write_events_json(marks.mark_events(_since(events, since, args.limit), found))
         if unchecked:
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     # --limit, people see the newest TABLE_LIMIT events and are told there are more.
     limit = args.limit or TABLE_LIMIT + 1
     with registry(args) as reg:
-        found, unchecked = marks.safe_findings(reg)
+        found, unchecked = marks.safe_findings(reg, marks.BUDGET)
         if since is None:
             events = history(reg, args.model, args.env, limit)
         else:

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with registry(args) as reg:
-        found, unchecked = marks.safe_findings(reg)
+        found, unchecked = marks.safe_findings(reg, marks.BUDGET)
         view = marks.mark_overview(overview(reg), found)
     if args.json:
         print_json({**overview_json(view), "verify_error": unchecked})

@@ -1,6 +1,6 @@
 """Audit the release history: every change an mlrelease action, signed and approved as required.
 
-  mlrelease verify [--since REV] [--json]
+  mlrelease verify [--since REV] [--no-cache] [--json]
 
 Replays every commit that changed a release state, approvals, rejections or retraining
 requests (all of them, or only those REV does not reach) and checks, at each commit's
@@ -12,6 +12,11 @@ used a break-glass approval by another allowed identity. Every finding is printe
 its commit, author and what is wrong; notices (changes of the controls, imported
 history, break-glass promotions not reviewed yet) follow. What each check guarantees,
 and what it does not: docs/controls.md.
+
+The report of the whole history is kept under .git/mlrelease/verify/ per tip commit;
+the next verify after new commits checks only those, from where the last one stopped
+(the same findings as checking everything again, which --no-cache does). A fresh clone,
+as in CI, has no such report and checks every commit.
 
 Run it in CI on every push and pull request (the workflows `mlrelease init` lays down
 do): a hand edit is caught before it merges.
@@ -32,14 +37,20 @@ from mlrelease.errors import ExitCode
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="REV", help="only the commits REV does not reach (e.g. the pull request's base)")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="verify every commit again, not from the report kept under .git/mlrelease/verify/"
+    )
     add_json(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlrelease.audit import marks
     from mlrelease.audit.verify import verify
 
     with registry(args) as reg:
-        report = verify(reg, args.since)
+        # The whole history's report is kept per tip commit and resumed after new commits
+        # (exactly a full verify's: tests/test_verify_incremental.py); --since is read anew.
+        report = verify(reg, args.since) if args.since else marks.report(reg, fresh=args.no_cache)
     if args.json:
         print_json(report.to_json())
     else:
