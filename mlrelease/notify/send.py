@@ -12,13 +12,13 @@ decides what may be sent and records what happened:
   cannot be turned off (``verify=no``) except for loopback.
 - :func:`deliver` never raises and is bounded in time (``notify.timeout`` for all the
   channels of one event together): a notification that fails is a :class:`Delivery`
-  that says why, never a failed release. Every delivery, sent or not, is appended to
-  ``.git/mlrelease/notifications.jsonl`` (redacted), which ``mlrelease notify log`` reads.
+  that says why, never a failed release. Every delivery, sent or not, is appended to the
+  journal (:mod:`mlrelease.notify.journal`, redacted), which ``mlrelease notify log`` and
+  the TUI's Notifications view read.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import urllib.parse
@@ -28,13 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlrelease.notify.config import NotifyConfig, read
-from mlrelease.registry.gitio import git_dir, git_toplevel
-from mlrelease.secrets import redact, remember, secret
-from mlrelease.textsafe import visible
+from mlrelease.notify.journal import Delivery, append, clean
+from mlrelease.secrets import remember, secret
 from mlrelease.urlpolicy import is_loopback
 
-JOURNAL = "notifications.jsonl"
-KEEP = 1000  # deliveries kept in the journal (the oldest are dropped)
 LEVELS = ("info", "success", "warning", "failure")
 # Apprise schemes that send in the clear: credentials in them only go to loopback.
 PLAIN = {"json", "form", "xml", "ntfy", "mailto", "gotify", "apprise", "matrix", "rocket", "mqtt"}
@@ -71,36 +68,6 @@ class Message:
     action_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """What happened to one message on one channel."""
-
-    event: str
-    channel: str
-    ok: bool
-    detail: str  # "sent to slack://hooks.slack.com", or why not
-    at: datetime
-    model: str | None = None
-    environment: str | None = None
-    action_id: str | None = None
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "event": self.event,
-            "channel": self.channel,
-            "ok": self.ok,
-            "detail": self.detail,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
-            "model": self.model,
-            "environment": self.environment,
-            "action_id": self.action_id,
-        }
-
-    def note(self) -> str:
-        """A line for the face that ran the action."""
-        return f"notification {self.event!r} to channel {self.channel} not delivered: {self.detail} (the release itself is recorded)"
-
-
 def deliver(root: Path, raw: object, message: Message, *, environ: Mapping[str, str] | None = None) -> tuple[Delivery, ...]:
     """Send ``message`` to every channel its event is routed to; never raises."""
     try:
@@ -113,7 +80,7 @@ def deliver(root: Path, raw: object, message: Message, *, environ: Mapping[str, 
             deliveries = _send(config, names, message, environ)
     except Exception as exc:  # a notification must never fail a release, whatever goes wrong in it
         deliveries = (_failed(message, "?", f"{type(exc).__name__}: {exc}"),)
-    _journal(root, deliveries)
+    append(root, deliveries)
     return deliveries
 
 
@@ -126,7 +93,7 @@ def test(root: Path, raw: object, channel: str, *, actor: str, environ: Mapping[
         delivery = _failed(message, channel, f"no channel {channel!r} under notify.channels (configured: {known})")
     else:
         delivery = _send(config, (channel,), message, environ)[0]
-    _journal(root, (delivery,))
+    append(root, (delivery,))
     return delivery
 
 
@@ -135,11 +102,7 @@ def _now() -> datetime:
 
 
 def _failed(message: Message, channel: str, detail: str) -> Delivery:
-    return Delivery(message.event, channel, False, _clean(detail), _now(), message.model, message.environment, message.action_id)
-
-
-def _clean(text: str) -> str:
-    return visible(redact(text), single_line=True)
+    return Delivery(message.event, channel, False, clean(detail), _now(), message.model, message.environment, message.action_id)
 
 
 def where(url: str) -> str:
@@ -228,7 +191,7 @@ def _send(config: NotifyConfig, names: tuple[str, ...], message: Message, enviro
         shown[name] = where(url)
     if shown:
         level = message.level if message.level in LEVELS else "info"
-        logging.getLogger("apprise").setLevel(logging.CRITICAL)  # its words are captured per service below, redacted
+        _quiet(logging.getLogger("apprise"))
         result = sender.notify(
             body=message.body, title=message.title, notify_type=apprise.NotifyType(level), tag=list(shown), timeout=config.timeout
         )
@@ -254,53 +217,19 @@ def _send(config: NotifyConfig, names: tuple[str, ...], message: Message, enviro
     return tuple(sorted(out, key=lambda d: order.get(d.channel, len(order))))
 
 
+def _quiet(log: logging.Logger) -> None:
+    """Apprise's words reach us only through each service's captured logs (read below, redacted).
+
+    Not through the process's handlers (stderr, a user's logging set-up): its logger stops
+    propagating and has a handler that drops everything. Its level stays at WARNING, because
+    a record below the logger's level is never made and so never captured either (at
+    CRITICAL, every failure was recorded as just "failure", without the server's answer).
+    """
+    log.setLevel(logging.WARNING)
+    log.propagate = False
+    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+        log.addHandler(logging.NullHandler())
+
+
 def _ok(message: Message, channel: str, detail: str) -> Delivery:
-    return Delivery(message.event, channel, True, _clean(detail), _now(), message.model, message.environment, message.action_id)
-
-
-# ---- the journal: every delivery, beside the repository (never committed) -------------------
-
-
-def journal_path(root: Path) -> Path | None:
-    """Where this clone's deliveries are kept, or None for a registry folder outside git (none are kept)."""
-    top = git_toplevel(root)
-    return None if top is None else git_dir(top) / "mlrelease" / JOURNAL
-
-
-def _journal(root: Path, deliveries: tuple[Delivery, ...]) -> None:
-    """Append one line per delivery (one write, O_APPEND: concurrent runs do not mix lines)."""
-    if not deliveries:
-        return
-    path = journal_path(root)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = "".join(json.dumps(d.to_json(), ensure_ascii=False) + "\n" for d in deliveries)
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(redact(text))
-        if path.stat().st_size > KEEP * 400:  # about twice KEEP lines: keep the newest KEEP
-            lines = path.read_text(encoding="utf-8").splitlines()[-KEEP:]
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            tmp.replace(path)
-    except OSError:
-        pass  # the record of a notification is worth less than the release it follows
-
-
-def recent(root: Path, *, limit: int = 50, failed_only: bool = False) -> list[dict[str, object]]:
-    """The newest deliveries first, as recorded (``mlrelease notify log``; the TUI has no view of them yet)."""
-    path = journal_path(root)
-    if path is None or not path.exists():
-        return []
-    out: list[dict[str, object]] = []
-    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and (not failed_only or not entry.get("ok")):
-            out.append(entry)
-        if len(out) >= limit:
-            break
-    return out
+    return Delivery(message.event, channel, True, clean(detail), _now(), message.model, message.environment, message.action_id)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from mlrelease.notify.send import Delivery, Message, deliver
+from mlrelease.notify.journal import Delivery
+from mlrelease.notify.send import Message, deliver
 
 __all__ = ["Delivery", "Message", "announce", "messages", "refusal", "with_deliveries"]
 from mlrelease.release.plan import Plan, Result

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from mlrelease.backends.base import Action, Backend
 from mlrelease.errors import ExitCode, MlreleaseError, StaleState
-from mlrelease.notify.send import Delivery
+from mlrelease.notify.journal import Delivery
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.trailers import format_message
 from mlrelease.registry.types import Approval, Desired, Pin

@@ -55,7 +55,7 @@ def local_now() -> datetime:
 
 # App actions that a dialog must not let through: a letter typed at a plan must never quit,
 # open another action or leave the dialog behind (the dialog's own keys come first).
-BLOCKED_IN_DIALOGS = frozenset({"quit", "help", "activity", "fetch", "release", "command_palette", "back"})
+BLOCKED_IN_DIALOGS = frozenset({"quit", "help", "activity", "notifications", "fetch", "release", "command_palette", "back"})
 
 
 class NoColorFilter(LineFilter):
@@ -130,6 +130,8 @@ class MlreleaseApp(App[None]):
         self.registry_name = session.root.name  # until mlrelease.yaml's name: is read
         self.registry_changed: Signal[Overview] = Signal(self, "registry-changed")
         self.statuses_changed: Signal[frozenset[str]] = Signal(self, "statuses-changed")
+        self.unseen_failures = 0  # failed notifications since the delivery log was last looked at
+        self.notifications_changed: Signal[int] = Signal(self, "notifications-changed")
         self._no_color_filter = NoColorFilter()
 
     def get_line_filters(self) -> list[LineFilter]:
@@ -168,6 +170,7 @@ class MlreleaseApp(App[None]):
             name = reg.config.name
         head = self.session.head()
         self.post_message(messages.RegistryRead(view, fingerprint, head, name))
+        self.post_message(messages.NotificationsCounted(self.session.unseen_failures()))  # after the first paint
 
     @on(messages.RegistryRead)
     def _registry_read(self, message: messages.RegistryRead) -> None:
@@ -179,6 +182,12 @@ class MlreleaseApp(App[None]):
         self.read_at = self.clock()
         self.registry_changed.publish(message.view)
         self.load_statuses(message.view)
+
+    @on(messages.NotificationsCounted)
+    def _notifications_counted(self, message: messages.NotificationsCounted) -> None:
+        if message.unseen_failures != self.unseen_failures:
+            self.unseen_failures = message.unseen_failures
+            self.notifications_changed.publish(self.unseen_failures)
 
     @work(thread=True, exclusive=True, group="status", exit_on_error=False, description="reading gates, retraining and health")
     def load_statuses(self, view: Overview) -> None:
@@ -217,6 +226,11 @@ class MlreleaseApp(App[None]):
             line.append(f"THE PAST: as of {format_timestamp(self.as_of)}, actions disabled", style="bold reverse")
             line.append("  ")
         line.append(plain(self.registry_name), style="bold")
+        if self.unseen_failures:  # words and bold: it must read without colour too
+            shown = keys.shown(self, keys.BY_ID["app.notifications"], self.user_config.keymap)
+            line.append(
+                f"  ✗ {self.unseen_failures} notification{'s' if self.unseen_failures > 1 else ''} failed ({shown})", style="bold red"
+            )
         if self.read_at is not None:
             line.append(f"  read at {self.read_at:%H:%M:%S}", style="dim")
         if self.head:
@@ -289,6 +303,12 @@ class MlreleaseApp(App[None]):
         from mlrelease.tui.screens.activity import ActivityScreen
 
         self.push_screen(ActivityScreen())
+
+    def action_notifications(self) -> None:
+        from mlrelease.tui.screens.notifications import NotificationsScreen
+
+        if not isinstance(self.screen, NotificationsScreen):
+            self.push_screen(NotificationsScreen())
 
     def action_back(self) -> None:
         from mlrelease.tui.screens.overview import OverviewScreen

@@ -54,6 +54,7 @@ class MlreleaseCommands(Provider):
 
             yield Command(f"{key.description} ({shown})", f"{key.help} · binding id {key.id}", run)
         yield Command("View: activity log", "actions run in this session and their results", app.action_activity)
+        yield Command("View: notifications", "the delivery log: sent or not, and why not", app.action_notifications)
         view = app.overview
         if view is not None:
             for summary in view.models:

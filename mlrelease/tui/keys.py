@@ -65,6 +65,15 @@ KEYS: tuple[Key, ...] = (
     Key("app.reload", "ctrl+r,f5", "app.reload", "Reload", "app", help="read the registry again now"),
     Key("app.fetch", "F", "app.fetch", "Fetch", "app", show=False, help="git fetch from the configured remote, then reload"),
     Key("app.activity", "at", "app.activity", "Activity", "app", show=False, help="actions run in this session and their results"),
+    Key(
+        "app.notifications",
+        "N",
+        "app.notifications",
+        "Notifications",
+        "app",
+        show=False,
+        help="the delivery log: every notification sent or not, and why not (as `mlrelease notify log`)",
+    ),
     Key("app.back", "escape", "app.back", "Back", "app", help="close this view"),
     Key("app.quit", "q", "app.quit", "Quit", "app", help="quit mlrelease"),
     # ---- release actions (mutating: all go through the one dispatcher) ------------------

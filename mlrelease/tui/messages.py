@@ -38,6 +38,13 @@ class StatusesRead(Message):
 
 
 @dataclass
+class NotificationsCounted(Message):
+    """How many deliveries failed since the delivery log was last looked at (the top bar shows it)."""
+
+    unseen_failures: int
+
+
+@dataclass
 class RepositoryChanged(Message):
     """The watcher saw the fingerprint change: read again."""
 

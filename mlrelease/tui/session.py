@@ -16,7 +16,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlrelease.errors import MlreleaseError
 from mlrelease.gitstore import gitwrite
+from mlrelease.notify import journal
+from mlrelease.notify.journal import Delivery
 from mlrelease.registry import layout
 from mlrelease.registry.gitio import git_text, git_toplevel
 from mlrelease.registry.loader import Registry
@@ -69,6 +72,25 @@ class Session:
                     elif top in _MUTABLE or top == layout.MODELS:
                         stamp(inner.path)  # model.yaml, rejections.yaml, releases/<env>/<m>.yaml
         return (self.head(), tuple(stamps))
+
+    # ---- the notifications' delivery log (beside the clone, not in the registry's tree) ----
+
+    def deliveries(self, limit: int = 500) -> list[Delivery]:
+        """The delivery log, newest first, as ``mlrelease notify log`` reads it; then it counts as seen."""
+        if self.git_root is None:
+            return []
+        found = journal.read(self.git_root, limit=limit)
+        journal.mark_seen(self.git_root)
+        return found
+
+    def unseen_failures(self) -> int:
+        """Failed deliveries since the log was last looked at (0 when that cannot be told)."""
+        if self.git_root is None:
+            return 0
+        try:
+            return journal.unseen_failures(self.git_root)
+        except (MlreleaseError, OSError):
+            return 0
 
     def fetch(self, remote: str, branch: str) -> str:
         """``git fetch`` the configured remote; say (one line) how far the checkout is behind it."""

@@ -31,6 +31,18 @@ def test_binding_ids_are_unique_and_every_screen_uses_the_table() -> None:
     assert all(k.action == f"app.release('{k.id.split('.')[1]}')" for k in keys.mutating())
 
 
+def test_no_two_default_bindings_share_a_key_where_both_are_active() -> None:
+    """A new key must not take one already bound in a view where both are live (P once did: CI broke)."""
+    from mlrelease.tui.config import GROUPS, key_names
+
+    for group in GROUPS:
+        owner: dict[str, str] = {}
+        for key in (k for k in keys.KEYS if k.scope in group):
+            for name in key_names(key.keys):
+                assert owner.setdefault(name, key.id) == key.id, f"{name!r}: {owner[name]} and {key.id} in {group}"
+    assert keys.BY_ID["app.notifications"].scope == "app"  # reachable from every view
+
+
 def test_config_lives_under_xdg_config_home_or_mlrelease_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert config_path() == Path(os.environ["XDG_CONFIG_HOME"]) / "mlrelease" / "config.yaml"
     monkeypatch.setenv("MLRELEASE_CONFIG", str(tmp_path / "x.yaml"))

@@ -8,7 +8,8 @@
 Channels are Apprise URLs read from environment variables (docs/notifications.md); a
 channel is shown as `name (scheme://host)`, never with its tokens. Releases announce
 themselves after their record is written; a notification that fails is recorded in
-`.git/mlrelease/notifications.jsonl` and shown as a note, never a failed release.
+`.git/mlrelease/notifications.jsonl` and shown as a note, never a failed release. The
+TUI shows the same log (key N) and counts the failures since it was last looked at.
 
 Exit codes: 0 sent (test) or listed; 1 not delivered (the line says why), no such
 channel, or the notify section has problems (channels).
@@ -106,24 +107,24 @@ def _events_of(config: object, name: str) -> list[str]:
 
 
 def _log(args: argparse.Namespace) -> int:
-    from mlrelease.notify.send import recent
+    from mlrelease.notify import journal
 
     with registry(args) as reg:
-        entries = recent(reg.root, limit=args.limit, failed_only=args.failed)
+        entries = journal.read(reg.root, limit=args.limit, failed_only=args.failed)
     if args.json:
-        print_json({"deliveries": entries})
+        print_json({"deliveries": [e.to_json() for e in entries]})
         return int(ExitCode.OK)
     if not entries:
         console().print("no notifications recorded on this clone" + (" that failed" if args.failed else ""))
         return int(ExitCode.OK)
     rows = [
         [
-            str(e.get("at", "")),
-            str(e.get("event", "")),
-            str(e.get("channel", "")),
-            Text("sent", style="green") if e.get("ok") else Text("FAILED", style="bold red"),
-            " ".join(str(e.get(k) or "") for k in ("model", "environment")).strip() or "—",
-            str(e.get("detail", "")),
+            e.to_json()["at"],
+            e.event,
+            e.channel,
+            Text("sent", style="green") if e.ok else Text("FAILED", style="bold red"),
+            " ".join(v for v in (e.model, e.environment) if v) or "—",
+            e.detail,
         ]
         for e in entries
     ]

@@ -7,7 +7,8 @@ from textual.widgets import Static
 
 
 class TopBar(Static):
-    """Shows ``crumbs`` (breadcrumbs of this screen) beside the app's status line, read again after every registry read."""
+    """Shows ``crumbs`` (breadcrumbs of this screen) beside the app's status line, read again after every registry read
+    and whenever the count of failed notifications changes."""
 
     def __init__(self, crumbs: Text) -> None:
         super().__init__(classes="topbar")
@@ -16,9 +17,10 @@ class TopBar(Static):
 
     def on_mount(self) -> None:
         self._read_status()
-        changed = getattr(self.app, "registry_changed", None)
-        if changed is not None:
-            changed.subscribe(self, lambda _view: self._read_status())
+        for name in ("registry_changed", "notifications_changed"):
+            changed = getattr(self.app, name, None)
+            if changed is not None:
+                changed.subscribe(self, lambda _value: self._read_status())
 
     def _read_status(self) -> None:
         status = getattr(self.app, "status_line", None)
