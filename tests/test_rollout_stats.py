@@ -174,11 +174,6 @@ def test_hodges_lehmann_shift_and_interval_are_the_order_statistics_of_the_pairw
         assert all(close(g, w) for g, w in zip(got, want, strict=True)), (got, want)
 
 
-def test_rank_comparison_names_its_test() -> None:
-    c = stats.rank_comparison([(1.0, 50.0), (2.0, 50.0)], [(1.0, 30.0), (2.0, 70.0)], 0.95)
-    assert c.test == "Mann-Whitney U" and c.low <= c.estimate <= c.high
-
-
 def test_zero_variance_cases_say_no_evidence_or_certainty() -> None:
     same = stats.two_proportions(0, 1000, 0, 1000, 0.95)
     assert same.p_value == 1.0 and same.estimate == 0.0 and same.low < 0 < same.high  # Wilson: not a point

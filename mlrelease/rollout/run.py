@@ -33,8 +33,6 @@ from mlrelease.rollout.decide import (
 )
 from mlrelease.rollout.position import Position
 
-MANUAL = ("advance", "abort", "pause", "resume")
-
 
 @dataclass(frozen=True)
 class Acted:

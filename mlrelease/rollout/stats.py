@@ -323,13 +323,6 @@ def hodges_lehmann(a: Atoms, b: Atoms, confidence: float) -> tuple[float, float,
     return estimate, _difference_at_rank(a, b, c), _difference_at_rank(a, b, pairs + 1.0 - c)
 
 
-def rank_comparison(a: Atoms, b: Atoms, confidence: float) -> Comparison:
-    """B − A for two distributions: Mann-Whitney U, and the Hodges-Lehmann shift with its interval."""
-    test = mann_whitney(a, b)
-    estimate, low, high = hodges_lehmann(a, b, confidence)
-    return Comparison("Mann-Whitney U", estimate, low, high, test.u, test.p_value)
-
-
 def atoms(values: Sequence[float]) -> list[tuple[float, float]]:
     """Raw samples as weighted atoms: each distinct value once, with how often it occurs."""
     out: list[tuple[float, float]] = []

@@ -19,7 +19,7 @@ caller turns it into "inconclusive, source unavailable", never into a pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,8 +84,3 @@ def from_snapshots(snapshots: Iterable[Snapshot], versions: tuple[str, ...], sin
         profile = next((s.profile for s in reversed(window) if s.profile is not None), None)
         out[version] = ArmFigures(version, observations, mine, profile, tuple(notes))
     return out
-
-
-def shapes_found(arms: Mapping[str, ArmFigures]) -> dict[str, str]:
-    """Which metric each arm's observations give, and in what shape (for messages)."""
-    return {name: obs.shape for arm in arms.values() for name, obs in arm.observations.items()}
