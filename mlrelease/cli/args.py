@@ -27,6 +27,11 @@ def add_at(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_limit(parser: argparse.ArgumentParser, help: str, *, default: int | None = None) -> None:
+    """``--limit N``, a whole number of at least 1: how many rows a command shows at most."""
+    parser.add_argument("--limit", type=positive_int, default=default, metavar="N", help=help)
+
+
 def resolve_at(args: argparse.Namespace) -> Moment | None:
     """Turn ``--at WHEN`` into ``--ref COMMIT`` (the commit that answers for it), once; say so on stderr."""
     when = getattr(args, "at", None)

@@ -19,13 +19,13 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from mlrelease import __version__
 from mlrelease.errors import MlreleaseError, SourceError
 from mlrelease.secrets import header_problem, redact, secret
-from mlrelease.telemetry.base import Settings
+from mlrelease.telemetry.base import Settings, SourceContext
 from mlrelease.urlpolicy import tls_context, url_problem
 
 if TYPE_CHECKING:
@@ -54,6 +54,30 @@ def check_url(s: Settings, key: str, url: str) -> str:
     if reason:
         s.problem(key, reason.replace(repr(probe), repr(url)))
     return url
+
+
+class HttpSource:
+    """What the telemetry sources that read over HTTP(S) share: a ``url`` the URL policy
+    allows and a :class:`HttpReader` labelled with the source's name and type.
+
+    A subclass names its ``type_name`` and reads its own settings in :meth:`configure`,
+    before :meth:`~mlrelease.registry.settings.PluginSettings.done` refuses unknown keys
+    (and, under lint's check mode, stops the constructor there).
+    """
+
+    type_name: ClassVar[str]
+    reaches_out: ClassVar[bool] = True
+
+    def __init__(self, name: str, settings: Mapping[str, object], context: SourceContext) -> None:
+        s = Settings(name, self.type_name, settings)
+        self.name = name
+        self.url = check_url(s, "url", s.text("url", required=True) or "")
+        self.http = HttpReader(f"telemetry source {name!r} ({self.type_name})", s)
+        self.configure(s)
+        s.done()
+
+    def configure(self, s: Settings) -> None:
+        """Read the settings this kind of source has beyond ``url`` and the reader's."""
 
 
 class HttpReader:

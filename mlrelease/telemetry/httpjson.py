@@ -34,20 +34,12 @@ from mlrelease.registry.fields import as_tree
 from mlrelease.registry.parse import parse_telemetry
 from mlrelease.registry.types import Telemetry
 from mlrelease.registry.yamlsafe import YMap
-from mlrelease.telemetry.base import Settings, SourceContext
-from mlrelease.telemetry.httpclient import HttpReader, check_url
+from mlrelease.telemetry.base import SourceContext
+from mlrelease.telemetry.httpclient import HttpSource
 
 
-class HttpJsonSource:
+class HttpJsonSource(HttpSource):
     type_name: ClassVar[str] = "http-json"
-    reaches_out: ClassVar[bool] = True
-
-    def __init__(self, name: str, settings: Mapping[str, object], context: SourceContext) -> None:
-        s = Settings(name, self.type_name, settings)
-        self.name = name
-        self.url = check_url(s, "url", s.text("url", required=True) or "")
-        self.http = HttpReader(f"telemetry source {name!r} (http-json)", s)
-        s.done()
 
     def url_for(self, model: str, environment: str) -> str:
         return self.url.replace("{model}", quote(model, safe="")).replace("{env}", quote(environment, safe=""))

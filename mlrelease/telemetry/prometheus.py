@@ -52,7 +52,7 @@ from mlrelease.registry.types import FeatureProfile, Profile, Snapshot, Telemetr
 from mlrelease.telemetry import prometheus_arms
 from mlrelease.telemetry.arms import ArmFigures
 from mlrelease.telemetry.base import Settings, SourceContext
-from mlrelease.telemetry.httpclient import HttpReader, check_url
+from mlrelease.telemetry.httpclient import HttpSource
 
 DEFAULT_SELECTOR = 'model="{model}",env="{env}"'
 DEFAULT_QUERIES: dict[str, str] = {
@@ -82,15 +82,11 @@ class FeatureQuery:
     query: str
 
 
-class PrometheusSource:
+class PrometheusSource(HttpSource):
     type_name: ClassVar[str] = "prometheus"
-    reaches_out: ClassVar[bool] = True
 
-    def __init__(self, name: str, settings: Mapping[str, object], context: SourceContext) -> None:
-        s = Settings(name, self.type_name, settings)
-        self.name = name
-        self.url = check_url(s, "url", s.text("url", required=True) or "").rstrip("/")
-        self.http = HttpReader(f"telemetry source {name!r} (prometheus)", s)
+    def configure(self, s: Settings) -> None:
+        self.url = self.url.rstrip("/")
         self.selector = s.text("selector", default=DEFAULT_SELECTOR) or DEFAULT_SELECTOR
         self.window = s.text("window", default="1h") or "1h"
         self.range = s.text("range", default="24h") or "24h"
@@ -106,7 +102,6 @@ class PrometheusSource:
         self.metrics = self._expressions(s, "metrics")
         self.profile = self._profile(s)
         self.version_label, self.arm_queries = prometheus_arms.read_settings(s)
-        s.done()
 
     # ---- settings -------------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ from mlrelease.telemetry.health import Assessment, Health, assess
 from mlrelease.telemetry.policy import Decision
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from mlrelease.telemetry.trigger import Triggered
 
 STATUS_STYLES = {"ok": "green", "drifting": "yellow", "degraded": "magenta", "due": "bold red", "unknown": "dim"}
@@ -123,7 +125,9 @@ def render(assessment: Assessment) -> None:
         [Text(plain(h.model), style="bold"), plain(h.environment), plain(h.version), status_text(h.status.value), why_text(h)]
         for h in assessment.rows
     ]
-    parts = [folded(["Model", "Env", "Version", "Health", "Why"], rows, title=f"Health at {format_timestamp(assessment.at)}")]
+    parts: list[RenderableType] = [
+        folded(["Model", "Env", "Version", "Health", "Why"], rows, title=f"Health at {format_timestamp(assessment.at)}")
+    ]
     due = assessment.due
     if due:
         due_rows = []

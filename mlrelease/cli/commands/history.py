@@ -26,7 +26,7 @@ from typing import Any
 from rich.text import Text
 
 from mlrelease.audit import marks
-from mlrelease.cli.args import add_at, add_json, positive_int, registry
+from mlrelease.cli.args import add_at, add_json, add_limit, registry
 from mlrelease.cli.output import folded, plain, show
 from mlrelease.errors import UsageError
 from mlrelease.registry.fields import format_timestamp
@@ -43,7 +43,7 @@ PHASE_STYLES = {"Succeeded": "green", "Failed": "red", "Pending": "yellow"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", metavar="MODEL", help="only this model's events")
     parser.add_argument("--env", metavar="ENV", help="only events in this environment")
-    parser.add_argument("--limit", type=positive_int, metavar="N", help="at most N events (newest)")
+    add_limit(parser, "at most N events (newest)")
     parser.add_argument("--since", metavar="WHEN", help="only events at or after WHEN (ISO date or time, or 'N days ago')")
     parser.add_argument("--until", metavar="WHEN", help="only events at or before WHEN (the history as it stood then)")
     add_at(parser)
@@ -70,17 +70,17 @@ def run(args: argparse.Namespace) -> int:
     with registry(args) as reg:
         found, unchecked = marks.safe_findings(reg, marks.BUDGET)
         if since is None:
-            events = history(reg, args.model, args.env, limit)
+            read = history(reg, args.model, args.env, limit)
         else:
-            events = list(_since(iter_history(reg, args.model, args.env, None), since, limit))
-        events = list(marks.mark_events(events, found))
-    more = args.limit is None and len(events) > TABLE_LIMIT
-    render(events[:TABLE_LIMIT] if more else events)
+            read = list(_since(iter_history(reg, args.model, args.env, None), since, limit))
+        shown = list(marks.mark_events(read, found))
+    more = args.limit is None and len(shown) > TABLE_LIMIT
+    render(shown[:TABLE_LIMIT] if more else shown)
     if more:
         show(Text("… older events not shown: use --limit N for more, or --json for all", style="dim"))
     if unchecked:
         show(Text(f"the events are not verified: {plain(unchecked)}", style="bold red"))
-    elif any(e.marks for e in events):
+    elif any(e.marks for e in shown):
         show(Text("⚠ marked events are not verified mlrelease actions: `mlrelease verify` says why", style="bold red"))
     return 0
 
@@ -131,7 +131,7 @@ def write_events_json(events: Iterable[Event]) -> None:
     write('{\n  "events": []\n}\n' if first else "".join(parts) + "\n  ]\n}\n")
 
 
-_encode = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode = json.encoder.encode_basestring_ascii
 
 
 def _scalar(value: object) -> str:

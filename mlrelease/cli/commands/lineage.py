@@ -22,7 +22,7 @@ from typing import Any
 from rich.text import Text
 from rich.tree import Tree
 
-from mlrelease.cli.args import add_at, add_json, model_at_version, positive_int, registry
+from mlrelease.cli.args import add_at, add_json, add_limit, model_at_version, registry
 from mlrelease.cli.output import folded, plain, plural, print_json, report_problems, show, to_data
 from mlrelease.errors import UsageError
 from mlrelease.registry.lineage import ConsumerCall, DatasetImpact, DatasetUse, Lineage, consumer_calls, dataset_impact, lineage
@@ -39,12 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="show what was trained or validated on this data set: one version (NAME@VERSION) or any version (NAME)",
     )
     parser.add_argument("--consumer", metavar="APP", help="show which models the application APP calls, where, and what is live there")
-    parser.add_argument(
-        "--limit",
-        type=positive_int,
-        metavar="N",
-        help=f"--dataset table: at most N rows, live versions first (default {TABLE_LIMIT}; --json lists all)",
-    )
+    add_limit(parser, f"--dataset table: at most N rows, live versions first (default {TABLE_LIMIT}; --json lists all)")
     add_at(parser)
     add_json(parser)
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from rich.text import Text
 
-from mlrelease.cli.args import add_json, positive_int, registry
+from mlrelease.cli.args import add_json, add_limit, registry
 from mlrelease.cli.output import console, plain, print_json, report_error, table
 from mlrelease.errors import ExitCode
 
@@ -36,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json(channels)
     log = sub.add_parser("log", help="deliveries recorded on this clone, newest first")
     log.add_argument("--failed", action="store_true", help="only the ones that were not delivered")
-    log.add_argument("--limit", type=positive_int, default=50, metavar="N", help="at most N entries (default 50)")
+    add_limit(log, "at most N entries (default 50)", default=50)
     add_json(log)
 
 
@@ -71,11 +72,13 @@ def _channels(args: argparse.Namespace) -> int:
 
     with registry(args) as reg:
         config, problems = read(reg.config.notify, reg.config.environment_names)
-    channels = [
+    channels: list[dict[str, Any]] = [
         {"name": c.name, "url_env": c.url_env, "set": bool(os.environ.get(c.url_env)), "events": _events_of(config, c.name)}
         for c in config.channels.values()
     ]
-    routes = [{"event": e, "channels": list(r.channels), "environments": list(r.environments) or None} for e, r in config.routes.items()]
+    routes: list[dict[str, Any]] = [
+        {"event": e, "channels": list(r.channels), "environments": list(r.environments) or None} for e, r in config.routes.items()
+    ]
     if args.json:
         print_json(
             {

@@ -58,10 +58,11 @@ def public_url(args: argparse.Namespace) -> str:
     if not args.public_url:
         host = f"[{args.host}]" if ":" in args.host else args.host
         return f"http://{host}:{args.port}"
-    parts = urllib.parse.urlsplit(args.public_url)
+    url: str = args.public_url
+    parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise UsageError(f"--public-url must be an http(s) address like https://mlrelease.example.com, not {args.public_url!r}")
-    return args.public_url.rstrip("/")
+        raise UsageError(f"--public-url must be an http(s) address like https://mlrelease.example.com, not {url!r}")
+    return url.rstrip("/")
 
 
 def run(args: argparse.Namespace) -> int:

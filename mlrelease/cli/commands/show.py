@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from mlrelease.cli.args import add_at, add_json, model_at_version, positive_int, registry
+from mlrelease.cli.args import add_at, add_json, add_limit, model_at_version, registry
 from mlrelease.cli.commands.lineage import lineage_json, lineage_tree
 from mlrelease.cli.commands.list_ import env_cell, env_json
 from mlrelease.cli.output import block, cell, folded, plain, print_json, report_problems, show, to_data
@@ -29,12 +29,7 @@ TABLE_LIMIT = 100
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="MODEL[@VERSION]", help="a model, or one version of it")
-    parser.add_argument(
-        "--limit",
-        type=positive_int,
-        metavar="N",
-        help=f"show MODEL: the newest N versions, plus every live one (table default {TABLE_LIMIT}; --json default all)",
-    )
+    add_limit(parser, f"show MODEL: the newest N versions, plus every live one (table default {TABLE_LIMIT}; --json default all)")
     add_at(parser)
     add_json(parser)
 
