@@ -25,6 +25,7 @@ so 20 models × 10 versions take a handful of requests instead of 240 one after 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -44,6 +45,7 @@ ALIAS = re.compile(r"[\w-]{1,255}")
 RESERVED_ALIAS = re.compile(r"(?i:latest)|[vV]\d+")
 PAGE = 1000
 MAX_PAGES = 10_000  # a server that keeps answering with new page tokens is cut off here
+MAX_BYTES = 64 * 1024 * 1024  # one answer; a page of 1,000 versions with tags is a few MB
 TAG_KEY_BAD = re.compile(r"[^\w./ -]")
 READ_RETRIES = 2  # a read answered 5xx is asked again this many times
 POOL = 8  # requests in flight at once, and connections kept alive
@@ -169,25 +171,39 @@ class MlflowApi:
     def call(
         self, method: str, path: str, *, params: Mapping[str, object] | None = None, body: Mapping[str, object] | None = None
     ) -> dict[str, Any]:
-        """One request; the decoded JSON object, or :class:`MlflowError`."""
+        """One request, whole within ``timeout`` seconds; the decoded JSON object, or :class:`MlflowError`.
+
+        httpx's timeout bounds each read, so a server that trickles its answer a byte at a
+        time would hold the call for as long as it likes: the body is read against one
+        deadline for the whole call (as telemetry's HttpReader does) and bounded in size.
+        """
         import httpx
 
         where = f"MLflow at {self.label}"
+        late = MlflowError(f"{where} did not answer within {self.conn.timeout:g} s ({method} {path})")
+        deadline = time.monotonic() + self.conn.timeout
+        content = bytearray()
         try:
-            response = self._http().request(method, path, params=params, json=body)
+            with self._http().stream(method, path, params=params, json=body) as response:
+                for chunk in response.iter_bytes():
+                    content += chunk
+                    if len(content) > MAX_BYTES:
+                        raise MlflowError(f"{where}: the answer to {method} {path} is larger than {MAX_BYTES:,} bytes")
+                    if time.monotonic() > deadline:
+                        raise late
         except httpx.ConnectError as exc:
             raise MlflowError(f"{where} is not reachable: {_reason(exc)}", sent=False) from None
         except httpx.TimeoutException:
-            raise MlflowError(f"{where} did not answer within {self.conn.timeout:g} s ({method} {path})") from None
+            raise late from None
         except httpx.HTTPError as exc:
             raise MlflowError(f"{where}: {method} {path} failed: {_reason(exc)}") from None
         try:
-            data = response.json() if response.content else {}
+            data = json.loads(content) if content else {}
         except ValueError:
             data = None
         if response.status_code >= 400 or response.status_code in range(300, 400):
             code = data.get("error_code", "") if isinstance(data, dict) else ""
-            message = data.get("message", "") if isinstance(data, dict) else response.text[:200]
+            message = data.get("message", "") if isinstance(data, dict) else content[:200].decode("utf-8", "replace")
             detail = f"{code}: {message}" if code else (message or response.reason_phrase)
             raise MlflowError(
                 f"{where} answered {response.status_code} to {method} {path}: {_line(str(detail))}",
