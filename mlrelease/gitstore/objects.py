@@ -178,7 +178,7 @@ def commit(git_root: Path, tree: str, parent: str | None, message: str, author: 
 # ---- reading what is known, without a process per question ----------------------------------
 
 
-def _commit_header(git_root: Path, oid: str) -> tuple[str, list[str]]:
+def commit_header(git_root: Path, oid: str) -> tuple[str, list[str]]:
     """(tree id, parent ids) of a commit."""
     found = cat_file(git_root).object(oid)
     if found is None or found[1] != "commit":
@@ -204,7 +204,7 @@ def is_ancestor(git_root: Path, old: str, new: str, *, limit: int = 200) -> bool
         if oid in seen:
             continue
         seen.add(oid)
-        todo.extend(_commit_header(git_root, oid)[1])
+        todo.extend(commit_header(git_root, oid)[1])
     return False if not todo else None
 
 
@@ -227,5 +227,5 @@ def changed_paths(git_root: Path, old: str, new: str) -> list[str]:
             if (x and x[0] != TREE_MODE) or (y and y[0] != TREE_MODE):
                 out.append(path)
 
-    walk(_commit_header(git_root, old)[0], _commit_header(git_root, new)[0], "")
+    walk(commit_header(git_root, old)[0], commit_header(git_root, new)[0], "")
     return sorted(out)

@@ -19,7 +19,6 @@ decides what may be sent and records what happened:
 
 from __future__ import annotations
 
-import logging
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -191,7 +190,7 @@ def _send(config: NotifyConfig, names: tuple[str, ...], message: Message, enviro
         shown[name] = where(url)
     if shown:
         level = message.level if message.level in LEVELS else "info"
-        _quiet(logging.getLogger("apprise"))
+        _quiet()
         result = sender.notify(
             body=message.body, title=message.title, notify_type=apprise.NotifyType(level), tag=list(shown), timeout=config.timeout
         )
@@ -217,7 +216,7 @@ def _send(config: NotifyConfig, names: tuple[str, ...], message: Message, enviro
     return tuple(sorted(out, key=lambda d: order.get(d.channel, len(order))))
 
 
-def _quiet(log: logging.Logger) -> None:
+def _quiet() -> None:
     """Apprise's words reach us only through each service's captured logs (read below, redacted).
 
     Not through the process's handlers (stderr, a user's logging set-up): its logger stops
@@ -225,6 +224,9 @@ def _quiet(log: logging.Logger) -> None:
     a record below the logger's level is never made and so never captured either (at
     CRITICAL, every failure was recorded as just "failure", without the server's answer).
     """
+    import logging  # here, not at the top: a release that notifies nobody need not import it
+
+    log = logging.getLogger("apprise")
     log.setLevel(logging.WARNING)
     log.propagate = False
     if not any(isinstance(h, logging.NullHandler) for h in log.handlers):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mlrelease.registry import names
 from mlrelease.registry.fields import Fields, read_file
@@ -204,6 +203,8 @@ def _gates(f: Fields | None) -> Gates:
     wf = f.sub("windows")
     if wf is not None:
         tz = wf.str("timezone", default="UTC") or "UTC"
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only where windows are configured
+
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):

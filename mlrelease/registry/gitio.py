@@ -29,6 +29,8 @@ _SAFE_CONFIG = (
     "advice.detachedHead=false",
     "-c",
     "gc.auto=0",
+    "-c",
+    "maintenance.auto=false",  # what gc.auto=0 means since git 2.29: no `maintenance run --auto` after a fetch
 )
 
 

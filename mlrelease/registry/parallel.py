@@ -15,7 +15,6 @@ the cache and forget them. Below :data:`PARALLEL_AT` files, or on one core, or w
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -87,8 +86,7 @@ def map_files(
     from the work tree, or by blob id through their own ``git cat-file`` at a ref.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    forkable = "fork" in multiprocessing.get_all_start_methods()
-    if not parallel or len(items) < PARALLEL_AT or cores < 2 or not forkable:
+    if not parallel or len(items) < PARALLEL_AT or cores < 2 or not _forkable():
         for kind, path, _oid in items:
             try:
                 data: bytes | MlreleaseError = source.read(path)
@@ -108,6 +106,14 @@ def map_files(
         _JOB.clear()
 
 
+def _forkable() -> bool:
+    import multiprocessing  # here: a run that reads a few files (an action) need not import it (~20 ms)
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def start_pool(processes: int) -> Any:
     """The worker processes (forked, so they inherit :data:`_JOB` and every import)."""
+    import multiprocessing
+
     return multiprocessing.get_context("fork").Pool(processes=processes, initializer=_init_worker)

@@ -10,13 +10,21 @@ target ("what was live before"). Both read the successive contents of
 * a ``previous`` field would hold one step only (a second rollback needs the step before)
   and would duplicate, and could contradict, what git already keeps.
 
-It costs one ``git log`` of one path plus one ``cat-file`` pipe, and the planner asks
-only when the current state does not answer already.
+A file's log at a commit is kept under ``.git/mlrelease/filelog/`` (the commits that
+changed it and their blobs: facts about that commit's history, never stale) and extended
+in process for the commits that came since, through the shared ``cat-file`` pipe: after
+the first read in a clone, a promotion costs no ``git log`` (issue 9's budget of git
+processes). Where that walk cannot be exact — a merge on the way, an old tip no longer an
+ancestor, a shallow clone, more than :data:`WALK_LIMIT` new commits — ``git log`` answers,
+as before. The planner asks only when the current state does not answer already.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,9 +32,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TypeVar
 
-from mlrelease.errors import ManifestError
+from mlrelease.errors import ManifestError, MlreleaseError
+from mlrelease.gitstore.objects import commit_header
 from mlrelease.registry import yamlsafe
-from mlrelease.registry.gitio import CatFile, git
+from mlrelease.registry.gitio import cat_file, git, git_dir
 from mlrelease.registry.parse import parse_rejections, parse_release
 from mlrelease.registry.types import Rejection, ReleaseState
 
@@ -43,26 +52,36 @@ class LiveChange:
     action: str | None  # desired.action that got it there: promote | rollback
 
 
-_SEEN: dict[tuple[str, str, str], bytes] = {}  # (repository, commit id, path) → its `git log --raw`
+Entry = tuple[str, str]  # (commit, blob): a commit that changed the file, and the file's content after it
+WALK_LIMIT = 400  # new commits walked in process; beyond that one `git log` is cheaper
+_SEEN: dict[tuple[str, str, str], list[Entry]] = {}  # (repository, commit id, path) → its log, this process
 
 
-def _file_log(git_root: Path, ref: str, git_path: str) -> bytes:
-    """The file's log at ``ref``; at a commit id it cannot change, so a plan and its re-check at the same tip read it once."""
+def _is_oid(ref: str) -> bool:
+    return len(ref) in (40, 64) and all(c in "0123456789abcdef" for c in ref)
+
+
+def file_log(git_root: Path, ref: str, git_path: str) -> list[Entry]:
+    """The commits at ``ref`` that changed ``git_path`` (deletions left out), newest first, as
+    ``git log --raw ref -- path`` lists them; at a commit id read once per process and kept."""
+    if not _is_oid(ref) or "\n" in git_path:  # a name may move; cat-file reads names a line each
+        return _git_log(git_root, ref, git_path)
     key = (str(git_root), ref, git_path)
-    if key in _SEEN:
-        return _SEEN[key]
-    out = git(git_root, "log", "--format=commit %H", "--raw", "--no-abbrev", "--no-renames", ref, "--", git_path).stdout
-    if len(ref) in (40, 64) and all(c in "0123456789abcdef" for c in ref):
+    if key not in _SEEN:
+        kept = _Kept(git_root, git_path)
+        entries = kept.extended_to(ref)
+        if entries is None:
+            entries = _git_log(git_root, ref, git_path)
+        kept.save(ref, entries)
         if len(_SEEN) > 256:
             _SEEN.clear()
-        _SEEN[key] = out
-    return out
+        _SEEN[key] = entries
+    return _SEEN[key]
 
 
-def file_versions(git_root: Path, ref: str, git_path: str, parse: Callable[[object, str], T]) -> list[tuple[str, T]]:
-    """(commit, parsed content) of every version of one file, newest first; unreadable ones are skipped, not fatal."""
-    out = _file_log(git_root, ref, git_path)
-    entries: list[tuple[str, str]] = []  # (commit, blob), newest first
+def _git_log(git_root: Path, ref: str, git_path: str) -> list[Entry]:
+    out = git(git_root, "log", "--format=commit %H", "--raw", "--no-abbrev", "--no-renames", ref, "--", git_path).stdout
+    entries: list[Entry] = []
     commit = ""
     for line in out.decode("utf-8", "replace").splitlines():
         if line.startswith("commit "):
@@ -72,16 +91,79 @@ def file_versions(git_root: Path, ref: str, git_path: str, parse: Callable[[obje
             parts = meta.split()
             if len(parts) >= 5 and parts[4] != "D":
                 entries.append((commit, parts[3]))
+    return entries
+
+
+class _Kept:
+    """One file's log at one commit, kept under ``.git/mlrelease/filelog/`` (not in a shallow clone,
+    whose history is cut: its log would change when deepened)."""
+
+    def __init__(self, git_root: Path, git_path: str) -> None:
+        self.git_root, self.git_path = git_root, git_path
+        folder = git_dir(git_root)
+        digest = hashlib.sha1(git_path.encode("utf-8", "surrogateescape"), usedforsecurity=False).hexdigest()
+        self.file = None if (folder / "shallow").exists() else folder / "mlrelease" / "filelog" / f"{digest}.json"
+        self.tip: str | None = None
+        self.entries: list[Entry] = []
+        try:
+            data = json.loads(self.file.read_text(encoding="utf-8")) if self.file is not None else None
+            if isinstance(data, dict) and data.get("path") == git_path and _is_oid(str(data.get("tip"))):
+                entries = [(str(c), str(b)) for c, b in data["entries"]]
+                if all(_is_oid(c) and _is_oid(b) for c, b in entries):
+                    self.tip, self.entries = str(data["tip"]), entries
+        except (OSError, ValueError, TypeError, KeyError):
+            pass  # missing or not ours: `git log` answers and the file is written again
+
+    def extended_to(self, tip: str) -> list[Entry] | None:
+        """The log at ``tip``: the kept one plus the commits since, walked in process; None where
+        that walk would not be exact (see the module docstring)."""
+        if self.tip is None:
+            return None
+        new: list[Entry] = []
+        commit = tip
+        try:
+            blob = self._blob(commit)
+            for _ in range(WALK_LIMIT):
+                if commit == self.tip:
+                    return new + self.entries
+                parents = commit_header(self.git_root, commit)[1]
+                if len(parents) != 1:
+                    return None  # a merge (git log's simplification decides) or the root: not ours to tell
+                before = self._blob(parents[0])
+                if blob != before and blob is not None:
+                    new.append((commit, blob))
+                commit, blob = parents[0], before
+        except MlreleaseError:
+            return None  # an object is missing (a shallow or pruned history)
+        return None
+
+    def _blob(self, commit: str) -> str | None:
+        found = cat_file(self.git_root).object(f"{commit}:{self.git_path}")
+        if found is not None and found[1] != "blob":
+            raise MlreleaseError(f"{self.git_path} is a {found[1]} at {commit}")  # git log would list what is inside
+        return found[0] if found is not None else None
+
+    def save(self, tip: str, entries: list[Entry]) -> None:
+        if self.file is None or tip == self.tip:
+            return
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            temp = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
+            temp.write_text(json.dumps({"path": self.git_path, "tip": tip, "entries": entries}), encoding="utf-8")
+            os.replace(temp, self.file)
+        except OSError:
+            pass  # a read-only repository: answered from git each time
+
+
+def file_versions(git_root: Path, ref: str, git_path: str, parse: Callable[[object, str], T]) -> list[tuple[str, T]]:
+    """(commit, parsed content) of every version of one file, newest first; unreadable ones are skipped, not fatal."""
     versions = []
-    cat = CatFile(git_root)
-    try:
-        for commit, blob in entries:
-            try:
-                versions.append((commit, parse(yamlsafe.load(cat.read(blob), git_path), git_path)))
-            except ManifestError:
-                continue
-    finally:
-        cat.close()
+    cat = cat_file(git_root)
+    for commit, blob in file_log(git_root, ref, git_path):
+        try:
+            versions.append((commit, parse(yamlsafe.load(cat.read(blob), git_path), git_path)))
+        except ManifestError:
+            continue
     return versions
 
 
