@@ -16,7 +16,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 
 from mlrelease.errors import MlreleaseError
 
@@ -117,6 +117,9 @@ def corrupt(exc: sqlite3.Error) -> bool:
     return code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) and "locked" not in str(exc)
 
 
+T = TypeVar("T")
+
+
 class Store:
     """An index file under ``.git/mlrelease/``: anything wrong with it means delete it and start again.
 
@@ -195,6 +198,19 @@ class Store:
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
 
+    def answer(self, question: Callable[[], T]) -> T:
+        """Run ``question``; if the file turns out to be corrupt on the way, rebuild it and ask again, once."""
+        try:
+            return question()
+        except sqlite3.DatabaseError as exc:
+            if not corrupt(exc):
+                raise self.busy() from None
+            self.rebuild()
+        try:
+            return question()
+        except sqlite3.DatabaseError:
+            raise MlreleaseError(f"the index {self.path} cannot be built") from None
+
     def select(self, query: str, keys: list[str], *extra: object) -> Iterator[tuple[object, ...]]:
         """``query`` with ``{marks}`` for ``keys``, run in chunks (SQLite bounds the parameters)."""
         for i in range(0, len(keys), 500):
@@ -215,3 +231,18 @@ class Store:
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
             raise
+
+
+class StoreOwner:
+    """A reader that owns one :class:`Store` and closes it when done (``with Indexes(reg) as i:``)."""
+
+    store: Store
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -61,7 +61,7 @@ from pathlib import Path
 
 from mlrelease.errors import MlreleaseError, NotFound
 from mlrelease.registry import layout
-from mlrelease.registry.cache import Store, corrupt
+from mlrelease.registry.cache import Store, StoreOwner
 from mlrelease.registry.gitio import git, git_dir
 from mlrelease.registry.loader import Registry
 
@@ -101,7 +101,7 @@ class CommitRecord:
     touched: bool
 
 
-class CommitLog:
+class CommitLog(StoreOwner):
     """The indexed history of the registry at ``reg.ref`` (or HEAD), or at the commit ``tip`` (verify's resumes)."""
 
     def __init__(self, reg: Registry, tip: str | None = None) -> None:
@@ -119,27 +119,12 @@ class CommitLog:
             self.tip: str | None = None  # a repository without commits has no history yet
             self._chain, self._length = 0, 0
             return
-        self.tip = proc.stdout.decode().strip()
-        try:
-            self._chain, self._length = self._ensure(self.tip)
-        except sqlite3.DatabaseError as exc:  # the file turned out corrupt on the way: from nothing, once
-            if not corrupt(exc):
-                raise self.store.busy() from None
-            self.store.rebuild()
-            self._chain, self._length = self._ensure(self.tip)
+        self.tip = tip_oid = proc.stdout.decode().strip()
+        self._chain, self._length = self.store.answer(lambda: self._ensure(tip_oid))  # a corrupt file: from nothing, once
 
     @property
     def db(self) -> sqlite3.Connection:
         return self.store.db
-
-    def close(self) -> None:
-        self.store.close()
-
-    def __enter__(self) -> CommitLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ---- keeping it current --------------------------------------------------------------------------
 

@@ -36,15 +36,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from mlrelease.errors import ManifestError, MlreleaseError, Problem
 from mlrelease.registry import cache, layout
-from mlrelease.registry.cache import code_version, corrupt
+from mlrelease.registry.cache import code_version
 from mlrelease.registry.gitio import blob_id, git_dir
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.names import sort_versions
@@ -163,22 +162,15 @@ def _problems(text: object) -> list[Problem]:
     return [Problem(p, line, message) for p, line, message in json.loads(str(text))] if text else []
 
 
-class Indexes:
+class Indexes(cache.StoreOwner):
     """The indexes of one registry as it is now (its work tree or its ref)."""
+
+    store: Store  # the index file's own Store (with its facts' tables)
 
     def __init__(self, reg: Registry, *, store: Store | None = None) -> None:
         self.reg = reg
         self.store = store or Store(index_path(reg))
         self._files: dict[str, dict[str, str]] = {}  # kind → path → blob id, for the registry being read
-
-    def close(self) -> None:
-        self.store.close()
-
-    def __enter__(self) -> Indexes:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ---- keeping it current ------------------------------------------------------------------
 
@@ -201,19 +193,6 @@ class Indexes:
         files = self.files(kind)
         self._index(kind, files)
         return files
-
-    def _answer(self, question: Callable[[], T]) -> T:
-        """Run a question; if the index file turns out to be corrupt on the way, rebuild it and ask again."""
-        try:
-            return question()
-        except sqlite3.DatabaseError as exc:
-            if not corrupt(exc):
-                raise self.store.busy() from None
-            self.store.rebuild()
-        try:
-            return question()
-        except sqlite3.DatabaseError:
-            raise MlreleaseError(f"the index {self.store.path} cannot be built") from None
 
     def _index(self, kind: str, files: dict[str, str]) -> None:
         folders: dict[str, list[tuple[str, str]]] = {}
@@ -251,7 +230,7 @@ class Indexes:
         Models are those with a model.yaml, as everywhere. The problems are those of every version manifest that does not parse: it may have
         used the data set, and the answer must say it could not tell.
         """
-        return self._answer(lambda: self._dataset_uses(name, version))
+        return self.store.answer(lambda: self._dataset_uses(name, version))
 
     def _dataset_uses(self, name: str, version: str | None = None) -> tuple[list[Use], list[Problem]]:
         models = {path.split("/")[1] for path in self.files("model")}  # a folder without model.yaml is no model
@@ -279,7 +258,7 @@ class Indexes:
 
     def children(self, model: str, version: str) -> tuple[list[str], list[Problem]]:
         """Versions of ``model`` whose parent is ``version``, oldest first; and the problems of its unreadable manifests."""
-        return self._answer(lambda: self._children(model, version))
+        return self.store.answer(lambda: self._children(model, version))
 
     def _children(self, model: str, version: str) -> tuple[list[str], list[Problem]]:
         folder = layout.versions_folder(model)  # ends in /
@@ -295,7 +274,7 @@ class Indexes:
 
     def consumers(self, application: str) -> list[tuple[str, tuple[str, ...]]]:
         """(model, environments) for every model whose model.yaml names ``application`` as a consumer."""
-        return self._answer(lambda: self._consumers(application))
+        return self.store.answer(lambda: self._consumers(application))
 
     def _consumers(self, application: str) -> list[tuple[str, tuple[str, ...]]]:
         files = self._ensure("model")
