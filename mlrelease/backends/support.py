@@ -21,6 +21,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from mlrelease.backends.base import Outcome
 from mlrelease.errors import MlreleaseError
@@ -73,12 +74,9 @@ class Journal:
         return folder / f"{file_name(promotion_id)}.json" if folder else None
 
     def get(self, promotion_id: str) -> Outcome | None:
-        path = self._path(promotion_id)
-        if path is None or not path.is_file():
-            return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("promotion_id") != promotion_id:
+            data = _record(self._path(promotion_id))
+            if data is None or data.get("promotion_id") != promotion_id:
                 return None
             return Outcome(ok=True, reference=data.get("reference"), message=data.get("message"), log=data.get("log", ""))
         except (OSError, ValueError, AttributeError):
@@ -136,22 +134,21 @@ class Journal:
     def child(self, promotion_id: str, pgid: int) -> None:
         """A backend started a process group for this call: it may outlive us (kill -9)."""
         path = self._flight(promotion_id)
-        if path is None or not path.is_file():
-            return
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = _record(path)
         except (OSError, ValueError):
+            return
+        if path is None or data is None:
             return
         data["pgid"] = pgid
         self._write_flight(path, data)
 
     def in_flight(self, promotion_id: str) -> str | None:
         """Why a call for ``promotion_id`` may still be running on this machine, or None."""
-        path = self._flight(promotion_id)
-        if path is None or not path.is_file():
-            return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = _record(self._flight(promotion_id))
+            if data is None:
+                return None
             pid, start, pgid = int(data.get("pid", 0)), data.get("pid_start"), data.get("pgid")
         except (OSError, ValueError, TypeError, AttributeError):
             return "its in-flight record is unreadable"  # unknown is never "not running"
@@ -160,6 +157,16 @@ class Journal:
         if isinstance(pgid, int) and pgid > 0 and _exists(os.killpg, pgid):
             return f"the backend's process group {pgid} is still running"
         return None
+
+
+def _record(path: Path | None) -> dict[str, Any] | None:
+    """The JSON object kept at ``path``, or None when there is none; OSError or ValueError when unreadable."""
+    if path is None or not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return data
 
 
 def _exists(send: Callable[[int, int], None], target: int) -> bool:
