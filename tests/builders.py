@@ -136,6 +136,11 @@ def release(
     return data
 
 
+def telemetry(model_name: str, env: str, **snapshot: Any) -> dict[str, Any]:
+    """A telemetry file with one snapshot, at 2026-03-01T00:00:00Z, with ``snapshot``'s fields."""
+    return {"model": model_name, "environment": env, "snapshots": [{"at": "2026-03-01T00:00:00Z", **snapshot}]}
+
+
 def make_registry(root: Path, *, commit: bool = True, init: bool = True) -> Path:
     """Two models (fraud-card 1.0.0..1.2.0, churn 0.1.0..0.2.0), live in dev/staging/production.
 

@@ -15,7 +15,7 @@ import pytest
 from mlrelease.cli import main
 from mlrelease.registry import yamlsafe
 from mlrelease.textsafe import visible
-from tests.builders import commit_all, config, git, model, release, version, write
+from tests.builders import commit_all, config, git, model, release, telemetry, version, write
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -115,9 +115,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         "releases/dev/churn.yaml:1: the file name says model 'churn' but the state says 'fraud-card'",
     ),
     "telemetry of another model": (
-        lambda r: write(
-            r, "telemetry/dev/churn.yaml", {"model": "fraud-card", "environment": "dev", "snapshots": [{"at": "2026-03-01T00:00:00Z"}]}
-        ),
+        lambda r: write(r, "telemetry/dev/churn.yaml", telemetry("fraud-card", "dev")),
         "telemetry/dev/churn.yaml:1: the file name says model 'churn' but the snapshots say 'fraud-card'",
     ),
     "environment folder not in config": (
@@ -125,9 +123,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         "releases/qa/: environment 'qa' is not in mlrelease.yaml (environments: dev, production, staging)",
     ),
     "telemetry environment not in config": (
-        lambda r: write(
-            r, "telemetry/qa/churn.yaml", {"model": "churn", "environment": "qa", "snapshots": [{"at": "2026-03-01T00:00:00Z"}]}
-        ),
+        lambda r: write(r, "telemetry/qa/churn.yaml", telemetry("churn", "qa")),
         "telemetry/qa/: environment 'qa' is not in mlrelease.yaml",
     ),
     "release state of an unknown model": (
@@ -181,11 +177,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         "models/churn/rejections.yaml:1: '0.0.9' is not a version of 'churn'",
     ),
     "telemetry version does not exist": (
-        lambda r: write(
-            r,
-            "telemetry/dev/churn.yaml",
-            {"model": "churn", "environment": "dev", "snapshots": [{"at": "2026-03-01T00:00:00Z", "version": "9.9.9"}]},
-        ),
+        lambda r: write(r, "telemetry/dev/churn.yaml", telemetry("churn", "dev", version="9.9.9")),
         "telemetry/dev/churn.yaml:3: snapshots[0].version '9.9.9' is not a version of 'churn'",
     ),
     "environment requires an unknown environment": (
@@ -233,11 +225,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         "models/churn/versions/0.2.0.yaml:15: metric 'accuracy' is not in the metric catalogue (mlrelease.yaml metrics)",
     ),
     "telemetry metric not in the catalogue": (
-        lambda r: write(
-            r,
-            "telemetry/dev/churn.yaml",
-            {"model": "churn", "environment": "dev", "snapshots": [{"at": "2026-03-01T00:00:00Z", "metrics": {"mape": 1}}]},
-        ),
+        lambda r: write(r, "telemetry/dev/churn.yaml", telemetry("churn", "dev", metrics={"mape": 1})),
         "telemetry/dev/churn.yaml:3: snapshots[0] metric 'mape' is not in the metric catalogue",
     ),
     "model headline metric not in the catalogue": (
