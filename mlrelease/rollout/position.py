@@ -17,6 +17,7 @@ from datetime import datetime
 
 from mlrelease.errors import GitError
 from mlrelease.registry import layout
+from mlrelease.registry.gitio import cat_file
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.rollout import Step, Strategy
 from mlrelease.registry.source import GitRefSource
@@ -95,14 +96,17 @@ def position(reg: Registry, strategy: Strategy, environment: str, model: str) ->
     states: list[tuple[str, ReleaseState]] = [("", state)]  # the state as read (the work tree may be ahead of HEAD)
     if reg.git_root is not None:
         source = reg.source
+        ref: str | None
         if isinstance(source, GitRefSource):
             ref, prefix = source.commit, source.prefix
-        else:
+        else:  # HEAD's commit id, not "HEAD": a file's log is kept per commit id (livehistory), a name never is
             rel = reg.root.relative_to(reg.git_root.resolve()).as_posix()
-            ref, prefix = "HEAD", "" if rel == "." else rel
+            head = cat_file(reg.git_root).object("HEAD^{commit}")
+            ref, prefix = head[0] if head else None, "" if rel == "." else rel
         path = layout.release_path(environment, model)
-        with contextlib.suppress(GitError):  # no commits yet: the state as read is all there is
-            states += release_states(reg.git_root, ref, f"{prefix}/{path}" if prefix else path)
+        if ref is not None:  # else no commits yet: the state as read is all there is
+            with contextlib.suppress(GitError):
+                states += release_states(reg.git_root, ref, f"{prefix}/{path}" if prefix else path)
     step_since = _went_live(states, live.promotion_id) or live.since
     first = live.promotion_id
     for _, s in states:  # newest first: walk back while the same challenger was the canary
