@@ -107,14 +107,18 @@ def _intent(action: str, t: Mapping[str, str], base: ReleaseState, after: Releas
         "canary weight": (t.get("canary_weight"), f"{d.canary.weight:g}" if d.canary else None),
         "forced gates": (t.get("forced"), ", ".join(d.forced) or None),
         "break-glass": (t.get("break_glass"), d.break_glass),
+        "bundle": (t.get("bundle"), d.bundle),
+        "bundle undo": (t.get("bundle_fate") == "undo", d.undo),
     }
     out += [("forged", f"the trailers say {what} {want}, the release state {got}") for what, (want, got) in claimed.items() if want != got]
     used = next((a for a in base.approvals if a.break_glass and a.used_by is None and _used(a, after, d.promotion_id)), None)
     if d.break_glass and used is None:
         out.append(("break-glass", "the intent claims break-glass, and no unused break-glass approval was marked used by it"))
     expected = st.with_intent(base, d, o.backend or "record", pin=after.pin if action == "rollback" else None, break_glass=used)
-    if action == "rollback" and after.pin is None:
+    if action == "rollback" and after.pin is None and not (d.undo and d.bundle):  # a bundle's undo puts back, it holds nothing
         out.append(("forged", "a rollback pins the environment, and this one did not"))
+    if d.undo and (action != "rollback" or not d.bundle):
+        out.append(("forged", "only a bundle's rollback is an undo"))
     out += [("forged", msg) for msg in _diff(dataclasses.replace(expected, observed=o), after)]
     return out
 

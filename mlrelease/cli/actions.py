@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,12 +68,16 @@ def make_service(args: argparse.Namespace) -> ReleaseService:
     return ReleaseService(root, push=args.push, readonly=getattr(args, "readonly", False))
 
 
-def run(args: argparse.Namespace, request: Request) -> int:
-    """The loop every action command shares, owned by the service: prepare, show, confirm, execute."""
+def run(args: argparse.Namespace, request: Request | Callable[[ReleaseService, bool], Plan]) -> int:
+    """The loop every action command shares, owned by the service: prepare, show, confirm, execute.
+
+    ``request``: what to do, or how to plan it (``(service, fetch) -> Plan``: a release bundle).
+    """
     if not args.dry_run and not args.yes and not sys.stdin.isatty():
         raise UsageError("stdin is not a terminal, so there is no one to confirm: pass --yes to act (or --dry-run to look)")
     service = make_service(args)
-    plan = service.prepare(request, fetch=not args.dry_run)
+    fetch = not args.dry_run
+    plan = service.prepare(request, fetch=fetch) if isinstance(request, Request) else request(service, fetch)
     if args.dry_run:
         code = int(plan.exit_code)
         if args.json:
@@ -109,7 +114,8 @@ def confirm(plan: Plan) -> bool:
     name = plan.confirmation.typed_name
     if name is not None:
         why = f"This overrides {len(plan.forced)} failing gate(s)" if plan.forced else f"This changes {plan.request.environment}"
-        answer = input(f"{why}. Type the model name ({name}) to go ahead: ")
+        what = "the bundle's name" if plan.bundle_name else "the environment's name" if plan.members else "the model name"
+        answer = input(f"{why}. Type {what} ({name}) to go ahead: ")
         return answer.strip() == name
     answer = input(f"{plan.title} — go ahead? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
@@ -132,7 +138,10 @@ def show_plan(plan: Plan, *, verbose: bool) -> None:
         facts.insert(0, f"live now {plan.previous or 'nothing'}")
     if plan.action_id:
         facts.append(f"id {plan.action_id}")
-    out.print(Text("  " + plain(" · ".join(facts))))
+    out.print(Text("  " + plain(" · ".join(facts[1:] if plan.members else facts))))
+    if plan.members:
+        members = [[m.request.model, m.previous or "nothing", m.version, m.action_id, m.backend] for m in plan.members]
+        out.print(table(["model", "live now", "to", "id", "backend"], members, title=f"Bundle {plan.action_id}: all or nothing"))
     if plan.gates:
         rows = []
         for g in plan.gates:

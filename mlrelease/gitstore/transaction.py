@@ -40,6 +40,14 @@ class Change:
 
     files: Mapping[str, bytes | None]
     message: str
+    # Further commits on top of this one, written and moved to (or pushed) together: the branch
+    # gets all of them or none (a release bundle's intents, one commit per model).
+    chain: tuple[Change, ...] = ()
+
+    @property
+    def paths(self) -> list[str]:
+        """Every path the change and its chain write."""
+        return list(dict.fromkeys(p for c in (self, *self.chain) for p in c.files))
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,7 @@ def _build_at(t: Target, ref: str, build: Builder) -> Change | None:
 def _refuse_links(t: Target, reg: Registry, change: Change) -> None:
     """Never write through a symbolic link, at the tip or in the checkout: git would replace the user's link."""
     checkout = WorkTreeSource(t.registry_root)
-    for path in change.files:
+    for path in change.paths:
         link = reg.source.link_of(path) or checkout.link_of(path)
         if link is not None:
             raise MlreleaseError(
@@ -127,13 +135,21 @@ def _refuse_links(t: Target, reg: Registry, change: Change) -> None:
 
 
 def _commit(t: Target, parent: str | None, change: Change, author: Identity | None, date: datetime | None) -> str | None:
-    files = {t.git_path(p): data for p, data in change.files.items()}
-    new = gitwrite.commit_files(t.git_root, parent=parent, changes=files, message=change.message, author=author, date=date)
-    if new is not None and parent is not None:
-        # The next build reads this commit: its listing is the parent's plus this change.
-        blobs = {p: blob_id(data) if data is not None else None for p, data in change.files.items()}
-        remember_child(t.git_root, parent, new, t.prefix, blobs)
-    return new
+    """The change's commit on ``parent``, then each of its chain on the one before; the last one's id."""
+    tip = parent
+    for c in (change, *change.chain):
+        files = {t.git_path(p): data for p, data in c.files.items()}
+        new = gitwrite.commit_files(t.git_root, parent=tip, changes=files, message=c.message, author=author, date=date)
+        if new is None:
+            if c is change:
+                return None
+            raise MlreleaseError(f"a chained commit changed nothing ({c.message.splitlines()[0]}); nothing was written")
+        if tip is not None:
+            # The next build reads this commit: its listing is the parent's plus this change.
+            blobs = {p: blob_id(data) if data is not None else None for p, data in c.files.items()}
+            remember_child(t.git_root, tip, new, t.prefix, blobs)
+        tip = new
+    return tip
 
 
 def _apply_local(t: Target, build: Builder, *, author: Identity | None, date: datetime | None, guard: bool) -> Committed:
@@ -147,7 +163,7 @@ def _apply_local(t: Target, build: Builder, *, author: Identity | None, date: da
         new = _commit(t, tip, change, author, date)
         if new is None:
             return Committed(None, t.branch, pushed=False)
-        paths = tuple(t.git_path(p) for p in change.files)
+        paths = tuple(t.git_path(p) for p in change.paths)
         gitwrite.advance_branch(t.git_root, t.branch, new, tip, paths=paths)
         return Committed(new, t.branch, pushed=False, paths=paths)
 
@@ -156,7 +172,7 @@ def build_checked(t: Target, ref: str, build: Builder) -> Change | None:
     """Build at ``ref`` and refuse if the user has uncommitted edits in the files it writes."""
     change = _build_at(t, ref, build)
     if change is not None:
-        _refuse_dirty(t, list(change.files))
+        _refuse_dirty(t, change.paths)
     return change
 
 
@@ -190,9 +206,9 @@ def _apply_remote(
 
     def built(tip: str) -> Change | None:
         change = _build_at(t, tip, build)
-        if guard and change is not None and not set(change.files) <= checked:
-            _refuse_dirty(t, list(change.files))
-            checked.update(change.files)
+        if guard and change is not None and not set(change.paths) <= checked:
+            _refuse_dirty(t, change.paths)
+            checked.update(change.paths)
         return change
 
     with gitwrite.repo_lock(t.git_root):
@@ -212,7 +228,7 @@ def _apply_remote(
             if new is None:
                 return Committed(None, t.branch, pushed=False, attempts=tries)
             result = gitwrite.push(t.git_root, remote, new, t.branch)
-            paths = tuple(t.git_path(p) for p in change.files)
+            paths = tuple(t.git_path(p) for p in change.paths)
             if result.ok:
                 note = fast_forward_local(t, new, list(paths)) if refresh else None
                 return Committed(new, t.branch, pushed=True, attempts=tries, note=note, paths=paths)

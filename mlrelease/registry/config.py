@@ -22,6 +22,7 @@ from mlrelease.registry.shape import Key, Shape, build, read
 from mlrelease.registry.types import (
     GOALS,
     METRIC_KINDS,
+    Bundle,
     Config,
     Conventions,
     Environment,
@@ -36,7 +37,7 @@ from mlrelease.registry.types import (
     Window,
     Windows,
 )
-from mlrelease.registry.yamlsafe import YMap
+from mlrelease.registry.yamlsafe import YList, YMap
 from mlrelease.textsafe import quoted
 
 FORMAT_VERSION = 1
@@ -83,9 +84,36 @@ def parse_config(data: object, path: str = CONFIG) -> Config:
             remote=None if remote is None else read(remote, REMOTE),
             lines=dict(f.data.key_lines),
             notify=_kept(f, "notify"),
+            bundles=_bundles(f),
         )
 
     return read_file(data, path, body)
+
+
+def _bundles(f: Fields) -> dict[str, Bundle]:
+    """``bundles: {NAME: [MODEL, MODEL, ...]}``: at least two models each, none twice (lint checks they exist)."""
+    m = f.map("bundles")
+    out: dict[str, Bundle] = {}
+    for name in m or {}:
+        assert m is not None
+        line, where = m.line_of(name), f"bundles.{name}"
+        reason = unsafe_reason(str(name))
+        if reason:
+            f.problem_at(line, f"bundle name {quoted(str(name))} {reason}")
+            continue
+        value = m[name]
+        if not isinstance(value, YList) or any(not isinstance(v, str) for v in value):
+            f.problem_at(line, f"'{where}' must be a list of model names, e.g. [fraud-detector, anomaly-scorer]")
+            continue
+        models = tuple(value)
+        twice = sorted({v for v in models if models.count(v) > 1})
+        if twice:
+            f.problem_at(line, f"'{where}' names {', '.join(twice)} more than once")
+        elif len(models) < 2:
+            f.problem_at(line, f"'{where}' must name at least two models (one model is promoted on its own)")
+        else:
+            out[str(name)] = Bundle(str(name), models, line)
+    return out
 
 
 # ---- conventions and the metric catalogue --------------------------------------------------

@@ -73,6 +73,9 @@ class Event:
     path: str | None = None  # registry file the event was derived from
     note: str | None = None  # what a hand edit changed, in words
     marks: tuple[str, ...] = ()  # what `mlrelease verify` says of this event's commit (mlrelease.audit.marks)
+    bundle: str | None = None  # Mlrelease-Bundle: the release bundle this event is part of
+    bundle_fate: str | None = None  # Mlrelease-Bundle-Fate: "not attempted" | "undo"
+    members: tuple[Event, ...] = ()  # a bundle shown as one event (mlrelease.registry.bundles): its members' events
 
     @property
     def who(self) -> str:
@@ -237,6 +240,8 @@ class _Reader:
             forced=t.get("forced"),
             break_glass=t.get("break_glass"),
             source=t.get("source"),
+            bundle=t.get("bundle"),
+            bundle_fate=t.get("bundle_fate"),
         )
 
     def _load(self, oid: str, path: str, parse: Any) -> tuple[Any, str | None]:

@@ -140,6 +140,15 @@ def check_config(config: Config, index: Index) -> list[Problem]:
                     f"the rollout analysis of {env.name!r} compares {check.metric!r}, which is neither built in "
                     f"({', '.join(BUILTIN)}) nor in the metric catalogue",
                 )
+    for bundle in config.bundles.values():
+        for model in bundle.models:
+            if model not in index.models:
+                where = bundle.line or config.lines.get("bundles", 1)
+                out.problems.append(
+                    Problem(
+                        CONFIG, where, f"bundle {bundle.name!r} names model {model!r}, which does not exist ({layout.model_path(model)})"
+                    )
+                )
     cycle = _requires_cycle(config)
     if cycle:
         at_env(cycle[0], f"environments require each other in a cycle: {' → '.join(cycle)}")

@@ -157,6 +157,8 @@ DESIRED = Shape(
         Key("reason"),
         Key("forced", "texts"),
         Key("break_glass"),
+        Key("bundle"),
+        Key("undo", "flag"),
     ),
 )
 OBSERVED = Shape(

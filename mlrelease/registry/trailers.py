@@ -28,6 +28,8 @@ KEYS: dict[str, str] = {
     "actor": "Mlrelease-Actor",
     "forced": "Mlrelease-Forced-Gates",
     "break_glass": "Mlrelease-Break-Glass",  # who approved overriding gates --force alone may not (identity)
+    "bundle": "Mlrelease-Bundle",  # the release bundle's id, on every commit of a bundle (docs/actions.md)
+    "bundle_fate": "Mlrelease-Bundle-Fate",  # "not attempted": a member's outcome written without calling its backend
     "source": "Mlrelease-Source",  # import: where the history came from
     "reason": "Reason",
 }

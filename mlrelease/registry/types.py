@@ -162,6 +162,15 @@ class RetrainConfig:
 
 
 @dataclass(frozen=True)
+class Bundle:
+    """A named set of models that move together (``bundles: {NAME: [MODEL, ...]}`` in mlrelease.yaml)."""
+
+    name: str
+    models: tuple[str, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class RemoteConfig:
     name: str = "origin"
     branch: str = "main"
@@ -181,6 +190,7 @@ class Config:
     # ``notify:`` as written (with its lines): read by mlrelease.notify.config when a release
     # announces itself, and checked by lint, so a mistake there never stops a release.
     notify: object = None
+    bundles: dict[str, Bundle] = field(default_factory=dict)  # ``bundles:``: models promoted as one change
 
     def environment(self, name: str) -> Environment | None:
         for env in self.environments:
@@ -332,6 +342,8 @@ class Desired:
     reason: str | None = None
     forced: tuple[str, ...] = ()  # gates overridden with --force for this action
     break_glass: str | None = None  # who approved overriding gates that are not overridable (identity)
+    bundle: str | None = None  # the release bundle this action is part of (its id; see mlrelease.release.bundle)
+    undo: bool = False  # a rollback the bundle made itself, to put back a member that moved before another failed
 
 
 @dataclass(frozen=True)

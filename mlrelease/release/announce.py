@@ -12,7 +12,9 @@ record, never precede or replace it. Delivery (and its failures) is
 - any action that ran with gates overridden → ``break_glass`` as well;
 - a retraining request from the policy (``trigger: policy:…``) → ``retraining_due``;
 - a promotion refused by the approvals gate alone → ``waiting_for_approval``;
-- reconcile: each item it settled, as if it had just finished.
+- reconcile: each item it settled, as if it had just finished;
+- a release bundle: one event for the whole bundle (promoted / rolled_back when every model
+  moved, failed otherwise), its body saying what became of each model.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ ROLLOUT_EVENTS = {"promote": "rollout_advanced", "rollback": "rollout_aborted"}
 
 
 def messages(result: Result) -> list[Message]:
+    if result.plan.members:  # a release bundle is one piece of news, with what became of each model
+        return _bundle(result)
     if result.items:  # reconcile: what it settled is news; what stays Pending was announced already
         return [m for item in result.items if item.status in ("done", "failed") for m in messages(item)]
     plan, r = result.plan, result.plan.request
@@ -51,6 +55,18 @@ def messages(result: Result) -> list[Message]:
         body = f"Gates overridden: {gates}.\n" + _body(result, facts)
         out.append(Message("break_glass", f"break-glass: {plan.title} with failing gates overridden", body, "warning", **where))
     return out
+
+
+def _bundle(result: Result) -> list[Message]:
+    plan, r = result.plan, result.plan.request
+    body = "\n".join([result.message, *(i.message for i in result.items), _facts(plan)])
+    where = dict(environment=r.environment, model=", ".join(str(m.request.model) for m in plan.members), action_id=plan.action_id)
+    if result.status == "done":
+        event = "promoted" if r.kind == "promote" else "rolled_back"
+        return [Message(event, f"{plan.title}: done", body, "success" if r.kind == "promote" else "warning", **where)]
+    if result.status in ("failed", "pending"):
+        return [Message("failed", f"{plan.title}: {result.status}", body, "failure", **where)]
+    return []
 
 
 def refusal(plan: Plan) -> list[Message]:

@@ -29,6 +29,8 @@ class DeployFacts:
     reason: str | None
     forced: tuple[str, ...] = ()
     break_glass: str | None = None  # who approved the break-glass this promotion uses
+    bundle: str | None = None  # the release bundle this action is a member of
+    undo: bool = False  # a rollback its bundle made to put this member back (Mlrelease-Bundle-Fate: undo)
 
     def fields(self, **extra: object) -> dict[str, object | None]:
         return {
@@ -44,6 +46,8 @@ class DeployFacts:
             "forced": ", ".join(self.forced) or None,
             "break_glass": self.break_glass,
             "reason": self.reason,
+            "bundle": self.bundle,
+            "bundle_fate": "undo" if self.undo else None,
             **extra,
         }
 
@@ -65,10 +69,23 @@ def intent(d: DeployFacts, path: str) -> CommitPreview:
 
 
 def outcome(
-    d: DeployFacts, path: str, *, phase: str, backend_ref: str | None, message: str | None, by_reconcile: bool = False
+    d: DeployFacts,
+    path: str,
+    *,
+    phase: str,
+    backend_ref: str | None,
+    message: str | None,
+    by_reconcile: bool = False,
+    attempted: bool = True,
 ) -> CommitPreview:
-    """Commit B. ``phase`` may be ``Succeeded|Failed`` in a preview, before the backend answers."""
-    if phase == "Succeeded":
+    """Commit B. ``phase`` may be ``Succeeded|Failed`` in a preview, before the backend answers.
+
+    ``attempted=False``: a bundle member whose backend was never called, because the bundle
+    stopped before it (recorded Failed: nothing of it is live; ``Mlrelease-Bundle-Fate`` says why).
+    """
+    if not attempted:
+        subject = f"{d.model} {d.version} was not deployed to {d.environment}: its bundle stopped before it"
+    elif phase == "Succeeded":
         subject = f"{d.model} {d.version} is live in {d.environment}{_canary(d)}"
     elif phase == "Failed":
         subject = f"{d.model} {d.version} failed to deploy to {d.environment}"
@@ -77,6 +94,8 @@ def outcome(
     if by_reconcile:
         subject = f"Reconcile: {subject}"
     fields = d.fields(action="reconcile" if by_reconcile else "outcome", phase=phase, backend_ref=backend_ref)
+    if not attempted:
+        fields["bundle_fate"] = "not attempted"
     body = f"Backend message: {message}" if message else ""
     return CommitPreview(subject, fields, (path,), body)
 

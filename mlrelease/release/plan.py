@@ -34,6 +34,8 @@ class Request:
     force: bool = False
     trigger: str = "manual"  # retrain: manual | policy:<rule>
     break_glass: bool = False  # approve: a break-glass approval (see release.foureyes)
+    bundle: str | None = None  # promote/rollback: the id of the release bundle this is a member of
+    undo: bool = False  # rollback: a bundle's own undo of a member that moved (no pin; see release.bundle)
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,8 @@ class Plan:
     break_glass: Approval | None = None  # promote/rollback: the break-glass approval its intent uses
     locked: tuple[str, ...] = ()  # failing gates --force alone may not override here (break-glass, see release.foureyes)
     confirmation: Confirmation = Confirmation()  # what a face asks before running it (see release.confirm)
+    members: tuple[Plan, ...] = ()  # a release bundle: one plan per model, run all-or-nothing (see release.bundle)
+    bundle_name: str | None = None  # a bundle named in mlrelease.yaml (bundles:)
 
     @property
     def failing(self) -> tuple[GateResult, ...]:
@@ -226,7 +230,8 @@ class Plan:
 
     def with_reason(self, reason: str | None) -> Plan:
         """The same plan with the reason a person typed after seeing it (re-checked at execution)."""
-        return dataclasses.replace(self, request=dataclasses.replace(self.request, reason=reason))
+        members = tuple(m.with_reason(reason) for m in self.members)  # a bundle: each member records it
+        return dataclasses.replace(self, request=dataclasses.replace(self.request, reason=reason), members=members)
 
     def to_json(self) -> dict[str, object]:
         r = self.request
@@ -258,6 +263,9 @@ class Plan:
             "notes": list(self.notes),
             "pending": [p.to_json() for p in self.pending],
             "confirmation": {"reason_required": self.confirmation.reason_required, "typed_name": self.confirmation.typed_name},
+            "bundle": self.request.bundle,
+            "bundle_name": self.bundle_name,
+            "members": [m.to_json() for m in self.members],
         }
 
 

@@ -26,7 +26,7 @@ from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.source import GitRefSource
 from mlrelease.registry.types import Canary, Desired, Environment, Pin, ReleaseState, Version
-from mlrelease.release import approving, commits, confirm, controls, foureyes, gates, livehistory, planning
+from mlrelease.release import approving, bundlestate, commits, confirm, controls, foureyes, gates, livehistory, planning
 from mlrelease.release import state as st
 from mlrelease.release.cadence import already_requested
 from mlrelease.release.commits import DeployFacts
@@ -186,9 +186,22 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: planning.Histor
         reason=req.reason,
         forced=over.forced,
         break_glass=bg_by,
+        bundle=req.bundle,
     )
     deploy = DeployFacts(
-        "promote", model, env.name, version, previous, req.canary, action_id, backend.name, ctx.actor, req.reason, over.forced, bg_by
+        "promote",
+        model,
+        env.name,
+        version,
+        previous,
+        req.canary,
+        action_id,
+        backend.name,
+        ctx.actor,
+        req.reason,
+        over.forced,
+        bg_by,
+        req.bundle,
     )
     notes = [*ctl.notes]
     if canary is None and live is not None and live.canary is not None and live.canary.version != version:
@@ -263,14 +276,16 @@ def _rollback(reg: Registry, req: Request, ctx: Context, history: planning.Histo
         reason=req.reason,
         forced=over.forced,
         break_glass=bg_by,
+        bundle=req.bundle,
+        undo=req.undo,
     )
     deploy = DeployFacts(
         "rollback", model, env.name, target, live.version, None, action_id, backend.name, ctx.actor, req.reason, over.forced, bg_by
     )
-    if state.pin is None:
+    if state.pin is None and not req.undo:
         notes.append(f"pins {env.name} for {model}: promotions are refused until `mlrelease unpin {model} --env {env.name}`")
     request = dataclasses.replace(req, version=target, canary=None)
-    pin = Pin(by=ctx.actor, at=ctx.now, reason=req.reason)
+    pin = None if req.undo else Pin(by=ctx.actor, at=ctx.now, reason=req.reason)  # a bundle's undo puts back, it holds nothing
     return _deploy_plan(request, ctx, base, deploy, results, backend, action, state, env, noop, notes, desired, over, ctl.block, pin=pin)
 
 
@@ -298,6 +313,7 @@ def _deploy_plan(
     failing gates — its refusal blocks too, and its break-glass approval is marked used by the intent.
     """
     path = layout.release_path(deploy.environment, deploy.model)
+    deploy = dataclasses.replace(deploy, bundle=desired.bundle, undo=desired.undo)  # a release bundle's member (release.bundle)
     refusal = Block(over.refusal, GateRefused) if over.refusal else None
     extra_block = planning.first_block(control_block, refusal)
     intent = commits.intent(deploy, path)
@@ -441,6 +457,7 @@ def pending_items(reg: Registry, problems: list[Problem], *, environment: str | 
 def _reconcile(reg: Registry, req: Request, ctx: Context, history: planning.History, base: str, action_id: str) -> Plan:
     problems: list[Problem] = []
     items = pending_items(reg, problems, environment=req.environment, model=req.model)
+    owed = bundlestate.owed_items(reg, req.environment, req.model)  # described already
     described = []
     for item in items:
         what = f"ask backend {item.backend or 'record'} for the status of {item.action_id}"
@@ -454,13 +471,14 @@ def _reconcile(reg: Registry, req: Request, ctx: Context, history: planning.Hist
     for item in items:  # recording an outcome in a signed environment is a commit that must be signed too
         if block is None and item.environment:
             block = controls.signing_block(reg, reg.config.environment(item.environment), ctx)
+    items += owed
     return Plan(
         request=req,
         actor=ctx.actor,
         at=ctx.now,
         base=base,
         title=f"Reconcile {len(items)} pending action{'s' if len(items) != 1 else ''}",
-        pending=tuple(described),
+        pending=(*described, *owed),
         noop=None if items else "nothing is Pending",
         block=block,
         notes=tuple(f"{p} (not reconciled: fix the file, then run reconcile again)" for p in problems),

@@ -18,6 +18,7 @@ from mlrelease.backends.support import Journal
 from mlrelease.errors import ExitCode, MlreleaseError
 from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
+from mlrelease.release import bundle, bundlestate
 from mlrelease.release import state as release_state
 from mlrelease.release.plan import PendingItem, Plan, Progress, Request, Result
 from mlrelease.release.planner import action_for
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 
 def run(service: ReleaseService, plan: Plan, say: Callable[[Progress], None]) -> Result:
     results = []
-    for item in plan.pending:
+    # Oldest first: a bundle's members in the order it calls them (release.bundlestate); undos owed come after.
+    for item in sorted((i for i in plan.pending if i.kind != "undo"), key=lambda i: i.action_id):
         where = f" in {item.environment}" if item.environment else ""
         say(Progress("status", f"{item.kind} {item.model}{where}: {item.action_id}"))
         try:
@@ -37,6 +39,10 @@ def run(service: ReleaseService, plan: Plan, say: Callable[[Progress], None]) ->
         except MlreleaseError as exc:
             sub = dataclasses.replace(plan, title=f"{item.model} {item.environment or ''}".strip(), action_id=item.action_id)
             results.append(Result(sub, "error", str(exc), exc.exit_code))
+    try:
+        results += bundle.finish(service, say)
+    except MlreleaseError as exc:
+        results.append(Result(plan, "error", f"rolling back a failed bundle: {exc}", exc.exit_code))
     codes = [r.exit_code for r in results if r.exit_code != ExitCode.OK]
     worst = ExitCode.OK
     if codes:
@@ -49,8 +55,22 @@ def _one(service: ReleaseService, plan: Plan, item: PendingItem, say: Callable[[
     """Ask the backend; if it cannot tell, re-drive ``execute`` with the same id; record the answer."""
     with Registry(service.target.registry_root, service.base_ref) as reg:
         sub = _release_plan(service, reg, plan, item) if item.kind == "release" else _retrain_plan(service, reg, plan, item)
+        state = reg.release(item.environment or "", item.model) if item.kind == "release" else None
+        wait = bundlestate.waiting_for(reg, state) if sub is not None and state is not None else None
     if sub is None:
         return Result(dataclasses.replace(plan, title=item.model, action_id=item.action_id), "noop", "no longer Pending")
+    if wait is not None:  # a bundle member never called: the member before it decides
+        how, before = wait
+        bundle_id = state.desired.bundle if state and state.desired else ""
+        if how == "failed":
+            return bundle.not_attempted(service, sub, bundle_id or "", f"{before} failed")
+        return Result(
+            sub,
+            "pending",
+            f"{sub.title}: bundle {bundle_id} has not called its backend yet, and waits for {before} (still Pending)",
+            ExitCode.BACKEND_FAILED,
+            phase="Pending",
+        )
     backend, action = sub.executor, sub.action
     assert backend is not None and action is not None
     status, error = service.call(lambda: backend.status(action))
@@ -112,7 +132,8 @@ def _release_plan(service: ReleaseService, reg: Registry, plan: Plan, item: Pend
     backend = service.backend(reg.config, name)
     return dataclasses.replace(
         plan,
-        request=Request(d.action, model, version, env, d.reason, canary, bool(d.forced)),
+        request=Request(d.action, model, version, env, d.reason, canary, bool(d.forced), bundle=d.bundle, undo=d.undo),
+        desired=d,
         actor=d.actor,
         title=f"{d.action} {model} {version} in {env}",
         action_id=d.promotion_id,

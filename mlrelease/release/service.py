@@ -41,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,7 +59,7 @@ from mlrelease.registry.gitio import cat_file, git_config, git_dir
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig, Review
-from mlrelease.release import announce, kinds, reconcile
+from mlrelease.release import announce, bundle, kinds, reconcile
 from mlrelease.release import state as release_state
 from mlrelease.release.ids import new_id
 from mlrelease.release.plan import Plan, PlanChanged, Progress, ProgressHook, Request, Result
@@ -202,6 +202,41 @@ class ReleaseService:
         with Registry(self.target.registry_root, self.base_ref) as reg:
             return make_plan(reg, request, self._context(), action_id=action_id or new_id(datetime.now(UTC)))
 
+    def prepare_bundle(
+        self,
+        targets: Sequence[tuple[str, str | None]],
+        environment: str,
+        *,
+        name: str | None = None,
+        reason: str | None = None,
+        fetch: bool = True,
+    ) -> Plan:
+        """A release bundle's plan (:mod:`mlrelease.release.bundle`): ``targets`` (model, version or None) or bundle ``name``."""
+        if fetch:
+            self.refresh()
+        with Registry(self.target.registry_root, self.base_ref) as reg:
+            requests = bundle.requests(reg.config, "promote", targets, environment, name=name, reason=reason)
+            return self._bundle(reg, requests, name)
+
+    def rollback_bundle(self, bundle_id: str, *, environment: str | None, reason: str | None, fetch: bool = True) -> Plan:
+        """``rollback --bundle ID``: every member of bundle ID back to what was live before it, as a bundle of its own."""
+        if fetch:
+            self.refresh()
+        with Registry(self.target.registry_root, self.base_ref) as reg:
+            return self._bundle(reg, bundle.rollback_requests(reg, bundle_id, environment, reason), None)
+
+    def _bundle(self, reg: Registry, requests: list[Request], name: str | None) -> Plan:
+        return bundle.make_plan(reg, requests, self._context(), name=name, bundle_id=None, ids=None)
+
+    def run_two_phase(self, plan: Plan, say: Callable[[Progress], None]) -> Result:
+        """A promote or rollback planned at the tip, carried out without the faces' refusals (a bundle's own undo)."""
+        return self._two_phase(plan, slot_for(plan), say)
+
+    def refresh_after(self, committed: transaction.Committed) -> None:
+        """Bring the checkout to a pushed commit whose refresh was put off (errors are the action's to report)."""
+        with contextlib.suppress(MlreleaseError):
+            self._refresh(committed)
+
     # ---- execution: the one door -------------------------------------------------------------------
 
     def execute(self, plan: Plan, progress: ProgressHook | None = None) -> Result:
@@ -244,6 +279,8 @@ class ReleaseService:
         if plan.refused:
             raise GateRefused(f"refused by {len(plan.failing)} gate{'s' if len(plan.failing) > 1 else ''}: {_gate_summary(plan)}")
         say = progress or (lambda _p: None)
+        if plan.members:
+            return bundle.run(self, plan, say, lambda reg: bundle.replan(reg, plan, self._context()))
         flow = kinds.KINDS[r.kind].flow
         if flow == "reconcile":
             return reconcile.run(self, plan, say)

@@ -69,6 +69,8 @@ def deploy_facts(plan: Plan, actor: str | None = None) -> DeployFacts:
         r.reason,
         plan.forced,
         plan.desired.break_glass if plan.desired else None,
+        plan.desired.bundle if plan.desired else r.bundle,
+        plan.desired.undo if plan.desired else r.undo,
     )
 
 

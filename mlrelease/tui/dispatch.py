@@ -70,6 +70,9 @@ class Dispatcher:
             why = "the registry is read at a git ref" if self.app.session.ref else "the dashboard was started with --readonly"
             self.refuse(kind, f"read-only: {why}; nothing was changed")
             return
+        if kind == "bundle":
+            self._choose_bundle()
+            return
         if target is None and not KINDS[kind].model_optional:
             self.app.notify("select a model (or a version) first", severity="warning")
             return
@@ -112,6 +115,49 @@ class Dispatcher:
 
         default = suggested_environment(kind, summary, target.version)
         self.app.push_screen(ChoiceModal(title, choices, selected=default), callback=chosen)
+
+    def _choose_bundle(self) -> None:
+        """A bundle of mlrelease.yaml, then the environment (the last one first), then its plan."""
+        from mlrelease.tui.screens.modals import ChoiceModal
+
+        try:
+            with self.app.session.open() as reg:
+                config = reg.config
+        except MlreleaseError as exc:
+            self.refuse("bundle", str(exc))
+            return
+        if not config.bundles:
+            self.app.notify("no bundles in mlrelease.yaml (bundles: {NAME: [MODEL, ...]}, docs/format.md)", severity="warning")
+            return
+        choices = [(b.name, Text.assemble(lit(b.name, "bold"), "  ", lit(", ".join(b.models)))) for b in config.bundles.values()]
+        envs = [(e, lit(e, "bold")) for e in config.environment_names]
+
+        def environment(name: str | None) -> None:
+            if name is None:
+                self.app.notify("bundle cancelled: nothing changed", timeout=3)
+                return
+
+            def chosen(env: str | None) -> None:
+                if env is None:
+                    self.app.notify("bundle cancelled: nothing changed", timeout=3)
+                    return
+                self._plan_bundle(name, env)
+
+            title = f"promote bundle {plain(name)}: which environment?"
+            self.app.push_screen(ChoiceModal(title, envs, selected=envs[-1][0] if envs else None), callback=chosen)
+
+        self.app.push_screen(ChoiceModal("promote which bundle (each model at its latest version)?", choices), callback=environment)
+
+    def _plan_bundle(self, name: str, environment: str) -> None:
+        def work() -> None:
+            try:
+                plan = self.service().prepare_bundle([], environment, name=name)
+            except ReadOnly as exc:
+                self.app.post_message(messages.ActionRefused("bundle", str(exc)))
+                return
+            self.app.post_message(messages.PlanReady(plan))
+
+        self.app.run_worker(work, thread=True, exclusive=True, group="plan", exit_on_error=False, description="planning a bundle")
 
     def prepared(self, request: Request) -> None:
         """A request a view built whole (a rollout's next step, with its canary weight): plan it and show the plan."""

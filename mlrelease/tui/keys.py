@@ -24,8 +24,9 @@ from mlrelease.release.kinds import KINDS
 if TYPE_CHECKING:
     from textual.app import App
 
-# The actions the release service offers, in the order the palette lists them.
-RELEASE_KINDS: tuple[str, ...] = tuple(KINDS)
+# The actions the release service offers, in the order the palette lists them; "bundle" is
+# promote for the models of a bundle (mlrelease.release.bundle).
+RELEASE_KINDS: tuple[str, ...] = (*KINDS, "bundle")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ KEYS: tuple[Key, ...] = (
     _release("unpin", "u", "Unpin", "remove the pin a rollback left on an environment", show=False),
     _release("pin", "P", "Pin", "hold an environment (pause a rollout): promotions wait until it is unpinned", show=False),
     _release("review", "V", "Review", "review a break-glass promotion after the fact (a third person; clears its flag)", show=False),
+    _release("bundle", "B", "Bundle", "promote a bundle of mlrelease.yaml (bundles:) as one change: all of it or none", show=False),
     _release("reconcile", "R", "Reconcile", "finish actions a crash or a failed write left Pending (asks the backend)", show=False),
     # ---- tables (overview, versions, history...), the environment chooser, help ----------
     Key("table.down", "j,down", "cursor_down", "Down", "table", show=False, help="next row"),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mlrelease.errors import Problem
+from mlrelease.registry.bundles import grouped
 from mlrelease.registry.compare import Comparison, compare_versions
 from mlrelease.registry.gitio import git_text
 from mlrelease.registry.history import Event, history
@@ -87,7 +88,7 @@ def load_model(session: Session, name: str) -> ModelData:
 
 def load_history(session: Session, name: str) -> list[Event]:
     with session.open() as reg:
-        return history(reg, name, limit=HISTORY_LIMIT)
+        return list(grouped(history(reg, name, limit=HISTORY_LIMIT)))  # a release bundle is one row
 
 
 def load_lineage(session: Session, name: str, version: str) -> Lineage:

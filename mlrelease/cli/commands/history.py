@@ -7,8 +7,9 @@ events unless --limit says otherwise; --json gives every event (or --limit of th
 trailers mlrelease writes on every commit; a commit without them (a hand edit of a
 release file) still shows, as an "edit" derived from the change itself. Every event whose
 commit `mlrelease verify` does not accept is marked (hand-edited, unsigned, unverified:
-forged trailers, a deleted record...), and forced gates and break-glass are said. With
---ref, the history is that of the given ref.
+forged trailers, a deleted record...), and forced gates and break-glass are said. A
+release bundle is one event (action "bundle"): what became of each of its models, and in
+--json its commits' events under "members". With --ref, the history is that of the given ref.
 
 Exit codes: 0 ok; 1 unknown model or environment, or no git repository; 2 bad usage.
 """
@@ -29,13 +30,14 @@ from mlrelease.audit import marks
 from mlrelease.cli.args import add_at, add_json, add_limit, registry
 from mlrelease.cli.output import folded, plain, show
 from mlrelease.errors import UsageError
+from mlrelease.registry.bundles import grouped
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.history import EDIT, Event, history, iter_history
 from mlrelease.registry.timetravel import parse_moment
 from mlrelease.textsafe import visible
 
 TABLE_LIMIT = 200
-STYLES = {"promote": "green", "rollback": "yellow", "outcome": "blue", "reject": "red", EDIT: "magenta"}
+STYLES = {"bundle": "bold cyan", "promote": "green", "rollback": "yellow", "outcome": "blue", "reject": "red", EDIT: "magenta"}
 MOVES = {"promote", "rollback", "import", EDIT}  # actions that move a version in or out
 PHASE_STYLES = {"Succeeded": "green", "Failed": "red", "Pending": "yellow"}
 
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         with registry(args) as reg:
             found, unchecked = marks.safe_findings(reg, marks.BUDGET)
             events = iter_history(reg, args.model, args.env, None if since else args.limit)
-            write_events_json(marks.mark_events(_since(events, since, args.limit), found))
+            write_events_json(grouped(marks.mark_events(_since(events, since, args.limit), found)))
         if unchecked:
             print(f"mlrelease: warning: the events are not verified: {visible(unchecked, single_line=True)}", file=sys.stderr)
         return 0
@@ -73,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
             read = history(reg, args.model, args.env, limit)
         else:
             read = list(_since(iter_history(reg, args.model, args.env, None), since, limit))
-        shown = list(marks.mark_events(read, found))
-    more = args.limit is None and len(shown) > TABLE_LIMIT
+        shown = list(grouped(marks.mark_events(read, found)))
+    more = args.limit is None and len(read) > TABLE_LIMIT  # read: the events before a bundle's are folded into one
     render(shown[:TABLE_LIMIT] if more else shown)
     if more:
         show(Text("… older events not shown: use --limit N for more, or --json for all", style="dim"))
@@ -106,6 +108,7 @@ def event_json(e: Event) -> dict[str, Any]:
     for name in _FIELDS:
         value = getattr(e, name)
         data[name] = format_timestamp(value) if isinstance(value, datetime) else value
+    data["members"] = [event_json(m) for m in e.members]
     data["who"] = e.who
     return data
 
@@ -151,7 +154,8 @@ def _scalar(value: object) -> str:
 def why(e: Event) -> Text:
     text = Text(plain(e.reason) if e.reason else "")
     if e.note:
-        text.append(("\n" if e.reason else "") + plain(e.note), style="dim" if e.structured else "magenta")
+        note = "\n".join(plain(part) for part in e.note.split("; ")) if e.members else plain(e.note)  # a bundle: a line per model
+        text.append(("\n" if e.reason else "") + note, style="dim" if e.structured else "magenta")
     if not e.reason and not e.note:
         text.append(plain(e.subject), style="dim")
     if e.forced:
@@ -193,7 +197,7 @@ def who_cell(e: Event) -> Text:
 
 
 def details(e: Event) -> Text:
-    bits = [("id", e.promotion_id), ("backend", e.backend), ("ref", e.backend_ref), ("source", e.source)]
+    bits = [("bundle", e.bundle), ("id", e.promotion_id), ("backend", e.backend), ("ref", e.backend_ref), ("source", e.source)]
     return Text("\n".join(f"{k} {plain(v)}" for k, v in bits if v), style="dim")
 
 

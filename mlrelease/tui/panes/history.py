@@ -32,7 +32,7 @@ def change_text(e: Event) -> Text:
 
 
 def why_text(e: Event) -> Text:
-    why = lit(e.reason or e.note or e.subject)
+    why = lit(e.note if e.members else e.reason or e.note or e.subject)  # a bundle: what became of each model
     if e.forced:
         why = join(Text("forced gates:", style="bold"), lit(e.forced), why)
     return why
@@ -115,5 +115,5 @@ class HistoryPane(Pane):
         event = self.selected()
         if event is None:
             return
-        related = [e for e in self.events or () if e.promotion_id and e.promotion_id == event.promotion_id]
+        related = list(event.members) or [e for e in self.events or () if e.promotion_id and e.promotion_id == event.promotion_id]
         self.post_message(self.Opened(event, related or [event]))

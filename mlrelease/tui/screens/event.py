@@ -40,15 +40,19 @@ def event_fields(e: Event) -> Text:
         ("backend", e.backend),
         ("backend reference", e.backend_ref),
         ("action id", e.promotion_id),
+        ("bundle", e.bundle),
         ("imported from", e.source),
         ("file", e.path),
         ("recorded", "from commit trailers" if e.structured else "derived from the file's diff (an edit made without mlrelease)"),
     ]
     width = max(len(name) for name, _ in rows)
     lines = [Text.assemble((name.ljust(width + 2), "bold"), lit(value)) for name, value in rows if value not in (None, "")]
-    reason = e.reason or e.note
+    reason = e.reason if e.members else e.reason or e.note
     if reason:
         lines.append(Text.assemble(("reason".ljust(width + 2), "bold"), block(reason)))
+    if e.members and e.note:  # a release bundle: what became of each model, then its commits below
+        fates = [Text.assemble(("•  ", "dim"), lit(part)) for part in e.note.split("; ")]
+        lines.append(Text.assemble(("each model".ljust(width + 2), "bold"), Text("\n").join(fates)))
     return Text("\n").join(lines)
 
 

@@ -69,6 +69,8 @@ def commit_lines(plan: Plan, reason: str) -> Text:
 def change_line(plan: Plan) -> Text:
     """What the action changes, in the words its kind calls for (an unpin moves nothing)."""
     kind = plan.request.kind
+    if plan.members:
+        return Text(f"{len(plan.members)} models, all or none", style="bold")
     if kind in ("promote", "rollback"):
         return join(Text("live now", style="dim"), lit(plan.previous, empty="nothing"), Text("→"), lit(plan.version, "bold"))
     if kind == "unpin":
@@ -132,7 +134,7 @@ class PlanModal(ModalScreen[Decision | None]):
                 yield Static(id="plan-commits")
             label = "Reason (required)" if self.plan.confirmation.reason_required else "Comment (optional)"
             yield SafeInput(self._initial_reason, placeholder=f"{label}: why, for the audit trail", id="reason", compact=True)
-            if kind == "promote":
+            if kind == "promote" and not self.plan.members:  # a bundle takes no canary
                 weight = self.plan.request.canary  # a rollout's next step comes planned with its weight: show it, so Enter keeps it
                 yield SafeInput(
                     "" if weight is None else f"{weight:g}",
@@ -172,6 +174,16 @@ class PlanModal(ModalScreen[Decision | None]):
             title.append_text(join(Text("  ·"), change))
         self.query_one("#plan-title", Static).update(title)
         summary = join(Text("by", style="dim"), lit(plan.actor))
+        for m in plan.members:
+            summary.append_text(
+                join(
+                    Text("\n•", style="dim"),
+                    lit(m.request.model, "bold"),
+                    lit(m.previous, empty="nothing"),
+                    Text("→"),
+                    lit(m.version, "bold"),
+                )
+            )
         if plan.expected is not None:
             summary.append_text(join(Text("\nstate now:", style="dim"), lit(plan.expected.describe())))
         if plan.action_id:
@@ -189,12 +201,13 @@ class PlanModal(ModalScreen[Decision | None]):
             backend = join(lit(plan.backend, "bold"), Text("·", style="dim"), lit(plan.backend_call))
         self.query_one("#plan-backend", Static).update(backend)
         force = self.query_one("#force", TickBox)
-        force.set_class(not plan.failing, "hidden")
+        force.set_class(not plan.failing or bool(plan.members), "hidden")  # a bundle cannot be forced
         typed = self.query_one("#typed", Input)
         name = self.typed_name()
         typed.set_class(name is None, "hidden")
         if name is not None:
-            typed.placeholder = f"Type the model name ({plain(name)}) to confirm"
+            what = "the bundle's name" if plan.bundle_name else "the environment's name" if plan.members else "the model name"
+            typed.placeholder = f"Type {what} ({plain(name)}) to confirm"
         self._refresh()
 
     def typed_name(self) -> str | None:
@@ -213,6 +226,8 @@ class PlanModal(ModalScreen[Decision | None]):
             return f"cannot run: {plan.block.message}"
         if plan.noop is not None:
             return f"nothing to do: {plan.noop}"
+        if plan.refused and plan.members:
+            return f"refused by {len(plan.failing)} failing gate(s): nothing of the bundle moves (a bundle cannot be forced)"
         if plan.refused:
             return f"refused by {len(plan.failing)} failing gate(s); tick the override to force it (recorded)"
         if self.plan.confirmation.reason_required and not self.reason():
