@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from mlrelease.errors import NotFound, UsageError
+from mlrelease.registry import layout
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.gitio import git_text
 
@@ -75,3 +76,26 @@ def moment(root: Path, when: datetime, ref: str = "HEAD") -> Moment:
         raise NotFound(f"the registry did not exist yet at {format_timestamp(when)}{since}")
     commit, stamp, subject = lines[0].split("\0", 2)
     return Moment(when, commit, datetime.fromtimestamp(int(stamp), UTC), subject)
+
+
+def step(root: Path, current: str, direction: int, *, ref: str = "HEAD", prefix: str = "") -> Moment | None:
+    """The release event before (``direction`` < 0) or after the state at commit ``current``, or None at either end.
+
+    Release events are the first-parent commits of ``ref`` that changed a release state
+    (``releases/``: promotions, rollbacks, their outcomes, pins). The state at ``current``
+    is the one after the last event at or before it, so one step back shows the event
+    before that one, and one step forward the first event after ``current``.
+    """
+    path = f"{prefix}/{layout.RELEASES}" if prefix else layout.RELEASES
+    fmt = "--format=%H%x00%ct%x00%s"
+    if direction < 0:
+        out = git_text(root, "rev-list", "-2", "--first-parent", fmt, current, "--", path)
+    else:
+        out = git_text(root, "rev-list", "--reverse", "--first-parent", "--ancestry-path", fmt, f"{current}..{ref}", "--", path)
+    lines = [line for line in out.splitlines() if "\0" in line]
+    wanted = lines[1:2] if direction < 0 else lines[:1]
+    if not wanted:
+        return None
+    commit, stamp, subject = wanted[0].split("\0", 2)
+    at = datetime.fromtimestamp(int(stamp), UTC)
+    return Moment(at, commit, at, subject)

@@ -32,6 +32,7 @@ from textual.worker import Worker, WorkerState
 from mlrelease.errors import MlreleaseError
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.overview import Overview, overview
+from mlrelease.registry.timetravel import step
 from mlrelease.release.planner import BackendResolver
 from mlrelease.secrets import redact
 from mlrelease.tui import keys, messages
@@ -55,7 +56,7 @@ def local_now() -> datetime:
 
 # App actions that a dialog must not let through: a letter typed at a plan must never quit,
 # open another action or leave the dialog behind (the dialog's own keys come first).
-BLOCKED_IN_DIALOGS = frozenset({"quit", "help", "activity", "notifications", "fetch", "release", "command_palette", "back"})
+BLOCKED_IN_DIALOGS = frozenset({"quit", "help", "activity", "notifications", "fetch", "release", "command_palette", "back", "travel"})
 
 
 class NoColorFilter(LineFilter):
@@ -116,7 +117,9 @@ class MlreleaseApp(App[None]):
         super().__init__()
         self.session = session
         self.readonly = readonly
-        self.as_of = as_of  # opened with --at: the registry as it was then (read-only)
+        self.as_of = as_of  # opened with --at, or moved there with [ ]: the registry as it was then (read-only)
+        # Where ] past the last release event returns to: the branch tip, read-only if the app was opened so.
+        self._present = (None if as_of is not None else session.ref, readonly or as_of is not None)
         self.user_config = user_config or UserConfig()
         self.clock = clock
         self.watch = watch
@@ -217,6 +220,44 @@ class MlreleaseApp(App[None]):
 
     @on(messages.RepositoryChanged)
     def _repository_changed(self) -> None:
+        self.load_registry()
+
+    # ---- time travel: [ and ] step through the release history (read-only in the past) -------
+
+    def action_travel(self, direction: int) -> None:
+        """The registry at the release event before (``direction`` -1) or after (+1) the one shown."""
+        self._travel(direction)
+
+    @work(thread=True, exclusive=True, group="travel", exit_on_error=False, description="moving through the release history")
+    def _travel(self, direction: int) -> None:
+        s = self.session
+        current = s.head()
+        if s.git_root is None or current is None:
+            self.post_message(messages.Travelled(None, direction, "the registry has no git history to move through"))
+            return
+        prefix = s.root.relative_to(s.git_root.resolve()).as_posix()
+        found = step(s.git_root, current, direction, ref=self._present[0] or "HEAD", prefix="" if prefix == "." else prefix)
+        self.post_message(messages.Travelled(found, direction))
+
+    @on(messages.Travelled)
+    def _travelled(self, message: messages.Travelled) -> None:
+        found, root = message.moment, self.session.root
+        if message.problem:
+            self.notify(plain(message.problem), severity="warning", markup=False)
+            return
+        if found is not None:
+            self.session, self.as_of, self.readonly = Session(root, found.commit), found.committed, True
+            self.notify(f"as of {format_timestamp(found.committed)}: {plain(found.subject)}", title="the past (read-only)", markup=False)
+        elif message.direction < 0:
+            self.notify("no earlier release event in the history", severity="warning")
+            return
+        elif self.as_of is None:
+            self.notify("this is the present: there is no later release event", severity="warning")
+            return
+        else:
+            ref, readonly = self._present
+            self.session, self.as_of, self.readonly = Session(root, ref), None, readonly
+            self.notify("back to the present" + (" (read-only, as the dashboard was opened)" if readonly else ""), markup=False)
         self.load_registry()
 
     def status_line(self) -> Text:

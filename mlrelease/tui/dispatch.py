@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from mlrelease.errors import ExitCode, MlreleaseError, ReadOnly
+from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.overview import ModelSummary
 from mlrelease.release.kinds import KINDS
 from mlrelease.release.plan import Plan, PlanChanged, Request, Result
@@ -57,6 +58,11 @@ class Dispatcher:
         """A service per action: it reads the branch, remote and backends as they are now."""
         return ReleaseService(self.app.session.root, readonly=self.app.readonly, resolver=self.resolver)
 
+    def _readonly_why(self) -> str:
+        if self.app.as_of is not None:
+            return f"the dashboard shows the past (as of {format_timestamp(self.app.as_of)}; ] returns towards the present)"
+        return "the registry is read at a git ref" if self.app.session.ref else "the dashboard was started with --readonly"
+
     def refuse(self, kind: str, message: str) -> None:
         self.app.record(kind, f"refused: {message}", "refused")
         self.app.notify(plain(message), title=f"{kind} refused", severity="error", markup=False)
@@ -67,7 +73,7 @@ class Dispatcher:
         if kind not in RELEASE_KINDS:
             raise ValueError(f"unknown release action {kind!r}")
         if self.app.readonly:
-            why = "the registry is read at a git ref" if self.app.session.ref else "the dashboard was started with --readonly"
+            why = self._readonly_why()
             self.refuse(kind, f"read-only: {why}; nothing was changed")
             return
         if kind == "bundle":
@@ -162,7 +168,7 @@ class Dispatcher:
     def prepared(self, request: Request) -> None:
         """A request a view built whole (a rollout's next step, with its canary weight): plan it and show the plan."""
         if self.app.readonly:
-            why = "the registry is read at a git ref" if self.app.session.ref else "the dashboard was started with --readonly"
+            why = self._readonly_why()
             self.refuse(request.kind, f"read-only: {why}; nothing was changed")
             return
         self._plan_request(request)

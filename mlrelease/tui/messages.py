@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 
 from mlrelease.registry.overview import Overview
+from mlrelease.registry.timetravel import Moment
 from mlrelease.release.plan import Plan, Result
 from mlrelease.tui.background import Update
 from mlrelease.tui.modeldata import ModelData
@@ -90,3 +91,12 @@ class ActionEnded(Message):
 @dataclass
 class ActionFinished(Message):
     result: Result
+
+
+@dataclass
+class Travelled(Message):
+    """``[`` / ``]``: the release event found (None: no further one that way), or why nothing could be looked up."""
+
+    moment: Moment | None
+    direction: int
+    problem: str | None = None
