@@ -77,8 +77,8 @@ async def test_the_ab_tab_shows_both_arms_the_verdicts_and_what_next(canary_repo
         assert [r[0] for r in rows] == ["error_rate (critical)", "latency_ms (critical)", "value_detection_rate"]
         assert all(r[1] == "pass" for r in rows) and rows[0][7] == "two-proportion z-test" and rows[1][7] == "Mann-Whitney U"
         charts = list(pane.query(PairChart).results(PairChart))
-        assert len(charts) == 2 and all(c._pair is not None for c in charts)
-        pair = charts[0]._pair
+        assert len(charts) == 2 and all(c.shown is not None for c in charts)
+        pair = charts[0].shown
         assert pair is not None and pair.champion[-1] == pytest.approx(0.001) and pair.challenger[-1] == pytest.approx(0.001)
 
 

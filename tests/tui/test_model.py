@@ -89,11 +89,11 @@ async def test_trend_charts_a_metric_and_m_cycles_it(repo: Path, make_app) -> No
         await pilot.press("2")
         assert screen.active_tab == "trend"
         chart = screen.query_one("#trend-chart", Chart)
-        assert chart._series is not None and chart._series.values == (0.8, 0.83, 0.85)
-        assert chart._series.title.plain.startswith("f1 across 3 versions (goal: max)")
+        assert chart.shown is not None and chart.shown.values == (0.8, 0.83, 0.85)
+        assert chart.shown.title.plain.startswith("f1 across 3 versions (goal: max)")
         assert "best 0.850 (1.2.0)" in str(screen.query_one("#trend-note").render())
         await pilot.press("m")
-        assert not chart._series.title.plain.startswith("f1")
+        assert not chart.shown.title.plain.startswith("f1")
 
 
 async def test_lineage_follows_the_selected_version(repo: Path, make_app) -> None:
@@ -133,11 +133,11 @@ async def test_telemetry_charts_and_drift_per_feature(tmp_path: Path, make_app) 
         screen = await open_model(app, pilot, tab="telemetry")
         status = str(screen.query_one("#telemetry-status").render())
         assert status.startswith("production 1.0.0") and "drifting" in status
-        calls = screen.query_one("#chart-calls", Chart)._series
+        calls = screen.query_one("#chart-calls", Chart).shown
         assert calls is not None and calls.values == (1000.0, 2000.0, 3000.0, 4000.0) and calls.labels[0] == "03-01"
-        metric = screen.query_one("#chart-metric", Chart)._series
+        metric = screen.query_one("#chart-metric", Chart).shown
         assert metric is not None and "precision" in metric.title.plain
-        assert screen.query_one("#chart-memory", Chart)._series.values == (901.0, 902.0, 903.0, 904.0)
+        assert screen.query_one("#chart-memory", Chart).shown.values == (901.0, 902.0, 903.0, 904.0)
         assert "called by (2026-03-04) card-gateway 3,000 (75%), case-manager 1,000 (25%)" in status
         await pilot.press("6")
         assert row_text(screen, "#drift-table", 0).startswith("channel | ")

@@ -10,14 +10,16 @@ in monochrome (NO_COLOR): marks are characters, not colours.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.text import Text
 from textual.widget import Widget
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
+T = TypeVar("T")
 
 
 def spark(values: Sequence[float]) -> str:
@@ -90,24 +92,41 @@ class Series:
     note: str = ""
 
 
-class ColumnChart:
-    """A Rich renderable: one column per point on a y-axis with a round floor, versions labelled below."""
+class Plot:
+    """A Rich renderable: a title, then ``values`` drawn in ``height`` rows on a y-axis with a
+    round floor (:func:`axis_bounds`), or a line saying there is nothing to draw.
 
-    def __init__(self, series: Series, height: int) -> None:
-        self.series = series
+    Subclasses draw the rows in :meth:`draw`, given the axis and the width they have.
+    """
+
+    def __init__(self, title: Text, values: Iterable[float | None], height: int) -> None:
+        self.title = title
+        self.known = [v for v in values if v is not None]
         self.height = max(3, height)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        s = self.series
-        yield s.title
-        known = [v for v in s.values if v is not None]
-        if not known:
+        yield self.title
+        if not self.known:
             yield Text("no values to chart", style="dim italic")
             return
-        bottom, top = axis_bounds(min(known), max(known))
+        yield from self.draw(*axis_bounds(min(self.known), max(self.known)), options.max_width)
+
+    def draw(self, bottom: float, top: float, width: int) -> RenderResult:
+        raise NotImplementedError
+
+
+class ColumnChart(Plot):
+    """One column per point on a y-axis with a round floor, versions labelled below."""
+
+    def __init__(self, series: Series, height: int) -> None:
+        super().__init__(series.title, series.values, height)
+        self.series = series
+
+    def draw(self, bottom: float, top: float, width: int) -> RenderResult:
+        s = self.series
         ticks = {self.height - 1: s.fmt(top), 0: s.fmt(bottom), (self.height - 1) // 2: s.fmt((top + bottom) / 2)}
         lw = max(len(t) for t in ticks.values())
-        plot_w = max(4, options.max_width - lw - 2)
+        plot_w = max(4, width - lw - 2)
         points = list(zip(s.labels, s.values, strict=True))
         first = 0
         widest = max((len(label) for label, _ in points), default=1)
@@ -141,12 +160,12 @@ class ColumnChart:
             yield Text(s.note, style="dim italic")
 
 
-class Chart(Widget):
-    """A column chart that fills its box; give it a :class:`Series` with :meth:`show`."""
+class ChartBox(Widget, Generic[T]):
+    """A chart widget: it draws the figure given to :meth:`show` (None: nothing) in the
+    height of its box, again whenever the box is resized."""
 
     DEFAULT_CSS = """
-    Chart {
-        height: 14;
+    ChartBox {
         width: 1fr;
         padding: 0 1;
     }
@@ -154,15 +173,28 @@ class Chart(Widget):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._series: Series | None = None
+        self.shown: T | None = None
 
-    def show(self, series: Series | None) -> None:
-        self._series = series
+    def show(self, figure: T | None) -> None:
+        self.shown = figure
         self.refresh()
 
-    def render(self) -> ColumnChart | Text:
-        if self._series is None:
-            return Text("")
-        s = self._series
-        extra = 3 + (1 if s.note else 0) + (1 if s.marks else 0) + 1  # title, axis, labels, note, marks, "newest of"
-        return ColumnChart(s, self.content_region.height - extra)
+    def render(self) -> RenderableType:
+        return Text("") if self.shown is None else self.draw(self.shown, self.content_region.height)
+
+    def draw(self, figure: T, height: int) -> RenderableType:
+        raise NotImplementedError
+
+
+class Chart(ChartBox[Series]):
+    """A column chart that fills its box; give it a :class:`Series` with :meth:`show`."""
+
+    DEFAULT_CSS = """
+    Chart {
+        height: 14;
+    }
+    """
+
+    def draw(self, figure: Series, height: int) -> ColumnChart:
+        extra = 3 + (1 if figure.note else 0) + (1 if figure.marks else 0) + 1  # title, axis, labels, note, marks, "newest of"
+        return ColumnChart(figure, height - extra)

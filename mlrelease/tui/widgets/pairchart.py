@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import RenderResult
 from rich.text import Text
-from textual.widget import Widget
 
-from mlrelease.tui.widgets.chart import BLOCKS, axis_bounds, x_labels
+from mlrelease.tui.widgets.chart import BLOCKS, ChartBox, Plot, x_labels
 
 CHAMPION, CHALLENGER = "█", "▒"
 
@@ -43,22 +42,18 @@ def _cell(value_height: int | None, row: int, glyph: str) -> str:
     return BLOCKS[filled] if glyph == CHAMPION else "░"
 
 
-class PairRender:
-    def __init__(self, pair: Pair, height: int) -> None:
-        self.pair = pair
-        self.height = max(3, height)
+class PairRender(Plot):
+    """Both arms' columns side by side per point, on one axis."""
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+    def __init__(self, pair: Pair, height: int) -> None:
+        super().__init__(pair.title, (*pair.champion, *pair.challenger), height)
+        self.pair = pair
+
+    def draw(self, bottom: float, top: float, width: int) -> RenderResult:
         p = self.pair
-        yield p.title
-        known = [v for v in (*p.champion, *p.challenger) if v is not None]
-        if not known:
-            yield Text("no values to chart", style="dim italic")
-            return
-        bottom, top = axis_bounds(min(known), max(known))
         ticks = {self.height - 1: p.fmt(top), 0: p.fmt(bottom)}
         lw = max(len(t) for t in ticks.values())
-        plot_w = max(6, options.max_width - lw - 2)
+        plot_w = max(6, width - lw - 2)
         col_w = max(3, min(8, plot_w // max(1, len(p.labels))))
         points = list(range(len(p.labels)))[-max(1, plot_w // col_w) :]
         levels = self.height * 8
@@ -81,26 +76,14 @@ class PairRender:
             yield Text(p.legend, style="dim")
 
 
-class PairChart(Widget):
+class PairChart(ChartBox[Pair]):
     """A chart of two arms that fills its box; give it a :class:`Pair` with :meth:`show`."""
 
     DEFAULT_CSS = """
     PairChart {
         height: 12;
-        width: 1fr;
-        padding: 0 1;
     }
     """
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self._pair: Pair | None = None
-
-    def show(self, pair: Pair | None) -> None:
-        self._pair = pair
-        self.refresh()
-
-    def render(self) -> PairRender | Text:
-        if self._pair is None:
-            return Text("")
-        return PairRender(self._pair, self.content_region.height - 4)
+    def draw(self, figure: Pair, height: int) -> PairRender:
+        return PairRender(figure, height - 4)
