@@ -66,6 +66,10 @@ class Case:
     target_cold: float | None = None  # seconds at 100,000 versions
     target_warm: float | None = None
     needs: str | None = None  # a word that must appear in `mlrelease COMMAND --help` (features others add)
+    env: tuple[tuple[str, str], ...] = ()  # added to the command's environment
+
+
+COMPUTED = (("MLRELEASE_NO_ANSWERS", "1"),)
 
 
 def cases(p: dict[str, str]) -> list[Case]:
@@ -84,6 +88,11 @@ def cases(p: dict[str, str]) -> list[Case]:
         Case("history MODEL", ("history", m, "--json"), target_warm=0.5),
         Case("history --env E", ("history", "--env", "production", "--json"), target_warm=0.5),
         Case("list --at DATE", ("list", "--at", p["at"], "--json"), target_warm=0.5, needs="--at"),
+        Case("history MODEL --at DATE", ("history", m, "--at", p["at"], "--json"), target_warm=0.5, needs="--at"),
+        Case("show MODEL --at DATE", ("show", m, "--at", p["at"], "--json"), target_warm=0.5, needs="--at"),
+        # the same answers computed (indexes warm, kept answers off: MLRELEASE_NO_ANSWERS, cli/kept.py)
+        Case("list --json, computed", ("list", "--json"), cold=False, env=COMPUTED),
+        Case("history --json, computed", ("history", "--json"), cold=False, env=COMPUTED),
         Case("verify", ("verify", "--json"), ok_codes=(0, 11), needs="verify"),
         Case("check --json", ("check", "--json"), ok_codes=(0, 8), target_cold=2.0, target_warm=0.5),
         Case("lint", ("lint",), target_warm=2.0),  # cold: against twice the floor
@@ -97,13 +106,14 @@ class Run:
     rss_mb: float
 
 
-def child_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+def child_env(extra: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "MLRELEASE_NO_ANSWERS")}
+    return {**env, **dict(extra)}
 
 
-def run_once(argv: list[str], ok_codes: tuple[int, ...], timeout: float) -> Run:
+def run_once(argv: list[str], ok_codes: tuple[int, ...], timeout: float, env: tuple[tuple[str, str], ...] = ()) -> Run:
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env())
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env(env))
     assert proc.stderr is not None
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -125,7 +135,7 @@ def measure(argv: list[str], case: Case, reps: int, budget: float, *, cold: bool
     while len(runs) < reps and (not runs or spent < budget):
         if cold:
             clear(root)
-        r = run_once(argv, case.ok_codes, budget)
+        r = run_once(argv, case.ok_codes, budget, case.env)
         runs.append(r)
         spent += r.seconds
     return {
@@ -222,7 +232,7 @@ def bench_size(size: str, cli: list[str], reps: int, budget: float, rebuild: boo
             if case.cold:
                 entry["cold"] = measure(argv, case, reps, budget, cold=True, root=root)
             else:
-                run_once(argv, case.ok_codes, budget)
+                run_once(argv, case.ok_codes, budget, case.env)
             entry["warm"] = measure(argv, case, reps, budget, cold=False, root=root)  # the last cold run filled the caches
             results[case.label] = entry
         except RuntimeError as exc:

@@ -122,6 +122,11 @@ def redact(text: str) -> str:
     return pattern.sub(MASK, text) if pattern is not None and text else text
 
 
+def known() -> bool:
+    """Whether the process knows any secret (then what it prints depends on its environment)."""
+    return bool(_FORMS)
+
+
 def leaked(text: str) -> str | None:
     """The variable whose secret ``text`` carries in some form, or None."""
     pattern = _pattern()
@@ -145,28 +150,16 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
-class _Redacting(io.TextIOBase):
-    """A text stream that writes whole lines, redacted, to the stream it wraps.
-
-    Lines are held until their end (or a flush) so a secret written in pieces is still
-    seen whole; everything else (``isatty``, ``fileno``, ``encoding``) is the wrapped stream's.
-    """
+class Front(io.TextIOBase):
+    """A text stream in front of another: everything but :meth:`write` (and :meth:`flush`) is the wrapped stream's."""
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
-        self._pending = ""
 
     def write(self, text: str) -> int:
-        self._pending += text
-        if "\n" in self._pending:
-            done, self._pending = self._pending.rsplit("\n", 1)
-            self._inner.write(redact(done + "\n"))
-        return len(text)
+        return self._inner.write(text)
 
     def flush(self) -> None:
-        if self._pending:
-            self._inner.write(redact(self._pending))
-            self._pending = ""
         self._inner.flush()
 
     def isatty(self) -> bool:
@@ -185,6 +178,31 @@ class _Redacting(io.TextIOBase):
     @property
     def errors(self) -> str | None:  # type: ignore[override]
         return self._inner.errors
+
+
+class _Redacting(Front):
+    """A text stream that writes whole lines, redacted, to the stream it wraps.
+
+    Lines are held until their end (or a flush) so a secret written in pieces is still
+    seen whole; everything else (``isatty``, ``fileno``, ``encoding``) is the wrapped stream's.
+    """
+
+    def __init__(self, inner: TextIO) -> None:
+        super().__init__(inner)
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        if "\n" in self._pending:
+            done, self._pending = self._pending.rsplit("\n", 1)
+            self._inner.write(redact(done + "\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._inner.write(redact(self._pending))
+            self._pending = ""
+        self._inner.flush()
 
 
 @contextlib.contextmanager

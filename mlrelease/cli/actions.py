@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from mlrelease.cli.args import add_json
 from mlrelease.cli.output import console, plain, print_json, report_error, table
 from mlrelease.errors import ExitCode, MlreleaseError, UsageError
-from mlrelease.registry.loader import find_root
+from mlrelease.registry.layout import find_root
 from mlrelease.release.plan import Plan, Progress, Request, Result
 from mlrelease.textsafe import visible
 

@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlrelease.registry.loader import Registry, open_registry
+from mlrelease.registry.layout import find_root
 from mlrelease.registry.names import split_ref
 from mlrelease.textsafe import visible
 
 if TYPE_CHECKING:
+    from mlrelease.registry.loader import Registry
     from mlrelease.registry.timetravel import Moment
 
 
@@ -32,16 +33,20 @@ def add_limit(parser: argparse.ArgumentParser, help: str, *, default: int | None
     parser.add_argument("--limit", type=positive_int, default=default, metavar="N", help=help)
 
 
+def registry_root(args: argparse.Namespace) -> Path:
+    """The registry's folder named by --repo (or found upward from the current folder)."""
+    return find_root(args.repo if args.repo is not None else Path.cwd())
+
+
 def resolve_at(args: argparse.Namespace) -> Moment | None:
     """Turn ``--at WHEN`` into ``--ref COMMIT`` (the commit that answers for it), once; say so on stderr."""
     when = getattr(args, "at", None)
     if when is None:
         return None
-    from mlrelease.registry.loader import find_root
     from mlrelease.registry.timetravel import moment, parse_moment
 
     asked = parse_moment(when)
-    root = find_root(args.repo if args.repo is not None else Path.cwd())
+    root = registry_root(args)
     found = moment(root, asked, args.ref or "HEAD")
     args.ref, args.at = found.commit, None
     print(f"note: {visible(found.describe(), single_line=True)}", file=sys.stderr)
@@ -50,6 +55,8 @@ def resolve_at(args: argparse.Namespace) -> Moment | None:
 
 def registry(args: argparse.Namespace) -> Registry:
     """The registry named by --repo/--ref/--at (or found upward from the current folder)."""
+    from mlrelease.registry.loader import open_registry  # the parser's import is paid only by commands that read
+
     resolve_at(args)
     return open_registry(args.repo, args.ref)
 

@@ -12,6 +12,9 @@ Paths are relative to the registry root, with ``/`` separators, as a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from mlrelease.errors import MlreleaseError
 
 CONFIG = "mlrelease.yaml"
 MODELS = "models"
@@ -141,3 +144,16 @@ def located(paths: list[str], kind: str) -> list[Located]:
         if isinstance(loc, Located) and loc.kind == kind:
             out.append(loc)
     return out
+
+
+def find_root(start: Path) -> Path:
+    """The folder holding mlrelease.yaml, searched upward from ``start`` like git does.
+
+    Here rather than in the loader so that a command can find its registry without
+    importing the parser (a kept answer is replayed before any of it is needed).
+    """
+    here = start.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG).is_file():
+            return candidate
+    raise MlreleaseError(f"no {CONFIG} found in {start} or any parent folder (use --repo PATH, or `mlrelease init`)")

@@ -18,6 +18,7 @@ from mlrelease.registry import layout
 from mlrelease.registry.cache import ParseCache
 from mlrelease.registry.gitio import blob_id, git_dir, git_toplevel
 from mlrelease.registry.identities import Identities
+from mlrelease.registry.layout import find_root
 from mlrelease.registry.names import sort_versions, unsafe_reason
 from mlrelease.registry.parallel import map_files
 from mlrelease.registry.parse import parse_blob
@@ -36,15 +37,6 @@ from mlrelease.registry.types import (
 
 T = TypeVar("T")
 CONFIG = layout.CONFIG
-
-
-def find_root(start: Path) -> Path:
-    """The folder holding mlrelease.yaml, searched upward from ``start`` like git does."""
-    here = start.resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / CONFIG).is_file():
-            return candidate
-    raise MlreleaseError(f"no {CONFIG} found in {start} or any parent folder (use --repo PATH, or `mlrelease init`)")
 
 
 def parse_bytes(kind: str, path: str, data: bytes) -> tuple[str, Any]:

@@ -22,19 +22,23 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from mlrelease.audit import marks
 from mlrelease.cli.args import add_at, add_json, add_limit, registry
+from mlrelease.cli.kept import kept
 from mlrelease.cli.output import folded, plain, show
 from mlrelease.errors import UsageError
-from mlrelease.registry.bundles import grouped
+from mlrelease.registry import layout
 from mlrelease.registry.fields import format_timestamp
-from mlrelease.registry.history import EDIT, Event, history, iter_history
 from mlrelease.registry.timetravel import parse_moment
 from mlrelease.textsafe import visible
+
+if TYPE_CHECKING:
+    from mlrelease.registry.history import Event
+
+EDIT = "edit"  # registry.history.EDIT (checked by a test): the parser is imported only when events are computed
 
 TABLE_LIMIT = 200
 STYLES = {"bundle": "bold cyan", "promote": "green", "rollback": "yellow", "outcome": "blue", "reject": "red", EDIT: "magenta"}
@@ -59,13 +63,16 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("give --until or --at, not both: both say up to when the history is read")
         args.at = args.until
     if args.json:
-        with registry(args) as reg:
-            found, unchecked = marks.safe_findings(reg, marks.BUDGET)
-            events = iter_history(reg, args.model, args.env, None if since else args.limit)
-            write_events_json(grouped(marks.mark_events(_since(events, since, args.limit), found)))
-        if unchecked:
-            print(f"mlrelease: warning: the events are not verified: {visible(unchecked, single_line=True)}", file=sys.stderr)
-        return 0
+        if since is not None:  # a window of the history: not kept (a relative --since is a new question every second)
+            return _json(args, since)[0]
+        # One answer per tip commit (cli/kept.py); of the work tree history reads only what checks MODEL and --env.
+        inputs = [layout.CONFIG, *([layout.model_path(args.model)] if args.model else [])]
+        params = (args.model, args.env, args.limit)
+        return kept(args, "history --json", params, lambda: _json(args, None), whole_tree=False, inputs=inputs)
+    from mlrelease.audit import marks
+    from mlrelease.registry.bundles import grouped
+    from mlrelease.registry.history import history, iter_history
+
     # A table of thousands of rows helps no one and takes seconds to lay out: without
     # --limit, people see the newest TABLE_LIMIT events and are told there are more.
     limit = args.limit or TABLE_LIMIT + 1
@@ -87,6 +94,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json(args: argparse.Namespace, since: datetime | None) -> tuple[int, bool]:
+    """Every event as JSON: (exit code, whether the answer is whole; it is not when verify could not run)."""
+    from mlrelease.audit import marks  # the parser and verify: imported only when events are computed
+    from mlrelease.registry.bundles import grouped
+    from mlrelease.registry.history import iter_history
+
+    with registry(args) as reg:
+        found, unchecked = marks.safe_findings(reg, marks.BUDGET)
+        events = iter_history(reg, args.model, args.env, None if since else args.limit)
+        write_events_json(grouped(marks.mark_events(_since(events, since, args.limit), found)))
+    if unchecked:
+        print(f"mlrelease: warning: the events are not verified: {visible(unchecked, single_line=True)}", file=sys.stderr)
+    return 0, unchecked is None
+
+
 def _since(events: Iterable[Event], since: datetime | None, limit: int | None) -> Iterator[Event]:
     """The events at or after ``since`` (newest first), at most ``limit`` of them."""
     count = 0
@@ -99,12 +121,14 @@ def _since(events: Iterable[Event], since: datetime | None, limit: int | None) -
             return
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(Event))
+_FIELDS: list[str] = []  # Event's field names, read when the first event is written
 
 
 def event_json(e: Event) -> dict[str, Any]:
     """One event as JSON data: its fields (single values, and ``marks`` a list of words), times as ISO text, and ``who``."""
     data: dict[str, Any] = {}
+    if not _FIELDS:
+        _FIELDS.extend(f.name for f in dataclasses.fields(e))
     for name in _FIELDS:
         value = getattr(e, name)
         data[name] = format_timestamp(value) if isinstance(value, datetime) else value

@@ -13,14 +13,16 @@ Exit codes: 0 ok; 1 a registry file could not be read (the rest is still listed)
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from mlrelease.audit import marks
 from mlrelease.cli.args import add_at, add_json, registry
+from mlrelease.cli.kept import kept
 from mlrelease.cli.output import folded, plain, print_json, report_problems, show, to_data
-from mlrelease.registry.overview import EnvStatus, ModelSummary, Overview, overview
+
+if TYPE_CHECKING:
+    from mlrelease.registry.overview import EnvStatus, ModelSummary, Overview
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json:  # one answer per state of the registry (cli/kept.py): the work tree must be clean
+        return kept(args, "list --json", (), lambda: _run(args), whole_tree=True)
+    return _run(args)[0]
+
+
+def _run(args: argparse.Namespace) -> tuple[int, bool]:
+    """(exit code, whether verify ran: an answer without its marks is not kept)."""
+    from mlrelease.audit import marks  # the parser and verify: imported only when the answer is computed
+    from mlrelease.registry.overview import overview
+
     with registry(args) as reg:
         found, unchecked = marks.safe_findings(reg, marks.BUDGET)
         view = marks.mark_overview(overview(reg), found)
@@ -45,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                     style="bold red",
                 )
             )
-    return report_problems(view.problems)
+    return report_problems(view.problems), unchecked is None
 
 
 def summary_json(m: ModelSummary) -> dict[str, Any]:
