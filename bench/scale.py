@@ -202,9 +202,9 @@ def pick(root: Path) -> dict[str, str]:
     raise SystemExit(f"{root}: no model live in production with a parent and data")
 
 
-def floor(root: Path) -> dict[str, Any]:
+def floor(root: Path, times: int = 3) -> dict[str, Any]:
     runs = []
-    for _ in range(3):
+    for _ in range(max(1, times)):
         out = subprocess.run([sys.executable, "-m", "bench.floor", str(root)], cwd=REPO, check=True, capture_output=True)
         runs.append(json.loads(out.stdout))
     best = min(runs, key=lambda r: r["c_parse_cpu_s"])
@@ -213,13 +213,15 @@ def floor(root: Path) -> dict[str, Any]:
     return best
 
 
-def bench_size(size: str, cli: list[str], reps: int, budget: float, rebuild: bool, only: set[str] | None) -> dict[str, Any]:
+def bench_size(
+    size: str, cli: list[str], reps: int, budget: float, rebuild: bool, only: set[str] | None, floor_runs: int = 3
+) -> dict[str, Any]:
     root, info = registry(size, rebuild)
     params = pick(root)
     base = [*cli, "--repo", str(root)]
     load_before = os.getloadavg()
     results: dict[str, Any] = {}
-    fl = floor(root)
+    fl = floor(root, floor_runs)
     for case in cases(params):
         if only is not None and case.label not in only:
             continue
@@ -369,13 +371,14 @@ def main() -> None:
     parser.add_argument("--label", default="current", help="name of this run (the output file's)")
     parser.add_argument("--only", help="comma-separated command labels to run (default: all)")
     parser.add_argument("--rebuild", action="store_true", help="build the registries again")
+    parser.add_argument("--floor-runs", type=int, default=3, help="runs of the floor (the C loader over every file: minutes at 100k)")
     args = parser.parse_args()
     cli = [str(args.cli)]
     only = {s.strip() for s in args.only.split(",")} if args.only else None
     compile_bytecode(cli)
     sizes = []
     for size in args.sizes.split(","):
-        sizes.append(bench_size(size.strip(), cli, args.reps, args.budget, args.rebuild, only))
+        sizes.append(bench_size(size.strip(), cli, args.reps, args.budget, args.rebuild, only, args.floor_runs))
         print(table(sizes[-1]), flush=True)
         print(flush=True)
     report = {
