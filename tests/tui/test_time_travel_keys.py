@@ -7,7 +7,9 @@ from pathlib import Path
 
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.timetravel import moment, step
-from tests.builders import commit_all
+from mlrelease.tui.screens.model import ModelScreen
+from mlrelease.tui.screens.overview import OverviewScreen
+from tests.builders import commit_all, model, release, version, write
 from tests.release_helpers import head
 from tests.test_time_travel import promote_at
 from tests.tui.conftest import press
@@ -81,3 +83,22 @@ async def test_opened_at_a_date_the_present_stays_read_only(repo: Path, make_app
         assert _production(app) == "1.2.0"
         await press(pilot, app, "right_square_bracket")
         assert "THE PAST" not in app.status_line().plain and app.readonly and "READ-ONLY" in app.status_line().plain
+
+
+async def test_a_model_view_open_on_a_model_that_did_not_exist_yet_returns_to_the_overview(repo: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    """Stepping back to before a model was registered: a note and the overview, never an error dialog."""
+    _history(repo)
+    t4 = NOW + timedelta(days=4)
+    write(repo, "models/scorer/model.yaml", model("scorer"))
+    write(repo, "models/scorer/versions/1.0.0.yaml", version("scorer", "1.0.0"))
+    write(repo, "releases/production/scorer.yaml", release("scorer", "production", "1.0.0"))
+    commit_all(repo, "scorer", env={"GIT_AUTHOR_DATE": t4.isoformat(), "GIT_COMMITTER_DATE": t4.isoformat()})
+    app = make_app(repo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, app)
+        app.open_model("scorer")
+        await press(pilot, app)
+        assert isinstance(app.screen, ModelScreen)
+        await press(pilot, app, "left_square_bracket")
+        assert isinstance(app.screen, OverviewScreen) and "THE PAST" in app.status_line().plain
+        assert [m.name for m in app.overview.models] == ["churn", "fraud-card"]

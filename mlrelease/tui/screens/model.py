@@ -21,6 +21,7 @@ from textual.lazy import Lazy
 from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Static
 
+from mlrelease.errors import NotFound
 from mlrelease.telemetry.health import Assessment, Health
 from mlrelease.tui import keys
 from mlrelease.tui.modeldata import ModelData, load_health, load_model
@@ -70,6 +71,12 @@ class ModelScreen(BaseScreen):
         data: ModelData
 
     @dataclass
+    class Absent(Message):
+        """The model is not in the registry as shown (the past, before it was registered)."""
+
+        message: str
+
+    @dataclass
     class HealthRead(Message):
         assessment: Assessment
 
@@ -111,7 +118,22 @@ class ModelScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False, description="reading the model")
     def load(self) -> None:
-        self.post_message(self.Read(load_model(self.mlr.session, self.model_name)))
+        try:
+            data = load_model(self.mlr.session, self.model_name)
+        except NotFound as exc:
+            if self.mlr.as_of is None:
+                raise
+            self.post_message(self.Absent(str(exc)))  # moved ([ ]) to a moment before the model existed
+            return
+        self.post_message(self.Read(data))
+
+    @on(Absent)
+    def _absent(self, message: Absent) -> None:
+        self.app.notify(
+            f"{plain(self.model_name)} is not in the registry at this moment: {plain(message.message)}", severity="warning", markup=False
+        )
+        if self.app.screen is self:
+            self.app.pop_screen()
 
     @on(Read)
     def _read(self, message: Read) -> None:
