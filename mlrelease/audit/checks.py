@@ -19,7 +19,9 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlrelease.registry.types import Approval, Rejection, ReleaseState, RetrainRequest
+from mlrelease.registry.identities import Identities
+from mlrelease.registry.types import Approval, Environment, Rejection, ReleaseState, RetrainRequest
+from mlrelease.release import foureyes, proposal
 from mlrelease.release import state as st
 
 Problem = tuple[str, str]  # (kind, message)
@@ -237,3 +239,19 @@ def hand_edit(kind: str, before: Any, after: Any) -> str:
     if b is not None and b.observed != after.observed:
         parts.append(f"observed {b.observed.phase if b.observed else 'none'} → {after.observed.phase if after.observed else 'none'}")
     return "; ".join(parts) or "release state edited"
+
+
+def carried_out(env: Environment, ids: Identities, t: Mapping[str, str], after: ReleaseState) -> list[Problem]:
+    """A deployment recorded in a protected environment: it must name the merged request it carried out,
+    and a promotion its approvals, which must count under the four-eyes rules (recomputed here from the trailers)."""
+    d, o = after.desired, after.observed
+    if env.protected is None or d is None or o is None or o.phase != "Succeeded":
+        return []
+    noun = env.protected.noun
+    if "proposal" not in t:
+        return [("gate", f"{env.name} is protected, and this deployment names no merged {noun} (no Mlrelease-Proposal trailer)")]
+    if d.action != "promote" or not env.gates.approvals:
+        return []
+    version = d.canary.version if d.canary else d.version
+    gate = foureyes.review_gate(env, ids, ids.who(d.actor), version, proposal.accounts_of(t))
+    return [] if gate.passed else [("gate", f"approvals of the merged {noun} {t['proposal']}: {gate.detail}")]

@@ -407,6 +407,8 @@ class _Verifier:
                 self.find(c, "approval", f"{who} approved {new.version}, and may not approve in {env.name}", path)
         elif action in ("promote", "rollback"):
             self.gates(c, tree, path, action, env, cfg, p, before, after, signer)
+        for k, message in checks.carried_out(env, ids, t, after) if action in ("outcome", "reconcile") else ():
+            self.find(c, k, message, path)
 
     def approver(self, tree: Tree, path: str, a: Approval, ids: Identities, env: Environment) -> tuple[str | None, str]:
         if (path, a) in self.approvers:
@@ -457,9 +459,7 @@ class _Verifier:
             if state.live is not None and env.gates.no_regression:
                 live_manifest = self.parsed(tree, "version", layout.version_path(model, state.live.version))
                 live_metrics = live_manifest.metrics if live_manifest else None
-            approvals = None
-            if env.gates.approvals:
-                approvals = foureyes.approvals_gate(env.gates.approvals, foureyes.count(state, version, promoter, p))
+            approvals = foureyes.approvals_for(env, state, version, promoter, p)
             results = gates.promote_gates(
                 version,
                 env,

@@ -193,6 +193,6 @@ def show_result(result: Result) -> None:
     said = result.status == "noop" and result.message == result.plan.noop  # the plan said it already: once is enough
     if result.exit_code == ExitCode.OK:
         if not said:
-            console().print(Text(plain(result.message), style="green" if result.status == "done" else ""))
+            console().print(Text(plain(result.message), style="green" if result.status in ("done", "proposed") else ""))
     else:
         report_error(result.message, int(result.exit_code))

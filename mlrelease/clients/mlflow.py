@@ -33,12 +33,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from mlrelease import __version__
+from mlrelease.clients.http import NoAnswer, fetch, open_client
+from mlrelease.clients.http import one_line as _line
 from mlrelease.clients.mlflow_connection import Connection, safe_uri
 from mlrelease.errors import MlflowError
-from mlrelease.secrets import basic_auth, redact
-from mlrelease.textsafe import visible
-from mlrelease.urlpolicy import tls_context
+from mlrelease.secrets import basic_auth
 
 API = "/api/2.0/mlflow"
 ALIAS = re.compile(r"[\w-]{1,255}")
@@ -122,20 +121,13 @@ class MlflowApi:
 
     def _open(self) -> Any:
         if self._client is None:
-            import httpx
-
-            headers = {"User-Agent": f"mlrelease/{__version__}", "Accept": "application/json"}
+            headers = {"Accept": "application/json"}
             if self.conn.token:
                 headers["Authorization"] = f"Bearer {self.conn.token}"
             elif self.conn.username and self.conn.password:
                 headers["Authorization"] = basic_auth(self.conn.username, self.conn.password, "MLFLOW_TRACKING_PASSWORD")
-            self._client = httpx.Client(
-                base_url=self.conn.uri + API,
-                headers=headers,
-                timeout=httpx.Timeout(self.conn.timeout),
-                verify=tls_context(self.conn.ca_bundle),
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=self.pool, max_keepalive_connections=self.pool),
+            self._client = open_client(
+                self.conn.uri + API, headers, timeout=self.conn.timeout, ca_bundle=self.conn.ca_bundle, pool=self.pool
             )
         return self._client
 
@@ -177,41 +169,31 @@ class MlflowApi:
         time would hold the call for as long as it likes: the body is read against one
         deadline for the whole call (as telemetry's HttpReader does) and bounded in size.
         """
-        import httpx
-
         where = f"MLflow at {self.label}"
-        late = MlflowError(f"{where} did not answer within {self.conn.timeout:g} s ({method} {path})")
-        deadline = time.monotonic() + self.conn.timeout
-        content = bytearray()
         try:
-            with self._http().stream(method, path, params=params, json=body) as response:
-                for chunk in response.iter_bytes():
-                    content += chunk
-                    if len(content) > MAX_BYTES:
-                        raise MlflowError(f"{where}: the answer to {method} {path} is larger than {MAX_BYTES:,} bytes")
-                    if time.monotonic() > deadline:
-                        raise late
-        except httpx.ConnectError as exc:
-            raise MlflowError(f"{where} is not reachable: {_reason(exc)}", sent=False) from None
-        except httpx.TimeoutException:
-            raise late from None
-        except httpx.HTTPError as exc:
-            raise MlflowError(f"{where}: {method} {path} failed: {_reason(exc)}") from None
+            response = fetch(self._http(), method, path, timeout=self.conn.timeout, max_bytes=MAX_BYTES, params=params, body=body)
+        except NoAnswer as exc:
+            if not exc.sent:
+                raise MlflowError(f"{where} {exc.reason}", sent=False) from None
+            if exc.timed_out:
+                raise MlflowError(f"{where} did not answer within {self.conn.timeout:g} s ({method} {path})") from None
+            raise MlflowError(f"{where}: {method} {path} {exc.reason}") from None
+        content = response.content
         try:
             data = json.loads(content) if content else {}
         except ValueError:
             data = None
-        if response.status_code >= 400 or response.status_code in range(300, 400):
+        if response.status >= 400 or response.status in range(300, 400):
             code = data.get("error_code", "") if isinstance(data, dict) else ""
             message = data.get("message", "") if isinstance(data, dict) else content[:200].decode("utf-8", "replace")
-            detail = f"{code}: {message}" if code else (message or response.reason_phrase)
+            detail = f"{code}: {message}" if code else (message or response.phrase)
             raise MlflowError(
-                f"{where} answered {response.status_code} to {method} {path}: {_line(str(detail))}",
-                status=response.status_code,
+                f"{where} answered {response.status} to {method} {path}: {_line(str(detail))}",
+                status=response.status,
                 code=str(code),
             )
         if not isinstance(data, dict):
-            raise MlflowError(f"{where} answered {method} {path} with something that is not a JSON object", status=response.status_code)
+            raise MlflowError(f"{where} answered {method} {path} with something that is not a JSON object", status=response.status)
         return data
 
     # ---- registered models ------------------------------------------------------------------
@@ -443,15 +425,3 @@ def _int(value: object) -> int:
         return int(str(value))
     except ValueError:
         return 0
-
-
-def _line(text: str) -> str:
-    line = visible(redact(text), single_line=True).strip()
-    return line if len(line) <= 300 else line[:299] + "…"
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    if "Connection refused" in text or "Errno 111" in text:
-        return "connection refused"
-    return _line(text)

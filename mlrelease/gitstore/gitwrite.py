@@ -368,7 +368,7 @@ def judge_push(out: str, err: str, branch: str, returncode: int) -> PushResult:
         flag, result = parts[0], parts[2].strip()
         summary, _, reason = result.partition(" (")
         reason = reason.removesuffix(")")
-        if flag in (" ", "+", "*", "="):
+        if flag in (" ", "+", "*", "=", "-"):  # "-": a deleted ref
             return PushResult("ok", result)
         if summary == "[rejected]" and reason in _BEHIND:
             return PushResult("behind", result)
@@ -463,6 +463,21 @@ def push(git_root: Path, remote: str, commit: str, branch: str) -> PushResult:
     if result.ok:
         _SEEN[(str(git_root), remote, branch)] = (commit, time.monotonic())
     return result
+
+
+def delete_branch(git_root: Path, remote: str, branch: str, expected: str) -> PushResult:
+    """Delete ``branch`` on ``remote`` only while it still points at ``expected`` (our own commit, nobody's since)."""
+    proc = git(
+        git_root,
+        "push",
+        "--porcelain",
+        f"--force-with-lease=refs/heads/{branch}:{expected}",
+        remote,
+        f":refs/heads/{branch}",
+        check=False,
+        timeout=60,
+    )
+    return judge_push(proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"), branch, proc.returncode)
 
 
 # A push rejected because someone else pushed first is retried this often and this long: a

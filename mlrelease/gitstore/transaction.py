@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from mlrelease.errors import MlreleaseError, StaleBranch
+from mlrelease.errors import MlreleaseError, PushRejected, StaleBranch
 from mlrelease.gitstore import gitwrite, objects
 from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.registry.gitio import blob_id, git, git_config, git_toplevel
@@ -236,6 +236,28 @@ def _apply_remote(
             return None
 
         return gitwrite.retrying(attempt, attempts=attempts, seconds=seconds)
+
+
+def propose(t: Target, build: Builder, branch: str, *, author: Identity | None = None, date: datetime | None = None) -> Committed:
+    """Build on the remote tip and push the commit to ``branch``, a new branch of its own (a pull request's head).
+
+    The branch of record is not touched, locally or on the remote: the change reaches it
+    when the pull request is merged. ``branch`` is new (one per action id), so nobody else
+    pushes to it and a refused push is final (:class:`~mlrelease.errors.PushRejected`).
+    """
+    assert t.remote is not None
+    with gitwrite.repo_lock(t.git_root):
+        gitwrite.repair_checkout(t.git_root)
+        tip = gitwrite.fetch(t.git_root, t.remote, t.branch)
+        change = _build_at(t, tip, build)
+        new = _commit(t, tip, change, author, date) if change is not None else None
+        if change is None or new is None:
+            return Committed(None, branch, pushed=False)
+        result = gitwrite.push(t.git_root, t.remote, new, branch)
+        if not result.ok:
+            gitwrite.Contention(t.git_root, t.remote, branch).rejected(result, tip)  # a hook's or the server's refusal, in its words
+            raise PushRejected(f"git push of branch {branch} to {t.remote} was not confirmed ({result.detail}); run the action again")
+        return Committed(new, branch, pushed=True, paths=tuple(t.git_path(p) for p in change.files))
 
 
 def fast_forward_local(t: Target, new: str, paths: list[str]) -> str | None:

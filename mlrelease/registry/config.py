@@ -17,6 +17,7 @@ from mlrelease.registry import names
 from mlrelease.registry.fields import Fields, read_file
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.names import unsafe_reason
+from mlrelease.registry.protected import parse_protected
 from mlrelease.registry.rollout import parse_strategy
 from mlrelease.registry.shape import Key, Shape, build, read
 from mlrelease.registry.types import (
@@ -205,6 +206,7 @@ def _environment(f: Fields) -> Environment:
         rollout=parse_strategy(f.sub("rollout")),
         line=f.line,
         signed=f.bool("signed"),
+        protected=parse_protected(f.sub("protected")),
     )
 
 

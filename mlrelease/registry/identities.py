@@ -10,6 +10,8 @@ that ``gates.approvers`` can point at::
       alice:
         name: Alice Martin              # optional, for people reading
         emails: [alice@bank.example, a.martin@bank.example]
+        github: [alice-m]               # optional: forge accounts, for pull-request reviews
+        gitlab: [amartin]               #   (docs/protected.md)
     groups:
       model-risk: [alice, bob]          # people, or e-mail addresses
 
@@ -47,9 +49,17 @@ def identity_key(who: str) -> str:
 class Person:
     emails: tuple[str, ...]
     name: str | None = None
+    github: tuple[str, ...] = ()  # GitHub logins whose pull-request reviews are this person's
+    gitlab: tuple[str, ...] = ()  # GitLab usernames whose merge-request approvals are this person's
 
 
-PERSON = Shape(Person, (req("emails", "texts"), Key("name")))
+PERSON = Shape(Person, (req("emails", "texts"), Key("name"), Key("github", "texts", default=()), Key("gitlab", "texts", default=())))
+FORGES = ("github", "gitlab")
+
+
+def account_key(forge: str, login: str) -> str:
+    """How a forge account is written where an identity is expected: ``github:login`` (logins ignore case)."""
+    return f"{forge}:{login.strip().lower()}"
 
 
 @dataclass(frozen=True)
@@ -60,14 +70,23 @@ class Identities:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def _by_mailbox(self) -> dict[str, str]:
-        return {identity_key(e): pid for pid, p in self.people.items() for e in p.emails}
+        out = {identity_key(e): pid for pid, p in self.people.items() for e in p.emails}
+        for pid, p in self.people.items():
+            out.update({account_key("github", a): pid for a in p.github})
+            out.update({account_key("gitlab", a): pid for a in p.gitlab})
+        return out
 
     def who(self, text: str) -> str:
-        """The identity of ``Name <email>``, an e-mail or a signing principal: a person's id, or the mailbox."""
+        """The identity of ``Name <email>``, an e-mail, a signing principal or a forge account
+        (``github:login``): a person's id, or the mailbox (or account) itself."""
         key = identity_key(text)
         if key in self.people:
             return key
         return self._by_mailbox().get(key, key)
+
+    def person_of_account(self, forge: str, login: str) -> str | None:
+        """The person whose ``forge`` account ``login`` is, or None when no person lists it."""
+        return self._by_mailbox().get(account_key(forge, login))
 
     def resolve(self, entries: Iterable[str]) -> frozenset[str]:
         """The identities a policy list names: groups expand to their members, the rest is looked up."""
@@ -111,6 +130,14 @@ def _body(f: Fields) -> Identities:
             elif key in owner and owner[key] != pid:
                 f.problem_at(f.line_of("people"), f"{e!r} is listed for both {owner[key]!r} and {pid!r}: one address is one person")
             owner[key] = pid
+        for forge in FORGES:
+            for login in getattr(person, forge):
+                key = account_key(forge, login)
+                if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,254}", key.split(":", 1)[1]):
+                    f.problem_at(f.line_of("people"), f"'people.{pid}.{forge}' has {login!r}, which is no {forge} account name")
+                elif key in owner and owner[key] != pid:
+                    f.problem_at(f.line_of("people"), f"{forge} account {login!r} is listed for both {owner[key]!r} and {pid!r}")
+                owner[key] = pid
     for name in groups:
         if name in people:
             f.problem_at(f.line_of("groups"), f"{name!r} is both a person and a group")

@@ -31,6 +31,8 @@ KEYS: dict[str, str] = {
     "bundle": "Mlrelease-Bundle",  # the release bundle's id, on every commit of a bundle (docs/actions.md)
     "bundle_fate": "Mlrelease-Bundle-Fate",  # "not attempted": a member's outcome written without calling its backend
     "source": "Mlrelease-Source",  # import: where the history came from
+    "proposal": "Mlrelease-Proposal",  # protected environments: the merged pull/merge request carried out
+    "approved_by": "Mlrelease-Approved-By",  # ... and the forge accounts whose approvals counted (github:login, ...)
     "reason": "Reason",
 }
 _BY_KEY = {v.lower(): k for k, v in KEYS.items()}

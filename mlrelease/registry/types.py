@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mlrelease.registry.observations import Observation
+    from mlrelease.registry.protected import Protected
     from mlrelease.registry.rollout import Strategy
 
 GOALS = ("max", "min")
@@ -132,6 +133,7 @@ class Environment:
     rollout: Strategy | None = None  # progressive delivery (see registry/rollout.py)
     line: int | None = None
     signed: bool = False  # every commit touching it is signed by a key in controls/allowed_signers
+    protected: Protected | None = None  # promotions go by pull request (registry/protected.py)
 
 
 @dataclass(frozen=True)

@@ -210,7 +210,7 @@ def run(service: ReleaseService, shown: Plan, say: Say, replan: Callable[[Regist
         fresh = []
         for m in shown.members:
             try:
-                now = service._recheck(reg, m)
+                now = service.recheck(reg, m)
             except PlanChanged as exc:
                 raise PlanChanged(f"{m.request.model}: {exc}", replan(reg)) from None
             if now is None:

@@ -8,6 +8,7 @@ that came from people (reasons, backend messages) are escaped to one line by
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mlrelease.release.plan import CommitPreview
@@ -77,6 +78,7 @@ def outcome(
     message: str | None,
     by_reconcile: bool = False,
     attempted: bool = True,
+    extra: Mapping[str, str] | None = None,
 ) -> CommitPreview:
     """Commit B. ``phase`` may be ``Succeeded|Failed`` in a preview, before the backend answers.
 
@@ -93,7 +95,7 @@ def outcome(
         subject = f"Record the outcome of {d.model} {d.version} in {d.environment}"
     if by_reconcile:
         subject = f"Reconcile: {subject}"
-    fields = d.fields(action="reconcile" if by_reconcile else "outcome", phase=phase, backend_ref=backend_ref)
+    fields = d.fields(action="reconcile" if by_reconcile else "outcome", phase=phase, backend_ref=backend_ref, **(extra or {}))
     if not attempted:
         fields["bundle_fate"] = "not attempted"
     body = f"Backend message: {message}" if message else ""

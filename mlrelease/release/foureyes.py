@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from mlrelease.registry.identities import Identities
 from mlrelease.registry.types import Approval, Environment, ReleaseState
@@ -28,6 +29,7 @@ from mlrelease.release.plan import GateResult
 # Who an approval is from: its identity, or None when it cannot count (e.g. not signed
 # by an allowed key in a signed environment), with the reason.
 Signer = Callable[[Approval], tuple[str | None, str]]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,43 @@ def approvals_gate(required: int, c: Counted) -> GateResult:
     if c.set_aside:
         text += "; not counted: " + "; ".join(c.set_aside)
     return GateResult("approvals", len(c.identities) >= required, text, numbers)
+
+
+def approvals_for(env: Environment, state: ReleaseState, version: str, promoter: str, p: Policy) -> GateResult | None:
+    """The ``approvals`` gate of a promotion of ``version`` by ``promoter`` (None: the environment asks for none).
+
+    In a protected environment the approvals are the reviews of the pull request the
+    promotion opens, so at plan time the gate is deferred: the CI job that carries out the
+    merged request counts them under these same rules before calling the backend
+    (:mod:`mlrelease.release.proposal`), and ``verify`` checks what it recorded.
+    """
+    if not env.gates.approvals:
+        return None
+    if env.protected is not None:
+        required = env.gates.approvals
+        noun = env.protected.noun
+        text = f"deferred to the {noun}: {required} approval{'s' if required > 1 else ''} from distinct identities other than the promoter, counted when it is merged"
+        return GateResult("approvals", True, text, {"required": required, "have": None, "by": [], "not_counted": [], "deferred": noun})
+    return approvals_gate(env.gates.approvals, count(state, version, promoter, p))
+
+
+def review_gate(env: Environment, identities: Identities, promoter: str, version: str, accounts: Sequence[str]) -> GateResult:
+    """The ``approvals`` gate of a protected environment, from the forge accounts that approved its merged request.
+
+    The same rules as approvals made with ``mlrelease approve``: distinct identities, never
+    the promoter's own, only from ``gates.approvers``. An account counts only as the person
+    of ``controls/identities.yaml`` who lists it (``github:`` / ``gitlab:``): otherwise
+    nobody could tell that it is not the promoter's own.
+    """
+    forge = env.protected.provider if env.protected else "github"
+
+    def signer(a: Approval) -> tuple[str | None, str]:
+        person = identities.person_of_account(forge, a.by.split(":", 1)[-1])
+        return (person, "") if person else (None, f"no person of controls/identities.yaml lists {forge} account {a.by.split(':', 1)[-1]!r}")
+
+    p = policy(env, identities, signer)
+    approvals = tuple(Approval(version, f"{forge}:{account}", _EPOCH) for account in accounts)
+    return approvals_gate(env.gates.approvals, count(ReleaseState("", env.name, approvals=approvals), version, promoter, p))
 
 
 def break_glass_approval(state: ReleaseState, version: str, promoter: str, p: Policy) -> Approval | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mlrelease.backends.base import Action, Backend
+from mlrelease.clients.forge import Proposal
 from mlrelease.errors import ExitCode, MlreleaseError, StaleState
 from mlrelease.notify.journal import Delivery
 from mlrelease.registry.fields import format_timestamp
@@ -274,7 +275,7 @@ class Result:
     """What happened: the commits written, the backend's answer, and the exit code."""
 
     plan: Plan
-    status: str  # done | noop | failed | pending
+    status: str  # done | noop | failed | pending | proposed (a protected environment: see release.proposal)
     message: str
     exit_code: ExitCode = ExitCode.OK
     commits: tuple[str, ...] = ()
@@ -284,6 +285,7 @@ class Result:
     notes: tuple[str, ...] = ()
     items: tuple[Result, ...] = ()  # reconcile: one per pending item
     notified: tuple[Delivery, ...] = ()  # the notifications sent after it (failures also in notes)
+    proposal: Proposal | None = None  # a protected environment's pull/merge request, opened instead of deploying
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -298,7 +300,7 @@ class Result:
             "notes": list(self.notes),
             "items": [i.to_json() | {"title": i.plan.title} for i in self.items],
             "notifications": [d.to_json() for d in self.notified],
-        }
+        } | ({"proposal": self.proposal.to_json()} if self.proposal is not None else {})
 
 
 @dataclass(frozen=True)

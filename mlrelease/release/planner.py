@@ -144,9 +144,7 @@ def _promote(reg: Registry, req: Request, ctx: Context, history: planning.Histor
         except NotFound:
             live_manifest = None
     ctl = controls.for_plan(reg, env, ctx.actor, lambda: ctx.own_key(reg.git_root or reg.root), model)
-    approvals = None
-    if env.gates.approvals:
-        approvals = foureyes.approvals_gate(env.gates.approvals, foureyes.count(state, version, ctl.actor, ctl.policy))
+    approvals = foureyes.approvals_for(env, state, version, ctl.actor, ctl.policy)
     results = gates.promote_gates(
         version,
         env,
@@ -331,13 +329,16 @@ def _deploy_plan(
         backend_call=backend.describe(action),
         action=action,
         executor=backend,
-        commits=(intent, commits.outcome(deploy, path, phase="Succeeded|Failed", backend_ref=None, message=None)),
+        commits=(
+            intent,
+            commits.outcome(deploy, path, phase="Succeeded|Failed", backend_ref=None, message=None, by_reconcile=env.protected is not None),
+        ),
         expected=planning.expected(state),
         noop=noop,
         block=planning.first_block(
             planning.readonly_block(ctx, env), None if noop else planning.pending_block(state), None if noop else extra_block
         ),
-        notes=tuple(notes),
+        notes=(*notes, *((env.protected.note(env.name, deploy.model, deploy.promotion_id),) if env.protected else ())),
         desired=desired,
         pin=pin,
         break_glass=over.break_glass,

@@ -18,7 +18,7 @@ from mlrelease.backends.support import Journal
 from mlrelease.errors import ExitCode, MlreleaseError
 from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
-from mlrelease.release import bundle, bundlestate
+from mlrelease.release import bundle, bundlestate, proposal
 from mlrelease.release import state as release_state
 from mlrelease.release.plan import PendingItem, Plan, Progress, Request, Result
 from mlrelease.release.planner import action_for
@@ -53,10 +53,15 @@ def run(service: ReleaseService, plan: Plan, say: Callable[[Progress], None]) ->
 
 def _one(service: ReleaseService, plan: Plan, item: PendingItem, say: Callable[[Progress], None]) -> Result:
     """Ask the backend; if it cannot tell, re-drive ``execute`` with the same id; record the answer."""
+    merged: proposal.Merged | None = None
     with Registry(service.target.registry_root, service.base_ref) as reg:
         sub = _release_plan(service, reg, plan, item) if item.kind == "release" else _retrain_plan(service, reg, plan, item)
         state = reg.release(item.environment or "", item.model) if item.kind == "release" else None
         wait = bundlestate.waiting_for(reg, state) if sub is not None and state is not None else None
+        env = reg.config.environment(item.environment or "") if item.kind == "release" else None
+        if sub is not None and env is not None and env.protected is not None:
+            say(Progress("status", f"{item.model} in {env.name} is protected: looking for the merged {env.protected.noun}"))
+            merged = proposal.merged_check(reg, sub, env.protected)
     if sub is None:
         return Result(dataclasses.replace(plan, title=item.model, action_id=item.action_id), "noop", "no longer Pending")
     if wait is not None:  # a bundle member never called: the member before it decides
@@ -73,6 +78,13 @@ def _one(service: ReleaseService, plan: Plan, item: PendingItem, say: Callable[[
         )
     backend, action = sub.executor, sub.action
     assert backend is not None and action is not None
+    if merged is not None:
+        busy = Journal(service.target.registry_root, backend.name).in_flight(item.action_id)
+        if busy is not None:
+            return Result(
+                sub, "pending", f"{busy}; {item.action_id} stays Pending: run reconcile again once it has ended", ExitCode.STALE_STATE
+            )
+        return proposal.carry_out(service, sub, merged, slot_for(sub))
     status, error = service.call(lambda: backend.status(action))
     how = "backend status"
     if status is None and error is None:

@@ -59,11 +59,12 @@ from mlrelease.registry.gitio import cat_file, git_config, git_dir
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig, Review
-from mlrelease.release import announce, bundle, kinds, reconcile
+from mlrelease.release import announce, bundle, kinds, proposal, reconcile
 from mlrelease.release import state as release_state
 from mlrelease.release.ids import new_id
 from mlrelease.release.plan import Plan, PlanChanged, Progress, ProgressHook, Request, Result
 from mlrelease.release.planner import BackendResolver, Context, make_plan
+from mlrelease.release.proposal import Trailers
 from mlrelease.release.twophase import Slot, slot_for
 from mlrelease.secrets import redact, write_private
 
@@ -284,8 +285,8 @@ class ReleaseService:
         flow = kinds.KINDS[r.kind].flow
         if flow == "reconcile":
             return reconcile.run(self, plan, say)
-        if flow == "two-phase":
-            return self._two_phase(plan, slot_for(plan), say)
+        if flow == "two-phase":  # in a protected environment: a pull request instead (release/proposal.py)
+            return proposal.propose_if_protected(self, plan, say) or self._two_phase(plan, slot_for(plan), say)
         return self._single(plan, say)
 
     def apply(self, build: transaction.Builder, *, patience: int = 1, first: bool = True, refresh: bool = True) -> transaction.Committed:
@@ -312,7 +313,7 @@ class ReleaseService:
             return None
         return transaction.fast_forward_local(self.target, committed.commit, list(committed.paths))
 
-    def _recheck(self, reg: Registry, shown: Plan) -> Plan | None:
+    def recheck(self, reg: Registry, shown: Plan) -> Plan | None:
         """The plan again at the tip being written on: None if there is nothing left to do, or the same plan."""
         now = make_plan(reg, shown.request, self._context(), action_id=shown.action_id)
         if now.block is not None:
@@ -344,7 +345,7 @@ class ReleaseService:
             if slot.landed(reg, action_id):
                 landed = True  # an earlier attempt landed (a push reported as failed that was not)
                 return None
-            checked = self._recheck(reg, shown)
+            checked = self.recheck(reg, shown)
             return slot.intent(reg, checked) if checked is not None else None
 
         say(Progress("intent", f"recording the intent: {shown.title}"))
@@ -427,14 +428,14 @@ class ReleaseService:
             return
         write_private(git_dir(self.target.git_root) / "mlrelease" / "logs" / f"{action_id}.log", outcome.log)
 
-    def record_outcome(self, slot: Slot, plan: Plan, outcome: Outcome, *, recorder: str | None) -> Recorded:
-        """The outcome commit of ``plan``; ``recorder``: who records it when it is not the actor (reconcile)."""
+    def record_outcome(self, slot: Slot, plan: Plan, outcome: Outcome, *, recorder: str | None, extra: Trailers = None) -> Recorded:
+        """The outcome commit of ``plan``; ``recorder``: reconcile's actor; ``extra``: a protected environment's trailers."""
         action_id = plan.action_id or ""
         self._keep_log(action_id, outcome)
         at = self._clock()
 
         def build(reg: Registry) -> Change | None:
-            return slot.outcome(reg, plan, outcome, at=at, recorder=recorder)
+            return slot.outcome(reg, plan, outcome, at=at, recorder=recorder, extra=extra)
 
         try:
             committed = self.apply(build, patience=OUTCOME_PATIENCE, first=False)
@@ -453,7 +454,7 @@ class ReleaseService:
         r = shown.request
 
         def build(reg: Registry) -> Change | None:
-            now = self._recheck(reg, shown)
+            now = self.recheck(reg, shown)
             return self._single_change(reg, now) if now is not None else None
 
         say(Progress("commit", shown.title))

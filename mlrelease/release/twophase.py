@@ -11,6 +11,7 @@ reads the registry at the tip being written on, so it re-runs on each retry.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -44,8 +45,11 @@ class Slot(Protocol):
         """The intent commit of ``plan`` (re-checked at this tip): the action, Pending."""
         ...
 
-    def outcome(self, reg: Registry, plan: Plan, outcome: Outcome, *, at: datetime, recorder: str | None) -> Change | None:
-        """The outcome commit; None when the same answer is already recorded. ``recorder``: reconcile's actor."""
+    def outcome(
+        self, reg: Registry, plan: Plan, outcome: Outcome, *, at: datetime, recorder: str | None, extra: Mapping[str, str] | None = None
+    ) -> Change | None:
+        """The outcome commit; None when the same answer is already recorded. ``recorder``: reconcile's actor;
+        ``extra``: trailers of a protected environment's outcome (the proposal carried out, who approved it)."""
         ...
 
     def summary(self, plan: Plan, outcome: Outcome, ref: str | None) -> str:
@@ -106,7 +110,9 @@ class ReleaseSlot:
         new = release_state.with_intent(base, plan.desired, plan.backend or "record", pin=plan.pin, break_glass=plan.break_glass)
         return Change({self.path: release_state.dump_release(new)}, commits.intent(deploy_facts(plan), self.path).message())
 
-    def outcome(self, reg: Registry, plan: Plan, outcome: Outcome, *, at: datetime, recorder: str | None) -> Change | None:
+    def outcome(
+        self, reg: Registry, plan: Plan, outcome: Outcome, *, at: datetime, recorder: str | None, extra: Mapping[str, str] | None = None
+    ) -> Change | None:
         action_id, phase = plan.action_id or "", _phase(outcome)
         current = reg.release(self.environment, self.model)
         if current is None or current.observed is None or current.observed.promotion_id != action_id:
@@ -120,7 +126,13 @@ class ReleaseSlot:
         new = release_state.with_outcome(current, ok=outcome.ok, at=at, backend_ref=ref, message=outcome.message)
         message = new.observed.message if new.observed else None
         preview = commits.outcome(
-            deploy_facts(plan, recorder), self.path, phase=phase, backend_ref=ref, message=message, by_reconcile=recorder is not None
+            deploy_facts(plan, recorder),
+            self.path,
+            phase=phase,
+            backend_ref=ref,
+            message=message,
+            by_reconcile=recorder is not None,
+            extra=extra,
         )
         return Change({self.path: release_state.dump_release(new)}, preview.message())
 
@@ -168,7 +180,9 @@ class RetrainSlot:
         existing = reg.retrain_requests(self.model)
         return Change({self.path: release_state.dump_retrain(self.model, (*existing, request))}, plan.commits[0].message())
 
-    def outcome(self, reg: Registry, plan: Plan, outcome: Outcome, *, at: datetime, recorder: str | None) -> Change | None:
+    def outcome(
+        self, reg: Registry, plan: Plan, outcome: Outcome, *, at: datetime, recorder: str | None, extra: Mapping[str, str] | None = None
+    ) -> Change | None:
         action_id, phase = plan.action_id or "", _phase(outcome)
         requests = list(reg.retrain_requests(self.model))
         index = next((i for i, q in enumerate(requests) if q.id == action_id), None)
