@@ -29,6 +29,7 @@ from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
+from mlrelease.audit import marks
 from mlrelease.errors import MlreleaseError
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.overview import Overview, overview
@@ -185,6 +186,24 @@ class MlreleaseApp(App[None]):
         self.read_at = self.clock()
         self.registry_changed.publish(message.view)
         self.load_statuses(message.view)
+        self.load_marks(message.view)
+
+    @work(thread=True, exclusive=True, group="marks", exit_on_error=False, description="verifying the release history")
+    def load_marks(self, view: Overview) -> None:
+        """Verify's findings on the states shown (cached per commit, so only the first read of a tip costs)."""
+        with self.session.open() as reg:
+            found, _unchecked = marks.safe_findings(reg)
+        if found:
+            self.post_message(messages.MarksRead(marks.mark_overview(view, found)))
+
+    @on(messages.MarksRead)
+    def _marks_read(self, message: messages.MarksRead) -> None:
+        if self.overview is None or self.overview.environments != message.view.environments:
+            return
+        if [m.name for m in self.overview.models] != [m.name for m in message.view.models]:
+            return  # read again since: the next read brings its own marks
+        self.overview = message.view
+        self.registry_changed.publish(message.view)
 
     @on(messages.NotificationsCounted)
     def _notifications_counted(self, message: messages.NotificationsCounted) -> None:

@@ -32,6 +32,13 @@ class RegistryRead(Message):
 
 
 @dataclass
+class MarksRead(Message):
+    """The overview again, with what `mlrelease verify` says of each release state (a third, slower read)."""
+
+    view: Overview
+
+
+@dataclass
 class StatusesRead(Message):
     """One batch of per-model status (gates, health, trends) from the second phase of a read."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from mlrelease.audit import marks
 from mlrelease.errors import Problem
 from mlrelease.registry.bundles import grouped
 from mlrelease.registry.compare import Comparison, compare_versions
@@ -87,8 +88,10 @@ def load_model(session: Session, name: str) -> ModelData:
 
 
 def load_history(session: Session, name: str) -> list[Event]:
+    """The newest events, each with what `mlrelease verify` says of its commit (hand-edited, unverified...)."""
     with session.open() as reg:
-        return list(grouped(history(reg, name, limit=HISTORY_LIMIT)))  # a release bundle is one row
+        found = marks.safe_findings(reg)[0]
+        return list(grouped(marks.mark_events(history(reg, name, limit=HISTORY_LIMIT), found)))  # a release bundle is one row
 
 
 def load_lineage(session: Session, name: str, version: str) -> Lineage:

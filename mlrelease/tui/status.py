@@ -64,6 +64,9 @@ def status_cell(summary: ModelSummary, status: ModelStatus | None) -> Text:
     """Every fact worth a glance, as symbol + word, most urgent first."""
     parts: list[Text] = []
     flags = summary.flags
+    if "unverified" in flags:  # as the cells say it: hand-edited alone, or unverified
+        words = {m for e in summary.environments for m in e.marks}
+        parts.append(Text("⚠ hand-edited" if words == {"hand-edited"} else "⚠ unverified", style="bold red"))
     if "break-glass" in flags:
         parts.append(Text("⚠ break-glass, not reviewed", style="bold red"))
     elif "forced" in flags:

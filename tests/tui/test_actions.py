@@ -117,7 +117,8 @@ async def test_promote_shows_the_plan_then_commits_and_reloads(repo: Path, make_
         with Registry(repo) as reg:  # the promotion id the plan showed is the one recorded
             assert reg.release("staging", "fraud-card").desired.promotion_id == shown_id
         assert head(repo) != before and app.head == head(repo)  # reloaded after the action
-        assert [r.cells[3].plain for r in app.screen.shown if r.summary.name == "fraud-card"] == ["1.2.0"]
+        # the new live version; the file's history still holds the fixture's hand-written commit (verify's mark)
+        assert [r.cells[3].plain for r in app.screen.shown if r.summary.name == "fraud-card"] == ["1.2.0 ⚠"]
         assert app.activity[-1].ok and "is live in staging" in app.activity[-1].outcome
     log = git(repo, "log", "-2", "--format=%B")
     assert "Mlrelease-Action: promote" in log and "Reason: dev ran clean" in log

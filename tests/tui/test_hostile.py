@@ -144,4 +144,4 @@ async def test_no_color_keeps_every_status_readable(repo: Path, make_app, monkey
         await settle(pilot, app)
         assert app.no_color
         rows = [" ".join(c.plain for c in r.cells) for r in app.screen.shown]
-        assert "◆ 1.2.0→staging" in rows[1] and "✓ current" in rows[0]  # symbols and words, not colour alone
+        assert "◆ 1.2.0→staging" in rows[1] and "⚠ hand-edited" in rows[0]  # symbols and words, not colour alone

@@ -23,11 +23,12 @@ async def test_rows_show_live_versions_candidate_and_status(repo: Path, make_app
         screen = app.screen
         assert isinstance(screen, OverviewScreen)
         rows = texts(screen)
-        assert rows[0].startswith("churn | team-crm | — | — | 0.2.0 | f1 0.650")
-        assert rows[0].endswith("✓ current")
+        # The fixture's release states were committed by hand (no Mlrelease-Action): verify says so, and so do the cells.
+        assert rows[0].startswith("churn | team-crm | — | — | 0.2.0 ⚠ | f1 0.650")
+        assert rows[0].endswith("⚠ hand-edited")
         fraud = rows[1]
         assert "◆ 1.2.0→staging" in fraud  # candidate and where it goes next (from the planner)
-        assert "fraud-card | team-fraud | 1.2.0 | 1.1.0 | 1.0.0" in fraud
+        assert "fraud-card | team-fraud | 1.2.0 ⚠ | 1.1.0 ⚠ | 1.0.0 ⚠" in fraud
         assert "f1 0.800 ▁▅█↗" in fraud  # headline of production's version, with its trend
         assert app.statuses["fraud-card"].failing_gates == ()
         assert "read at 12:00:00" in app.status_line().plain

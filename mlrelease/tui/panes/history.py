@@ -32,9 +32,14 @@ def change_text(e: Event) -> Text:
 
 
 def why_text(e: Event) -> Text:
+    """Marks first (what verify does not accept, break-glass, forced): they must never be cut off."""
     why = lit(e.note if e.members else e.reason or e.note or e.subject)  # a bundle: what became of each model
     if e.forced:
         why = join(Text("forced gates:", style="bold"), lit(e.forced), why)
+    if e.break_glass:
+        why = join(Text("⚠ break-glass by", style="bold red"), lit(e.break_glass), why)
+    for m in reversed(e.marks):
+        why = join(Text(f"⚠ {plain(m)}", style="bold red"), why)
     return why
 
 

@@ -37,6 +37,8 @@ def event_fields(e: Event) -> Text:
         ("committed by", e.author if e.actor and e.actor != e.author else None),
         ("phase", e.phase),
         ("forced gates", e.forced),
+        ("break-glass by", e.break_glass),
+        ("verify says", "; ".join(e.marks) + " (`mlrelease verify` says why)" if e.marks else None),
         ("backend", e.backend),
         ("backend reference", e.backend_ref),
         ("action id", e.promotion_id),

@@ -63,6 +63,8 @@ def env_cell(env: EnvStatus) -> Text:
         out.append(f" →{plain(env.desired)}…", style="yellow")
     elif env.failed and env.desired is not None:
         out.append(f" ✗{plain(env.desired)}", style="red")
+    if env.marks:  # a symbol only, so every column still fits at 80 wide; the Status column says it in words
+        out.append(" ⚠", style="bold red")
     if env.break_glass:
         out.append(" ⚠break-glass", style="bold red")
     elif env.forced:
