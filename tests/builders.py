@@ -8,6 +8,7 @@ itself writes them.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,12 @@ def shared_remote(tmp_path: Path) -> Path:
     bare = tmp_path / "remote.git"
     git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
     return bare
+
+
+def ssh_key(folder: Path, name: str) -> Path:
+    """A fresh ed25519 key pair made by the real ssh-keygen (the signing tests need git's own verification)."""
+    if shutil.which("ssh-keygen") is None:
+        raise AssertionError("ssh-keygen is not installed: scripts/test installs Debian's openssh-client (apt-get install openssh-client)")
+    key = folder / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
+    return key

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import ORIGIN, add_remote, commit_all, config, git, make_registry, release, write
+from tests.builders import ORIGIN, add_remote, commit_all, config, git, make_registry, release, ssh_key, write
 from tests.cli_helpers import EXE, run_mlrelease
 
 # ---- item 4: --debug adds a traceback and changes nothing else ---------------------------
@@ -96,16 +96,9 @@ def test_init_finds_the_identity_in_git_config_global(tmp_path: Path) -> None:
 # ---- item 11: the user's signing configuration is respected -------------------------------
 
 
-def _ssh_key(tmp_path: Path, name: str) -> Path:
-    key = tmp_path / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
-    return key
-
-
-@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is needed to make a signing key")
 def test_signing_configured_means_signed_commits(tmp_path: Path) -> None:
     root = make_registry(tmp_path / "registry")
-    key = _ssh_key(tmp_path, "alice")
+    key = ssh_key(tmp_path, "alice")
     allowed = tmp_path / "allowed_signers"
     allowed.write_text(f"author@example.com {key.with_suffix('.pub').read_text().strip()}\n")
     for k, v in (
@@ -123,7 +116,6 @@ def test_signing_configured_means_signed_commits(tmp_path: Path) -> None:
         assert verified.returncode == 0, f"{sha} is not signed: {verified.stderr}"
 
 
-@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is needed to make a signing key")
 def test_a_signing_failure_fails_before_anything_is_pushed(tmp_path: Path) -> None:
     root = make_registry(tmp_path / "registry")
     remote = add_remote(root, tmp_path / "remote.git")

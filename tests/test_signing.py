@@ -8,29 +8,20 @@ signer, never the committer string. `verify` reports unsigned commits there.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 import mlrelease.cli.output
-from tests.builders import commit_all, write
+from tests.builders import commit_all, ssh_key, write
 from tests.release_helpers import head, state_at
 from tests.test_four_eyes import People, production_gates
-
-pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
 
 
 @pytest.fixture(autouse=True)
 def _fresh_console(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mlrelease.cli.output, "_console", None)
-
-
-def keygen(folder: Path, name: str) -> Path:
-    key = folder / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
-    return key
 
 
 class Signers(People):
@@ -54,7 +45,7 @@ class Signers(People):
 def signers(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Signers:
     folder = tmp_path / "keys"
     folder.mkdir()
-    keys = {name: keygen(folder, name) for name in ("alice", "bob", "carol", "mallory")}
+    keys = {name: ssh_key(folder, name) for name in ("alice", "bob", "carol", "mallory")}
     lines = [f"{n}@bank.example " + " ".join(Path(f"{keys[n]}.pub").read_text().split()[:2]) for n in ("alice", "bob", "carol")]
     write(repo, "controls/allowed_signers", "\n".join(lines) + "\n")
     commit_all(repo, "Allowed signers")
