@@ -90,7 +90,11 @@ class HistoryPane(Pane):
             for e in events
         ]
         labels = [Text(label) for label in LABELS]
-        self.query_one("#history-table", RegistryTable).fill(labels, rows, self._widths(labels, rows))
+        widths = self._widths(labels, rows)
+        if 0 < widths[0] < 16:  # no room for the time of day: the day alone, never "2026-03-0…"
+            for row, e in zip(rows, events, strict=True):
+                row[0] = Text(when(e.at)[:10])
+        self.query_one("#history-table", RegistryTable).fill(labels, rows, widths)
         self.query_one("#history-note", Static).update(
             Text(f"{len(events)} events, newest first (from git; hand edits included) · Enter: the whole event", style="dim")
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
@@ -20,8 +22,13 @@ VERDICT = {
 }
 
 
-def delta_cell(version: Version, metric: str, data: ModelData) -> Text:
-    """The value, then its change against the live version, marked by the metric's goal."""
+def delta_cell(version: Version, metric: str, data: ModelData, room: int | None = None) -> Text:
+    """The value, then its change against the live version, marked by the metric's goal.
+
+    In a column narrower than that (``room`` cells), the change is rounded to one decimal
+    fewer, or, when that does not fit or would read 0, only its mark stays: a number is
+    never cut (``▼−0.00`` for −0.009 would say it did not move).
+    """
     definition = data.config.metrics.get(metric)
     value = version.metrics.get(metric)
     out = Text(metric_text(definition, metric, value))
@@ -33,8 +40,26 @@ def delta_cell(version: Version, metric: str, data: ModelData) -> Text:
     if delta is None or delta.delta is None:
         return out
     symbol, style = VERDICT.get(delta.verdict, ("?", "yellow"))
-    out.append(f" {symbol}" if delta.verdict == SAME else f" {symbol}{delta.render_delta()}", style=style)
+    change = f" {symbol}" if delta.verdict == SAME else f" {symbol}{delta.render_delta()}"
+    if room is not None and out.cell_len + len(change) > room:
+        rounded = _rounded(delta.delta, definition.format if definition else None)
+        change = f" {symbol}{rounded}" if rounded and out.cell_len + len(rounded) + 2 <= room else f" {symbol}"
+    out.append(change, style=style)
     return out
+
+
+_DECIMALS = re.compile(r"\.(\d+)([f%])")
+
+
+def _rounded(delta: float, spec: str | None) -> str | None:
+    """The change with one decimal fewer, properly rounded (−0.009 → "−0.01"); None when that says 0 or cannot be told."""
+    match = _DECIMALS.fullmatch(spec or "")
+    if match is None or int(match.group(1)) == 0:
+        return None
+    text = format(abs(delta), f".{int(match.group(1)) - 1}{match.group(2)}")
+    if not any(c in "123456789" for c in text):
+        return None  # "0.00" would say it did not move
+    return ("+" if delta > 0 else "−") + text
 
 
 def short_author(author: str | None) -> str | None:
@@ -80,7 +105,16 @@ class VersionsPane(Pane):
             *(("drop", i, 0) for i in reversed(metrics[2:])),  # the first two stay (compare and trend have all)
             ("drop", 3, 0),
         ]
-        widths = fit_widths(column_widths(labels, rows), self.app.size.width - 3, steps)
+        natural = column_widths(labels, rows)
+        widths = fit_widths(natural, self.app.size.width - 3, steps)
+        for i in (i for i in metrics if 0 < widths[i] < natural[i]):  # cut columns: marks without figures, never half a number
+            for row, version in zip(rows, self.rows, strict=True):
+                if row[i].cell_len > widths[i]:
+                    row[i] = delta_cell(version, data.key_metrics[i - 4], data, room=widths[i])
+        if 0 < widths[2] < natural[2]:  # "2026-11-17 1" is no time: the day alone, under a label that fits
+            labels[2] = Text("Created")
+            for row, version in zip(rows, self.rows, strict=True):
+                row[2] = Text(when(version.created)[:10])
         with self.app.batch_update():
             table.fill(labels, rows, widths)
             names = [v.version for v in self.rows]

@@ -38,12 +38,6 @@ def what(d: Delivery) -> Text:
     return lit(" ".join(v for v in (d.model, d.environment) if v) or None)
 
 
-def cut(text: Text) -> Text:
-    """A cell that ends in "…" where its column ends (not at the last word that fits)."""
-    text.no_wrap, text.overflow = True, "ellipsis"
-    return text
-
-
 class NotificationsScreen(BaseScreen):
     TITLE = "Notifications"
     SCOPES = ("table", "app")
@@ -89,10 +83,7 @@ class NotificationsScreen(BaseScreen):
     @on(Read)
     def _show(self, message: Read) -> None:
         self.deliveries = found = message.deliveries
-        rows = [
-            [Text(when(d.at)), cut(lit(d.event, "bold")), cut(lit(d.channel)), result_cell(d), cut(what(d)), cut(lit(d.detail))]
-            for d in found
-        ]
+        rows = [[Text(when(d.at)), lit(d.event, "bold"), lit(d.channel), result_cell(d), what(d), lit(d.detail)] for d in found]
         if not rows:
             rows = [[Text("—"), Text("nothing recorded"), Text(""), Text(""), Text(""), Text("")]]
         labels = [Text(label) for label in LABELS]

@@ -4,7 +4,8 @@ Cells must be ``rich.text.Text`` (see :mod:`mlrelease.tui.safe`): a ``str`` cell
 parsed as markup by ``DataTable``. Tables are filled through :meth:`RegistryTable.fill`:
 
 * column widths are computed here from the cells' lengths, once per fill, so columns do
-  not jump as rows arrive;
+  not jump as rows arrive; a cell longer than its column ends in "…" (a reason cut at a
+  word boundary would read as the whole reason);
 * rows are added a page at a time, the next page when the cursor or the scroll nears the
   end: ``DataTable`` measures and lays out every cell of every row it holds, which for a
   thousand models costs more than a keystroke may.
@@ -77,6 +78,9 @@ class RegistryTable(DataTable[object]):
     def fill(self, labels: Sequence[Text], rows: Sequence[Sequence[Text]], widths: Sequence[int] | None = None) -> None:
         """Replace columns and rows; ``widths`` (one per column) defaults to the longest cell's; 0 leaves a column out."""
         widths = list(widths) if widths is not None else column_widths(labels, rows)
+        for row in rows:
+            for cell in row:  # one line per row: a cell that does not fit ends in "…", never at its last whole word
+                cell.no_wrap, cell.overflow = True, "ellipsis"
         if 0 in widths:
             labels, *kept = shown_columns(widths, labels, *rows)
             rows, widths = kept, [w for w in widths if w > 0]
