@@ -18,7 +18,7 @@ from mlrelease.backends.support import Journal
 from mlrelease.errors import ExitCode, MlreleaseError
 from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
-from mlrelease.release import bundle, bundlestate, proposal
+from mlrelease.release import bundlestate, proposal
 from mlrelease.release import state as release_state
 from mlrelease.release.plan import PendingItem, Plan, Progress, Request, Result
 from mlrelease.release.planner import action_for
@@ -39,6 +39,8 @@ def run(service: ReleaseService, plan: Plan, say: Callable[[Progress], None]) ->
         except MlreleaseError as exc:
             sub = dataclasses.replace(plan, title=f"{item.model} {item.environment or ''}".strip(), action_id=item.action_id)
             results.append(Result(sub, "error", str(exc), exc.exit_code))
+    from mlrelease.release import bundle  # only reconcile needs a bundle's undo, not every action
+
     try:
         results += bundle.finish(service, say)
     except MlreleaseError as exc:
@@ -68,6 +70,8 @@ def _one(service: ReleaseService, plan: Plan, item: PendingItem, say: Callable[[
         how, before = wait
         bundle_id = state.desired.bundle if state and state.desired else ""
         if how == "failed":
+            from mlrelease.release import bundle
+
             return bundle.not_attempted(service, sub, bundle_id or "", f"{before} failed")
         return Result(
             sub,

@@ -59,7 +59,7 @@ from mlrelease.registry.gitio import cat_file, git_config, git_dir
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig, Review
-from mlrelease.release import announce, bundle, kinds, proposal, reconcile
+from mlrelease.release import announce, kinds, proposal, reconcile
 from mlrelease.release import state as release_state
 from mlrelease.release.ids import new_id
 from mlrelease.release.plan import Plan, PlanChanged, Progress, ProgressHook, Request, Result
@@ -213,6 +213,8 @@ class ReleaseService:
         fetch: bool = True,
     ) -> Plan:
         """A release bundle's plan (:mod:`mlrelease.release.bundle`): ``targets`` (model, version or None) or bundle ``name``."""
+        from mlrelease.release import bundle  # a bundle's code (and the history it reads) only for bundles
+
         if fetch:
             self.refresh()
         with Registry(self.target.registry_root, self.base_ref) as reg:
@@ -221,12 +223,16 @@ class ReleaseService:
 
     def rollback_bundle(self, bundle_id: str, *, environment: str | None, reason: str | None, fetch: bool = True) -> Plan:
         """``rollback --bundle ID``: every member of bundle ID back to what was live before it, as a bundle of its own."""
+        from mlrelease.release import bundle  # a bundle's code (and the history it reads) only for bundles
+
         if fetch:
             self.refresh()
         with Registry(self.target.registry_root, self.base_ref) as reg:
             return self._bundle(reg, bundle.rollback_requests(reg, bundle_id, environment, reason), None)
 
     def _bundle(self, reg: Registry, requests: list[Request], name: str | None) -> Plan:
+        from mlrelease.release import bundle  # a bundle's code (and the history it reads) only for bundles
+
         return bundle.make_plan(reg, requests, self._context(), name=name, bundle_id=None, ids=None)
 
     def run_two_phase(self, plan: Plan, say: Callable[[Progress], None]) -> Result:
@@ -281,6 +287,8 @@ class ReleaseService:
             raise GateRefused(f"refused by {len(plan.failing)} gate{'s' if len(plan.failing) > 1 else ''}: {_gate_summary(plan)}")
         say = progress or (lambda _p: None)
         if plan.members:
+            from mlrelease.release import bundle
+
             return bundle.run(self, plan, say, lambda reg: bundle.replan(reg, plan, self._context()))
         flow = kinds.KINDS[r.kind].flow
         if flow == "reconcile":
