@@ -37,8 +37,9 @@ from mlrelease.registry.history import Event
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.overview import Overview
 
+from .report import Finding, Report
 from .state import WalkState
-from .verify import Finding, Report, resume, verify
+from .verify import resume, verify
 
 WORDS = {"hand-edit": "hand-edited", "unsigned": "unsigned"}
 
