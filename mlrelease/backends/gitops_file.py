@@ -37,7 +37,7 @@ from mlrelease.backends.settings import Settings
 from mlrelease.backends.support import file_name, one_line
 from mlrelease.backends.yamledit import Edit, current_value, set_value
 from mlrelease.errors import EditError, MlreleaseError
-from mlrelease.gitstore import gitwrite, transaction
+from mlrelease.gitstore import gitwrite, locks, transaction
 from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.gitio import git, git_dir, git_text, git_toplevel
@@ -123,7 +123,7 @@ def _locked(path: Path, timeout: float = LOCK_TIMEOUT) -> contextlib.AbstractCon
     The lock file sits beside the clone, not in it, so a broken clone can be removed and
     made again while the lock is held.
     """
-    return gitwrite.file_lock(path, timeout=timeout, holder=str(path))
+    return locks.file_lock(path, timeout=timeout, holder=str(path))
 
 
 def _clear_stale_locks(clone: Path) -> None:

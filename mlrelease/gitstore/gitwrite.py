@@ -11,13 +11,12 @@ tree. Local writers are serialised by an ``flock`` the kernel releases if we cra
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import random
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -58,34 +57,6 @@ def identity(git_root: Path) -> Identity:
     if not name.strip() or not email.strip():
         raise MlreleaseError("no git identity: set user.name and user.email (git config --global user.name 'Your Name')")
     return Identity(name.strip(), email.strip())
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, *, timeout: float, holder: str) -> Iterator[None]:
-    """An exclusive ``flock`` on ``path``: the kernel frees it if we die, so it never goes stale.
-
-    ``holder`` says what is held, for the error when waiting takes longer than ``timeout``.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise MlreleaseError(f"another mlrelease process holds {holder} for more than {timeout:g} s") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
-
-
-def repo_lock(git_root: Path, timeout: float = 60.0) -> contextlib.AbstractContextManager[None]:
-    """Serialise mlrelease writers of one repository on this machine."""
-    return file_lock(git_dir(git_root) / "mlrelease" / "write.lock", timeout=timeout, holder=f"the write lock on {git_root}")
 
 
 def rev(git_root: Path, ref: str) -> str | None:

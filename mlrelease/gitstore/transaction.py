@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mlrelease.errors import MlreleaseError, PushRejected, StaleBranch
-from mlrelease.gitstore import gitwrite, objects
+from mlrelease.gitstore import gitwrite, locks, objects
 from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.registry.gitio import blob_id, git, git_config, git_toplevel
 from mlrelease.registry.loader import Registry
@@ -108,7 +108,7 @@ def apply(
     ``refresh=False`` (with a remote): leave the local branch and checkout for a later
     :func:`fast_forward_local`, so an action of two commits refreshes them once.
     """
-    with gitwrite.repo_lock(t.git_root):
+    with locks.repo_lock(t.git_root):
         gitwrite.repair_checkout(t.git_root)
     if t.remote is None:
         return _apply_local(t, build, author=author, date=date, guard=guard_checkout)
@@ -153,7 +153,7 @@ def _commit(t: Target, parent: str | None, change: Change, author: Identity | No
 
 
 def _apply_local(t: Target, build: Builder, *, author: Identity | None, date: datetime | None, guard: bool) -> Committed:
-    with gitwrite.repo_lock(t.git_root):
+    with locks.repo_lock(t.git_root):
         tip = gitwrite.rev(t.git_root, f"refs/heads/{t.branch}")
         if tip is None:
             raise MlreleaseError(f"branch {t.branch} has no commits yet in {t.git_root}; commit the registry first")
@@ -211,7 +211,7 @@ def _apply_remote(
             checked.update(change.paths)
         return change
 
-    with gitwrite.repo_lock(t.git_root):
+    with locks.repo_lock(t.git_root):
 
         def attempt() -> Committed | None:
             nonlocal tries
@@ -246,7 +246,7 @@ def propose(t: Target, build: Builder, branch: str, *, author: Identity | None =
     pushes to it and a refused push is final (:class:`~mlrelease.errors.PushRejected`).
     """
     assert t.remote is not None
-    with gitwrite.repo_lock(t.git_root):
+    with locks.repo_lock(t.git_root):
         gitwrite.repair_checkout(t.git_root)
         tip = gitwrite.fetch(t.git_root, t.remote, t.branch)
         change = _build_at(t, tip, build)

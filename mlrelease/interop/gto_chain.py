@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from mlrelease.errors import MlreleaseError
-from mlrelease.gitstore import gitwrite, transaction
+from mlrelease.gitstore import gitwrite, locks, transaction
 from mlrelease.interop.gto_tags import imported_tags
 from mlrelease.registry.gitio import git
 from mlrelease.registry.loader import Registry
@@ -55,7 +55,7 @@ def write_chain(t: transaction.Target, build: Build) -> tuple[list[str], str | N
     tip after a recognised rejection, bounded like every push; then the local branch is
     fast-forwarded where that loses nothing. Returns the commits and a note, if any.
     """
-    with gitwrite.repo_lock(t.git_root):
+    with locks.repo_lock(t.git_root):
         if t.remote is None:
             return _write_local(t, build), None
         remote = t.remote

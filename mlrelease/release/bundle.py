@@ -38,7 +38,7 @@ from mlrelease.registry.bundles import members_of
 from mlrelease.registry.history import history, iter_history
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Config, ReleaseState
-from mlrelease.release import bundlestate, commits, planner
+from mlrelease.release import backendcall, bundlestate, commits, planner
 from mlrelease.release import state as release_state
 from mlrelease.release.ids import new_id
 from mlrelease.release.plan import Block, Confirmation, Plan, PlanChanged, Progress, Request, Result
@@ -283,7 +283,7 @@ def call_member(service: ReleaseService, p: Plan, say: Say, *, recorder: str | N
         raise MlreleaseError(f"{p.title}: the plan has no backend call")
     aid = p.action_id or ""
     say(Progress("backend", f"{p.request.model}: calling backend {backend.name} for promotion {aid}"))
-    outcome, error = service.call_backend(backend, aid, lambda: backend.execute(action))
+    outcome, error = backendcall.in_flight(service.target.registry_root, backend, aid, lambda: backend.execute(action))
     if outcome is None:
         return Result(
             p,

@@ -44,7 +44,7 @@ from mlrelease.gitstore.transaction import Change
 from mlrelease.registry.gitio import git_dir
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.protected import Protected
-from mlrelease.release import foureyes
+from mlrelease.release import backendcall, foureyes
 from mlrelease.release.plan import Plan, Progress, Result
 from mlrelease.release.twophase import Slot, slot_for
 from mlrelease.secrets import write_private
@@ -254,7 +254,7 @@ def carry_out(service: ReleaseService, sub: Plan, merged: Merged, slot: Slot) ->
         outcome = Outcome(ok=False, message=merged.message)
         code = ExitCode.GATE_REFUSED
     else:
-        answer, error = service.call_backend(backend, action_id, lambda: backend.execute(action))
+        answer, error = backendcall.in_flight(service.target.registry_root, backend, action_id, lambda: backend.execute(action))
         if answer is None:
             return Result(
                 sub,

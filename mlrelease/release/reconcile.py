@@ -18,7 +18,7 @@ from mlrelease.backends.support import Journal
 from mlrelease.errors import ExitCode, MlreleaseError
 from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
-from mlrelease.release import bundlestate, proposal
+from mlrelease.release import backendcall, bundlestate, proposal
 from mlrelease.release import state as release_state
 from mlrelease.release.plan import PendingItem, Plan, Progress, Request, Result
 from mlrelease.release.planner import action_for
@@ -89,7 +89,7 @@ def _one(service: ReleaseService, plan: Plan, item: PendingItem, say: Callable[[
                 sub, "pending", f"{busy}; {item.action_id} stays Pending: run reconcile again once it has ended", ExitCode.STALE_STATE
             )
         return proposal.carry_out(service, sub, merged, slot_for(sub))
-    status, error = service.call(lambda: backend.status(action))
+    status, error = backendcall.call(lambda: backend.status(action))
     how = "backend status"
     if status is None and error is None:
         busy = Journal(service.target.registry_root, backend.name).in_flight(item.action_id)
@@ -103,7 +103,7 @@ def _one(service: ReleaseService, plan: Plan, item: PendingItem, say: Callable[[
                 phase="Pending",
             )
         say(Progress("backend", f"backend {backend.name} cannot tell; calling it again with the same id {item.action_id}"))
-        status, error = service.call_backend(backend, item.action_id, lambda: backend.execute(action))
+        status, error = backendcall.in_flight(service.target.registry_root, backend, item.action_id, lambda: backend.execute(action))
         how = "re-driven by reconcile"
     if status is None:
         return Result(

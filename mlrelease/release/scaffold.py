@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mlrelease import __version__
 from mlrelease.errors import MlreleaseError
-from mlrelease.gitstore import gitwrite
+from mlrelease.gitstore import gitwrite, locks
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.config import parse_config
 from mlrelease.registry.gitio import git, git_toplevel
@@ -137,7 +137,7 @@ def _commit(result: InitResult, files: dict[str, bytes], who: gitwrite.Identity)
     if branch is None:
         raise MlreleaseError(f"{git_root}: HEAD is detached; check out a branch first, or use --no-commit")
     message = format_message("Initialise the mlrelease registry", {"action": "init", "actor": str(who)})
-    with gitwrite.repo_lock(git_root):
+    with locks.repo_lock(git_root):
         tip = gitwrite.rev(git_root, f"refs/heads/{branch}")
         new = gitwrite.commit_files(git_root, parent=tip, changes=files, message=message, author=who, committer=who)
         if new is None:  # only possible when these very files are committed but deleted from the checkout

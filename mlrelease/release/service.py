@@ -46,27 +46,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlrelease.backends import backend_for
-from mlrelease.backends.base import Backend, BackendContext, Outcome, OutcomeUnknown
+from mlrelease.backends.base import Backend, BackendContext, Outcome
 from mlrelease.backends.record import RecordBackend
-from mlrelease.backends.support import Journal
 from mlrelease.errors import ExitCode, GateRefused, MlreleaseError, ReadOnly, UsageError
-from mlrelease.gitstore import gitwrite, transaction
+from mlrelease.gitstore import gitwrite, locks, transaction
 from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.gitstore.transaction import Change, Target
 from mlrelease.registry import layout, signing, yamlsafe
 from mlrelease.registry.config import parse_config
-from mlrelease.registry.gitio import cat_file, git_config, git_dir
+from mlrelease.registry.gitio import cat_file, git_config
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig, Review
-from mlrelease.release import announce, kinds, proposal, reconcile
+from mlrelease.release import announce, backendcall, kinds, proposal, reconcile
 from mlrelease.release import state as release_state
 from mlrelease.release.ids import new_id
 from mlrelease.release.plan import Plan, PlanChanged, Progress, ProgressHook, Request, Result
 from mlrelease.release.planner import BackendResolver, Context, make_plan
 from mlrelease.release.proposal import Trailers
 from mlrelease.release.twophase import Slot, slot_for
-from mlrelease.secrets import redact, write_private
 
 # An outcome commit conflicts only with its own intent: others' pushes can delay it, never
 # make it wrong, so it keeps trying this many times longer than an intent would.
@@ -183,7 +181,7 @@ class ReleaseService:
         """Fetch the remote branch so the next plan sees what others pushed (no-op without a remote)."""
         t = self.target
         if t.remote is not None:
-            with gitwrite.repo_lock(t.git_root):
+            with locks.repo_lock(t.git_root):
                 gitwrite.fetch(t.git_root, t.remote, t.branch)
 
     # ---- planning --------------------------------------------------------------------------------
@@ -389,7 +387,7 @@ class ReleaseService:
         if backend is None or action is None:
             raise MlreleaseError(f"{plan.title}: the plan has no backend call")
         say(Progress("backend", f"calling backend {backend.name} for {slot.noun} {action_id}"))
-        outcome, error = self.call_backend(backend, action_id, lambda: backend.execute(action))
+        outcome, error = backendcall.in_flight(self.target.registry_root, backend, action_id, lambda: backend.execute(action))
         if outcome is None:
             refreshed.append(self._refresh(committed))
             return Result(
@@ -415,31 +413,10 @@ class ReleaseService:
             plan, status, slot.summary(plan, outcome, ref), code, done + rec.commits, phase, ref, committed.pushed or rec.pushed, notes
         )
 
-    def call_backend(self, backend: Backend, action_id: str, fn: Callable[[], Outcome | None]) -> tuple[Outcome | None, str | None]:
-        """``execute`` for ``action_id``, marked in flight on this machine while it runs (see reconcile)."""
-        with Journal(self.target.registry_root, backend.name).flight(action_id):
-            return self.call(fn)
-
-    @staticmethod
-    def call(fn: Callable[[], Outcome | None]) -> tuple[Outcome | None, str | None]:
-        """A backend call: an exception means "outcome unknown", never "failed" (it may have deployed)."""
-        try:
-            return fn(), None
-        except OutcomeUnknown as exc:
-            return None, redact(f"it cannot tell whether it happened: {exc}")
-        except Exception as exc:  # a plugin's bug must not lose the record of what may have happened
-            return None, redact(f"it raised an error: {type(exc).__name__}: {exc}")
-
-    def _keep_log(self, action_id: str, outcome: Outcome) -> None:
-        """The backend's full output, redacted, beside the repository (never committed)."""
-        if not outcome.log:
-            return
-        write_private(git_dir(self.target.git_root) / "mlrelease" / "logs" / f"{action_id}.log", outcome.log)
-
     def record_outcome(self, slot: Slot, plan: Plan, outcome: Outcome, *, recorder: str | None, extra: Trailers = None) -> Recorded:
         """The outcome commit of ``plan``; ``recorder``: reconcile's actor; ``extra``: a protected environment's trailers."""
         action_id = plan.action_id or ""
-        self._keep_log(action_id, outcome)
+        backendcall.keep_log(self.target.git_root, action_id, outcome)
         at = self._clock()
 
         def build(reg: Registry) -> Change | None:
