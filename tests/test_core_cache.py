@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mlrelease.registry.loader import Registry
 from tests.builders import commit_all, version, write
 
@@ -49,3 +51,38 @@ def test_broken_manifest_errors_are_cached_too(repo: Path) -> None:
             status, problems = results[("version", "models/churn/versions/0.3.0.yaml")]
             assert status == "err"
             assert any("unknown key 'bogus'" in p.message for p in problems)
+
+
+def test_an_index_busy_for_a_moment_is_waited_for_then_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite can answer BUSY at once (another process turning the file to WAL): wait, as for a lock; then say so."""
+    import sqlite3
+
+    from mlrelease.errors import MlreleaseError
+    from mlrelease.registry import cache
+
+    tables = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
+    real, refusals = cache.Store._open, []
+
+    def busy_twice(self: cache.Store, path: Path) -> sqlite3.Connection:
+        if len(refusals) < 2:
+            refusals.append(path)
+            raise sqlite3.OperationalError("database is locked")
+        return real(self, path)
+
+    monkeypatch.setattr(cache.Store, "_open", busy_twice)
+    store = cache.Store(tmp_path / "index.sqlite", tables, lambda: "v1")
+    assert len(refusals) == 2 and (tmp_path / "index.sqlite").is_file()  # waited, and the file is the one on disk
+    asked = []
+
+    def question() -> int:
+        asked.append(1)
+        if len(asked) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return 7
+
+    assert store.answer(question) == 7 and len(asked) == 3
+    store.close()
+    monkeypatch.setattr(cache, "BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(cache.Store, "_open", lambda self, path: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked")))
+    with pytest.raises(MlreleaseError, match="is busy: another mlrelease is writing it"):
+        cache.Store(tmp_path / "index.sqlite", tables, lambda: "v1")

@@ -14,6 +14,7 @@ import contextlib
 import pickle
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -141,23 +142,38 @@ class Store:
 
     def _connect(self) -> sqlite3.Connection:
         if self.path is not None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                self._check(db)
-                return db
-            except (sqlite3.Error, OSError) as exc:
-                if isinstance(exc, sqlite3.Error) and not corrupt(exc):
-                    raise self.busy() from None
-                if self._discard():
-                    with contextlib.suppress(sqlite3.Error, OSError):
-                        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-                        self._check(db)
-                        return db
+            deadline = time.monotonic() + BUSY_TIMEOUT
+            while True:
+                try:
+                    return self._open(self.path)
+                except (sqlite3.Error, OSError) as exc:
+                    if isinstance(exc, sqlite3.Error) and not corrupt(exc):
+                        # SQLite answers BUSY without waiting in some moments (another process
+                        # turning the file to WAL, or recovering it): wait here as its timeout would
+                        if time.monotonic() < deadline:
+                            time.sleep(0.05)
+                            continue
+                        raise self.busy() from None
+                    break
+            if self._discard():
+                with contextlib.suppress(sqlite3.Error, OSError):
+                    db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+                    self._check(db)
+                    return db
         db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)  # read-only .git: this run only
         self._check(db)
+        return db
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._check(db)
+        except sqlite3.Error:
+            db.close()
+            raise
         return db
 
     def _check(self, db: sqlite3.Connection) -> None:
@@ -199,13 +215,22 @@ class Store:
             self.db.close()
 
     def answer(self, question: Callable[[], T]) -> T:
-        """Run ``question``; if the file turns out to be corrupt on the way, rebuild it and ask again, once."""
-        try:
-            return question()
-        except sqlite3.DatabaseError as exc:
-            if not corrupt(exc):
-                raise self.busy() from None
-            self.rebuild()
+        """Run ``question``; if the file turns out to be corrupt on the way, rebuild it and ask again, once.
+
+        Another process holding the file is waited for (SQLite's timeout, and a bounded retry for
+        the moments it answers BUSY at once); only then is it said.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                return question()
+            except sqlite3.DatabaseError as exc:
+                if corrupt(exc):
+                    break
+                if time.monotonic() >= deadline:
+                    raise self.busy() from None
+                time.sleep(0.05)
+        self.rebuild()
         try:
             return question()
         except sqlite3.DatabaseError:
