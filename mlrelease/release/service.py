@@ -127,13 +127,18 @@ class ReleaseService:
     # ---- set-up ------------------------------------------------------------------------------
 
     @staticmethod
-    def _configured_remote(t: Target) -> RemoteConfig | None:
-        """``remote:`` of mlrelease.yaml at the local branch tip: where to push is known before planning."""
-        path = t.git_path(CONFIG)
-        found = cat_file(t.git_root).object(f"refs/heads/{t.branch}:{path}")
+    def _config_at(t: Target, ref: str) -> Config | None:
+        """mlrelease.yaml at ``ref`` through the shared cat-file (no registry opened); None where there is none."""
+        found = cat_file(t.git_root).object(f"{ref}:{t.git_path(CONFIG)}")
         if found is None or found[1] != "blob":
             return None
-        return parse_config(yamlsafe.load(found[2], CONFIG), CONFIG).remote
+        return parse_config(yamlsafe.load(found[2], CONFIG), CONFIG)
+
+    @classmethod
+    def _configured_remote(cls, t: Target) -> RemoteConfig | None:
+        """``remote:`` of mlrelease.yaml at the local branch tip: where to push is known before planning."""
+        config = cls._config_at(t, f"refs/heads/{t.branch}")
+        return config.remote if config else None
 
     def _configured_backend(self, config: Config, name: str | None) -> Backend:
         if name is None or (name == "record" and name not in config.backends):
@@ -263,11 +268,12 @@ class ReleaseService:
         if not found:
             return ()
         try:
-            with Registry(self.target.registry_root, self.base_ref) as reg:
-                section = reg.config.notify
+            config = self._config_at(self.target, self.base_ref)  # the file alone: a registry opened again cost a whole read
         except MlreleaseError:
+            config = None
+        if config is None:
             return ()  # without a readable mlrelease.yaml there is no notify section to follow
-        return announce.announce(self.target.registry_root, section, found)
+        return announce.announce(self.target.registry_root, config.notify, found)
 
     def _execute(self, plan: Plan, progress: ProgressHook | None) -> Result:
         if self.readonly:
