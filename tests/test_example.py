@@ -6,6 +6,7 @@ each test checks one promise of the story against the real git repository.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -133,6 +134,28 @@ def test_every_release_commit_has_trailers_except_one_hand_edit(log: list[LogEnt
     assert len(plain) == 1
     assert plain[0].paths == ("releases/staging/churn.yaml",)
     assert "by hand" in plain[0].message
+
+
+def test_the_demo_verifies_clean_with_its_hand_edit_accepted_by_a_second_person(
+    built: example.Built, log: list[LogEntry], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The story keeps its hand edit, and the model risk manager accepts it on the record (issue 10)."""
+    [edit] = [e for e in releases_of(log) if not e.trailers]
+    [acceptance] = [e for e in log if e.trailers.get("finding")]
+    assert acceptance.trailers["finding"] == edit.commit and acceptance.trailers["action"] == "review"
+    assert acceptance.author == "Mei Chen <mei.chen@northbank.example>" != edit.author
+    assert acceptance.paths == ("audit/accepted.yaml",) and acceptance.at > edit.at
+    capsys.readouterr()
+    assert main(["--repo", str(built.root), "verify", "--no-cache", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["findings"] == [] and report["counts"]["accepted"] == 1
+    [accepted] = report["accepted"]
+    assert (accepted["commit"], accepted["kind"], accepted["path"]) == (edit.commit, "hand-edit", "releases/staging/churn.yaml")
+    assert accepted["accepted"]["by"] == "Mei Chen <mei.chen@northbank.example>" and accepted["accepted"]["commit"] == acceptance.commit
+    # history still marks the hand edit, as accepted
+    assert main(["--repo", str(built.root), "history", "churn", "--env", "staging", "--json"]) == 0
+    [ev] = [e for e in json.loads(capsys.readouterr().out)["events"] if e["commit"] == edit.commit]
+    assert ev["marks"] == [] and ev["accepted"] == ["hand-edited (accepted)"]
 
 
 def test_every_promotion_is_an_intent_then_an_outcome(log: list[LogEntry]) -> None:

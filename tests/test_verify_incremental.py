@@ -60,6 +60,32 @@ def an_import_over_managed_files_and_a_promotion_of_a_deleted_rejection(people: 
     assert any(f.kind == "gate" and f.message.startswith("rejected failed") for f in found), found
 
 
+def hand_edits_accepted_forged_and_removed(people: People, repo: Path) -> None:
+    """Acceptances (review --finding) of findings made before and after a split, a forged one, a removed one."""
+    edit(repo, "releases/staging/fraud-card.yaml", lambda d: d["live"].update(version="1.2.0"))
+    first = hand_commit(repo, "by hand")
+    assert people("bob@bank.example", "review", "--finding", first, "--reason", "looked into it", "--yes")[0] == 0
+    edit(repo, "releases/dev/fraud-card.yaml", lambda d: d["live"].update(version="1.1.0"))
+    second = hand_commit(repo, "by hand again")
+    accepted = repo / "audit/accepted.yaml"
+    own = accepted.read_text(encoding="utf-8") + (
+        f"- commit: {second}\n  findings:\n  - kind: hand-edit\n    file: releases/dev/fraud-card.yaml\n"
+        "  by: Mallory <mallory@bank.example>\n  at: '2026-03-02T12:00:00Z'\n  reason: mine\n"
+    )
+    accepted.write_text(own, encoding="utf-8")
+    hand_commit(
+        repo,
+        f"Accept\n\nMlrelease-Action: review\nMlrelease-Actor: Mallory <mallory@bank.example>\nMlrelease-Finding: {second}\n",
+    )
+    assert people("carol@bank.example", "review", "--finding", second, "--reason", "checked", "--yes")[0] == 0
+    assert people("carol@bank.example", "review", "--finding", head(repo), "--reason", "no finding there", "--yes")[0] == 3
+    write(repo, "audit/accepted.yaml", {"accepted": []})
+    hand_commit(repo, "tidy up")
+    report = verify(Registry(repo))
+    assert {a.finding.commit for a in report.accepted} >= {first, second}
+    assert {f.kind for f in report.findings} >= {"acceptance", "deleted"}
+
+
 SCENARIOS = {
     f"{mod.__name__.rsplit('.', 1)[-1]}::{name}": fn
     for mod in (test_verify, test_four_eyes)
@@ -67,6 +93,7 @@ SCENARIOS = {
     if name.startswith("test_") and callable(fn)
 }
 SCENARIOS["managed-and-rejected"] = an_import_over_managed_files_and_a_promotion_of_a_deleted_rejection
+SCENARIOS["accepted-findings"] = hand_edits_accepted_forged_and_removed
 
 
 def run_scenario(request: pytest.FixtureRequest, fn: Callable[..., Any]) -> None:

@@ -8,7 +8,10 @@ ask :func:`report` (one verify of the history at the registry's tip, kept under
   ``unsigned`` (signing required and missing or not allowed), or ``unverified: KIND``
   (forged trailers, out of sequence, a deleted record, a gate that did not hold…);
 * a release state any finding touched: the same words, so a forged "live" never looks
-  like a genuine one in ``list`` or the overview.
+  like a genuine one in ``list`` or the overview;
+* a finding a second person accepted on the record (``review --finding``): the same word
+  with ``(accepted)``, in the events' and states' ``accepted`` words, not their marks:
+  it is shown, and it is no open problem.
 
 A fresh clone has no report yet: ``list`` and ``history`` verify up to :data:`BUDGET`
 commits themselves and otherwise say the history is not verified yet (a whole-history
@@ -37,7 +40,7 @@ from mlrelease.registry.history import Event
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.overview import Overview
 
-from .report import Finding, Report
+from .report import Accepted, Finding, Report
 from .state import WalkState
 from .verify import resume, verify
 
@@ -46,6 +49,25 @@ WORDS = {"hand-edit": "hand-edited", "unsigned": "unsigned"}
 
 def word(kind: str) -> str:
     return WORDS.get(kind, f"unverified: {kind}")
+
+
+Found = Finding | Accepted  # an open finding, or one accepted on the record
+
+
+def _words(found: Iterable[Found]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The marks of open findings, and the words of accepted ones, each once."""
+    marks: dict[str, None] = {}
+    accepted: dict[str, None] = {}
+    for f in found:
+        if isinstance(f, Accepted):
+            accepted[f"{word(f.finding.kind)} (accepted)"] = None
+        else:
+            marks[word(f.kind)] = None
+    return tuple(marks), tuple(accepted)
+
+
+def _finding(f: Found) -> Finding:
+    return f.finding if isinstance(f, Accepted) else f
 
 
 def _cache_dir(reg: Registry) -> tuple[Path, str] | None:
@@ -107,16 +129,17 @@ def report(reg: Registry, budget: int | None = None, *, fresh: bool = False) -> 
                 "`mlrelease verify` checks them once and keeps its report"
             )
     later, state = resume(reg, tip, base, seed)
-    full = prior.then(later) if prior is not None else later
+    full = prior.then(later) if prior is not None else later.settle()
     _write(folder / f"{tip}-{salt}.json", full.to_json())
     _write(folder / f"{tip}-{salt}.state.json", state.to_json())
     _prune(folder, salt)
     return full
 
 
-def findings(reg: Registry, budget: int | None = None) -> list[Finding]:
-    """The findings of :func:`report` (what history, list and the TUI mark)."""
-    return report(reg, budget).findings
+def findings(reg: Registry, budget: int | None = None) -> list[Found]:
+    """The findings of :func:`report`, open and accepted (what history, list and the TUI mark)."""
+    r = report(reg, budget)
+    return [*r.findings, *r.accepted]
 
 
 def _read_report(path: Path) -> Report | None:
@@ -186,32 +209,32 @@ def _prune(folder: Path, salt: str) -> None:
         pass
 
 
-def by_commit(found: Iterable[Finding]) -> dict[str, list[Finding]]:
-    out: dict[str, list[Finding]] = {}
+def by_commit(found: Iterable[Found]) -> dict[str, list[Found]]:
+    out: dict[str, list[Found]] = {}
     for f in found:
-        out.setdefault(f.commit, []).append(f)
+        out.setdefault(_finding(f).commit, []).append(f)
     return out
 
 
-def mark_events(events: Iterable[Event], found: list[Finding]) -> Iterator[Event]:
+def mark_events(events: Iterable[Event], found: list[Found]) -> Iterator[Event]:
     """Each event with the words of its commit's findings (those of its own file, or of the whole commit), lazily."""
     index = by_commit(found)
     for e in events:
-        mine = [f for f in index.get(e.commit, ()) if f.path is None or e.path is None or f.path == e.path]
-        words = tuple(dict.fromkeys(word(f.kind) for f in mine))
-        yield dataclasses.replace(e, marks=words) if words else e
+        mine = [f for f in index.get(e.commit, ()) if _finding(f).path is None or e.path is None or _finding(f).path == e.path]
+        words, accepted = _words(mine)
+        yield dataclasses.replace(e, marks=words, accepted=accepted) if mine else e
 
 
-def state_marks(found: list[Finding]) -> dict[str, tuple[str, ...]]:
-    """Registry path of a release state → the words of every finding that touched it."""
-    out: dict[str, dict[str, None]] = {}
+def state_marks(found: list[Found]) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Registry path of a release state → the words of every finding that touched it: (open, accepted)."""
+    out: dict[str, list[Found]] = {}
     for f in found:
-        if f.path is not None:
-            out.setdefault(f.path, {})[word(f.kind)] = None
-    return {path: tuple(words) for path, words in out.items()}
+        if _finding(f).path is not None:
+            out.setdefault(_finding(f).path or "", []).append(f)
+    return {path: _words(items) for path, items in out.items()}
 
 
-def safe_findings(reg: Registry, budget: int | None = None) -> tuple[list[Finding], str | None]:
+def safe_findings(reg: Registry, budget: int | None = None) -> tuple[list[Found], str | None]:
     """Findings, or none and why verify could not run or was not run (a face shows the reason, and the rest of its view)."""
     try:
         return findings(reg, budget), None
@@ -219,16 +242,19 @@ def safe_findings(reg: Registry, budget: int | None = None) -> tuple[list[Findin
         return [], str(exc)
 
 
-def mark_overview(view: Overview, found: list[Finding]) -> Overview:
+def mark_overview(view: Overview, found: list[Found]) -> Overview:
     """The overview with each release state's marks (``list`` and the TUI's overview)."""
     paths = state_marks(found)
     if not paths:
         return view
+    none: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     models = tuple(
         dataclasses.replace(
             m,
             environments=tuple(
-                dataclasses.replace(e, marks=paths.get(layout.release_path(e.environment, m.name), ())) for e in m.environments
+                dataclasses.replace(e, marks=words[0], accepted=words[1])
+                for e in m.environments
+                for words in (paths.get(layout.release_path(e.environment, m.name), none),)
             ),
         )
         for m in view.models

@@ -42,7 +42,8 @@ from mlrelease.registry.types import Approval, Config, Environment, ReleaseState
 from mlrelease.release import foureyes, gates, livehistory
 from mlrelease.release.plan import GateResult
 
-from . import checks
+from . import acceptances, checks
+from .report import Claim
 from .report import Finding as Finding  # re-exported: verify reports them
 from .report import Report as Report
 from .state import WalkState
@@ -68,7 +69,7 @@ def verify(reg: Registry, since: str | None = None) -> Report:
         if p.returncode != 0:
             raise NotFound(f"--since {since!r}: no such commit, branch or tag")
         base = p.stdout.decode().strip()
-    return _Verifier(reg, tip, base).run()
+    return _Verifier(reg, tip, base).run().settle()
 
 
 def resume(reg: Registry, tip: str, base: str | None = None, seed: WalkState | None = None) -> tuple[Report, WalkState]:
@@ -77,7 +78,8 @@ def resume(reg: Registry, tip: str, base: str | None = None, seed: WalkState | N
     With ``seed`` being the state a verify up to ``base`` ended with, and the commits after
     ``base`` a single line on top of it, the findings are exactly those a full verify at
     ``tip`` finds after ``base`` (tests/test_verify_incremental.py); the state returned is
-    the one to resume from at ``tip``.
+    the one to resume from at ``tip``. Its acceptances are not settled yet: :meth:`Report.then`
+    settles them against the findings open at ``base`` and after.
     """
     v = _Verifier(reg, tip, base, seed or WalkState())
     return v.run(), v.state
@@ -174,7 +176,7 @@ class _Verifier:
     def signed(self, cfg: Config | None, change_kind: str, environment: str | None) -> bool:
         if cfg is None:
             return False
-        if change_kind in ("rejections", "config", "identities", "signers"):
+        if change_kind in ("rejections", "accepted", "config", "identities", "signers"):
             return any(e.signed for e in cfg.environments)
         env = cfg.environment(environment or "")
         return env is not None and env.signed
@@ -229,6 +231,8 @@ class _Verifier:
             signer = self.signature(c, ch.path, ids, t) if self.signed(cfg, ch.kind, ch.environment) else None
             if unreadable:
                 self.find(c, "hand-edit" if not action else "forged", f"the file cannot be read after this commit: {unreadable}", ch.path)
+            elif ch.kind == "accepted":
+                self.acceptance(c, ch.path, action, t, before, after, cfg, ids, signer)
             elif not action:
                 self.find(c, "hand-edit", checks.hand_edit(ch.kind, before, after), ch.path)
                 for k, message in checks.deletions(ch.kind, before, after):
@@ -249,6 +253,34 @@ class _Verifier:
                 seen = self.live.setdefault(ch.path, [])
                 if not seen or seen[-1] != after.live.version:
                     seen.append(after.live.version)
+
+    def acceptance(
+        self,
+        c: Commit,
+        path: str,
+        action: str | None,
+        t: dict[str, str],
+        before: Any,
+        after: Any,
+        cfg: Config | None,
+        ids: Identities,
+        signer: str | None,
+    ) -> None:
+        """A change of ``audit/accepted.yaml`` (audit/acceptances.py): a claim when valid in itself, settled after the walk."""
+        who = signer if self.signed(cfg, "accepted", None) else ids.who(c.author)
+        problems, entry = acceptances.check(action, t, before, after, who, cfg, ids, self.made_by)
+        for k, message in problems:
+            self.find(c, k, message, path)
+        if entry is not None:
+            self.report.claims.append(Claim(c.oid, c.author, c.at, entry))
+
+    def made_by(self, commit: str) -> tuple[str, str | None] | None:
+        """The author and (good) signer of ``commit``, or None when it is not in the repository."""
+        proc = git(self.git_root, "show", "-s", "--format=%an <%ae>", f"{commit}^{{commit}}", "--", check=False)
+        if proc.returncode != 0 or len(commit) != 40:
+            return None
+        sig = self.sigs.get(commit)
+        return proc.stdout.decode("utf-8", "replace").strip(), sig.principal if sig is not None and sig.good else None
 
     def signature(self, c: Commit, path: str, ids: Identities, t: dict[str, str]) -> str | None:
         """The signer's identity, or a finding (once per commit) when the commit is not signed by an allowed key."""

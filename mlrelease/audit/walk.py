@@ -27,7 +27,7 @@ from mlrelease.registry.trailers import parse_trailers
 
 NULL = "0" * 40
 # The files whose every change verify checks, and the policy files it follows.
-AUDITED = ("release", "rejections", "retrain")
+AUDITED = ("release", "rejections", "retrain", "accepted")
 POLICY = ("config", "identities", "signers")
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,22 @@ class Commit:
     committer: Person
     message: str
     files: Mapping[str, bytes | None]  # path → content; None deletes
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A commit whose message and files name an earlier commit's id, known only once that one is written.
+
+    ``make`` gets the full id of ``after`` (a commit given before this one) and returns
+    the message and files, as :class:`Commit` has them. The import stops there, reads
+    the id, and goes on in a second ``fast-import`` run: as deterministic as one run.
+    """
+
+    at: datetime
+    author: Person
+    committer: Person
+    after: Commit
+    make: Callable[[str], tuple[str, Mapping[str, bytes | None]]]
 
 
 def _signature(who: Person, at: datetime, tz: ZoneInfo | None) -> bytes:
@@ -49,33 +66,66 @@ class FastImport:
     def __init__(self, branch: str = "main", *, tz: ZoneInfo | None = None) -> None:
         self.branch = branch
         self.tz = tz
-        self._chunks: list[bytes] = []
+        self._chunks: list[bytes | tuple[int, Deferred]] = []
+        self._marks: dict[int, int] = {}  # id() of a Commit given → its mark
         self.count = 0
 
-    def commit(self, c: Commit) -> None:
+    def commit(self, c: Commit | Deferred) -> None:
+        if isinstance(c, Deferred):
+            self.count += 1
+            if id(c.after) not in self._marks:
+                raise ValueError("a deferred commit names a commit given before it")
+            self._chunks.append((self.count, c))
+            return
+        self._marks[id(c)] = self.count + 1
+        self._chunks.append(self._chunk(self.count + 1, c.at, c.author, c.committer, c.message, c.files))
         self.count += 1
-        msg = c.message.encode("utf-8")
+
+    def _chunk(self, mark: int, at: datetime, author: Person, committer: Person, message: str, files: Mapping[str, bytes | None]) -> bytes:
+        msg = message.encode("utf-8")
         out = [
-            f"commit refs/heads/{self.branch}\nmark :{self.count}\n".encode(),
-            b"author " + _signature(c.author, c.at, self.tz) + b"\n",
-            b"committer " + _signature(c.committer, c.at, self.tz) + b"\n",
+            f"commit refs/heads/{self.branch}\nmark :{mark}\n".encode(),
+            b"author " + _signature(author, at, self.tz) + b"\n",
+            b"committer " + _signature(committer, at, self.tz) + b"\n",
             b"data %d\n" % len(msg) + msg + b"\n",
         ]
-        if self.count > 1:
-            out.append(b"from :%d\n" % (self.count - 1))
-        for path, data in c.files.items():
+        if mark > 1:
+            out.append(b"from :%d\n" % (mark - 1))
+        for path, data in files.items():
             if data is None:
                 out.append(b"D " + path.encode("utf-8") + b"\n")
             else:
                 out.append(b"M 100644 inline " + path.encode("utf-8") + b"\ndata %d\n" % len(data) + data + b"\n")
-        self._chunks.append(b"".join(out))
+        return b"".join(out)
 
     def write(self, root: Path) -> None:
-        """Create a repository at ``root`` (which must not exist), import, check out the branch."""
+        """Create a repository at ``root`` (which must not exist), import, check out the branch.
+
+        One ``fast-import`` run, or one more after each :class:`Deferred` commit (marks kept between them).
+        """
         root.mkdir(parents=True)
         git(root, "init", "--quiet", f"--initial-branch={self.branch}")
-        git(root, "fast-import", "--quiet", "--done", input=b"".join(self._chunks) + b"done\n", timeout=600)
+        with tempfile.TemporaryDirectory() as tmp:
+            marks = Path(tmp) / "marks"
+            pending: list[bytes] = []
+            for chunk in self._chunks:
+                if isinstance(chunk, bytes):
+                    pending.append(chunk)
+                    continue
+                self._run(root, pending, marks)
+                ids = dict(line.split() for line in marks.read_text().splitlines())
+                mark, d = chunk
+                message, files = d.make(ids[f":{self._marks[id(d.after)]}"])
+                pending = [self._chunk(mark, d.at, d.author, d.committer, message, files)]
+            self._run(root, pending, marks)
         git(root, "reset", "--hard", "--quiet")
+
+    @staticmethod
+    def _run(root: Path, chunks: list[bytes], marks: Path) -> None:
+        args = ["fast-import", "--quiet", "--done", f"--export-marks={marks}"]
+        if marks.exists():
+            args.append(f"--import-marks={marks}")
+        git(root, *args, input=b"".join(chunks) + b"done\n", timeout=600)
 
 
 def fake_digest(*parts: object, n: int = 64) -> str:

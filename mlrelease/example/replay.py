@@ -16,14 +16,28 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from mlrelease.audit import acceptances
 from mlrelease.errors import StoryError
-from mlrelease.example.fastimport import Commit, FastImport, Person, fake_digest, ulid
+from mlrelease.example.fastimport import Commit, Deferred, FastImport, Person, fake_digest, ulid
 from mlrelease.example.story import NEVER, Event, Story, Stream
 from mlrelease.registry import layout, yamlsafe
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.names import split_ref
 from mlrelease.registry.trailers import format_message
-from mlrelease.registry.types import Approval, Canary, Config, Desired, Live, Observed, Pin, Rejection, ReleaseState, RetrainRequest
+from mlrelease.registry.types import (
+    Acceptance,
+    AcceptedFinding,
+    Approval,
+    Canary,
+    Config,
+    Desired,
+    Live,
+    Observed,
+    Pin,
+    Rejection,
+    ReleaseState,
+    RetrainRequest,
+)
 from mlrelease.release import commits, state
 
 T = TypeVar("T")
@@ -94,7 +108,9 @@ class Replay:
         self.files = registry_files
         self.config = config
         self.rng = random.Random(f"{story.seed}:ids")
-        self.commits: list[tuple[datetime, int, Commit]] = []
+        self.commits: list[tuple[datetime, int, Commit | Deferred]] = []
+        self.hand_edits: dict[tuple[str, str], Commit] = {}  # (env, model) → its last hand edit, for an acceptance
+        self.acceptances: list[Acceptance] = []
         self.releases: dict[tuple[str, str], _Release] = {}
         self.rejections: dict[str, list[Rejection]] = {}
         self.retrains: dict[str, list[RetrainRequest]] = {}
@@ -342,6 +358,29 @@ class Replay:
         rel.canary_since.append((e.at, None))
         path = layout.release_path(e.env, e.model)
         self.add(e.at, who, e.message or f"Edit {path} by hand\n", {path: state.dump_release(rel.state)})
+        self.hand_edits[(e.env, e.model)] = self.commits[-1][2]  # type: ignore[assignment]  # add() just made a Commit
+
+    def _accept(self, e: Event, who: Person) -> None:
+        """A second person accepts the hand edit's finding on the record (`mlrelease review --finding`).
+
+        The entry names the hand edit's commit id, known only once it is written: a deferred commit.
+        """
+        assert e.env is not None
+        edit = self.hand_edits.get((e.env, e.model))
+        if edit is None:
+            raise StoryError(f"story: {e.model} in {e.env} has no hand edit before {format_timestamp(e.at)} to accept")
+        if edit.author == who:
+            raise StoryError(f"story: {who.name} accepts their own hand edit; four eyes wants someone else")
+        path = layout.release_path(e.env, e.model)
+        reason = e.reason or ""
+
+        def make(commit: str) -> tuple[str, Mapping[str, bytes | None]]:
+            entry = Acceptance(commit, (AcceptedFinding("hand-edit", path),), str(who), e.at, reason)
+            self.acceptances.append(entry)
+            message = commits.accept_finding(commit, ("hand-edit",), str(who), reason, layout.ACCEPTED).message()
+            return message, {layout.ACCEPTED: acceptances.dump_acceptances(self.acceptances)}
+
+        self.commits.append((e.at, len(self.commits), Deferred(e.at, who, who, edit, make)))
 
     # -- telemetry --
 

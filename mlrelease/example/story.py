@@ -62,7 +62,7 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # promote | approve | reject | rollback | retrain | hand_edit
+    kind: str  # promote | approve | reject | rollback | retrain | hand_edit | accept
     at: datetime
     by: str
     model: str
@@ -128,7 +128,7 @@ class Story:
     telemetry: TelemetrySpec
 
 
-_EVENT_KINDS = ("promote", "approve", "reject", "rollback", "retrain", "hand_edit")
+_EVENT_KINDS = ("promote", "approve", "reject", "rollback", "retrain", "hand_edit", "accept")
 
 
 def _when(f: Fields, key: str) -> datetime:
@@ -166,7 +166,7 @@ def _event(f: Fields) -> Event:
     kind = kinds[0]
     target = f.req_str(kind)
     model, version = split_ref(target) if kind in ("promote", "approve", "reject") else (target, None)
-    env = f.req_str("to") if kind == "promote" else f.req_str("env") if kind in ("approve", "rollback", "hand_edit") else None
+    env = f.req_str("to") if kind == "promote" else f.req_str("env") if kind in ("approve", "rollback", "hand_edit", "accept") else None
     if kind == "rollback":
         version = f.req_str("to")
     return Event(

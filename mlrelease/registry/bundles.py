@@ -91,6 +91,7 @@ def folded(bundle_id: str, events: list[Event]) -> Event:
         backend_ref=None,
         note="; ".join(f"{m} {v}: {f}" for m, v, f in said),
         marks=tuple(dict.fromkeys(mark for e in events for mark in e.marks)),
+        accepted=tuple(dict.fromkeys(mark for e in events for mark in e.accepted)),
         members=tuple(events),
     )
 

@@ -73,6 +73,7 @@ class Event:
     path: str | None = None  # registry file the event was derived from
     note: str | None = None  # what a hand edit changed, in words
     marks: tuple[str, ...] = ()  # what `mlrelease verify` says of this event's commit (mlrelease.audit.marks)
+    accepted: tuple[str, ...] = ()  # findings of this event's commit a second person accepted (review --finding)
     bundle: str | None = None  # Mlrelease-Bundle: the release bundle this event is part of
     bundle_fate: str | None = None  # Mlrelease-Bundle-Fate: "not attempted" | "undo"
     members: tuple[Event, ...] = ()  # a bundle shown as one event (mlrelease.registry.bundles): its members' events

@@ -25,7 +25,9 @@ RETRAIN = "retrain"
 CONTROLS = "controls"
 IDENTITIES = "controls/identities.yaml"  # people, their addresses, groups (four eyes)
 ALLOWED_SIGNERS = "controls/allowed_signers"  # git's allowed-signers file (signed environments)
-FOLDERS = (MODELS, DATASETS, RELEASES, TELEMETRY, RETRAIN, CONTROLS)
+AUDIT = "audit"
+ACCEPTED = "audit/accepted.yaml"  # findings of verify accepted by a second person (review --finding)
+FOLDERS = (MODELS, DATASETS, RELEASES, TELEMETRY, RETRAIN, CONTROLS, AUDIT)
 SUFFIX = ".yaml"
 
 # What belongs in each folder, for the message that says a file does not.
@@ -36,6 +38,7 @@ EXPECTED = {
     TELEMETRY: "telemetry/<environment>/<model>.yaml",
     RETRAIN: "retrain/<model>.yaml",
     CONTROLS: f"{IDENTITIES} or {ALLOWED_SIGNERS}",
+    AUDIT: ACCEPTED,
 }
 
 
@@ -112,6 +115,8 @@ def locate(path: str) -> Located | str:
         return Located(path, "identities")
     if path == ALLOWED_SIGNERS:
         return Located(path, "signers")
+    if path == ACCEPTED:
+        return Located(path, "accepted")
     parts = path.split("/")
     top = parts[0]
     if not parts[-1].endswith(SUFFIX):

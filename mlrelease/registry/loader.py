@@ -25,6 +25,7 @@ from mlrelease.registry.parse import parse_blob
 from mlrelease.registry.signers import AllowedSigners
 from mlrelease.registry.source import LINK, GitRefSource, Source, WorkTreeSource
 from mlrelease.registry.types import (
+    Acceptance,
     Config,
     Dataset,
     Model,
@@ -301,6 +302,11 @@ class Registry:
     def telemetry(self, env: str, model: str) -> Telemetry | None:
         path = layout.telemetry_path(env, model)
         return self.parse("telemetry", path) if self.present(path) else None
+
+    def acceptances(self) -> tuple[Acceptance, ...]:
+        """``audit/accepted.yaml``: findings of verify accepted by a second person (``review --finding``)."""
+        path = layout.ACCEPTED
+        return self.parse("accepted", path).accepted if self.source.exists(path) else ()
 
     # ---- controls: who is who, which keys may sign ----------------------------------------
 

@@ -34,6 +34,7 @@ class EnvStatus:
     forced: tuple[str, ...] = ()  # gates the latest promotion here overrode with --force
     break_glass: tuple[str, ...] = ()  # break-glass promotions here nobody has reviewed yet (their ids)
     marks: tuple[str, ...] = ()  # what `mlrelease verify` says of this state's history (mlrelease.audit.marks)
+    accepted: tuple[str, ...] = ()  # findings of its history a second person accepted: shown, no longer a problem
 
     @property
     def pending(self) -> bool:

@@ -27,6 +27,9 @@ from mlrelease.registry.shape import Key, Listing, Shape, build, req
 from mlrelease.registry.signers import parse_allowed_signers
 from mlrelease.registry.types import (
     PHASES,
+    Acceptance,
+    Acceptances,
+    AcceptedFinding,
     Approval,
     Artifact,
     BreakGlass,
@@ -210,6 +213,15 @@ RELEASE = Shape(
 # ---- models/<model>/rejections.yaml, retrain/<model>.yaml --------------------------------------
 
 REJECTIONS = Listing("rejected", Shape(Rejection, (req("version", "name"), req("by"), req("at", "time"), req("reason"))))
+# ---- audit/accepted.yaml: findings of verify accepted by a second person ------------------------
+
+ACCEPTED_FINDING = Shape(AcceptedFinding, (req("kind"), Key("file")))
+ACCEPTANCE = Shape(
+    Acceptance,
+    (req("commit"), req("findings", "each", shape=ACCEPTED_FINDING), req("by"), req("at", "time"), req("reason")),
+)
+ACCEPTED = Shape(Acceptances, (req("accepted", "each", shape=ACCEPTANCE),))
+
 RETRAIN_REQUESTS = Listing(
     "requests",
     Shape(
@@ -276,6 +288,10 @@ def parse_retrain_requests(data: object, path: str) -> tuple[RetrainRequest, ...
     return read_file(data, path, RETRAIN_REQUESTS.read)
 
 
+def parse_accepted(data: object, path: str) -> Acceptances:
+    return read_file(data, path, lambda f: build(f, ACCEPTED))
+
+
 def parse_telemetry(data: object, path: str) -> Telemetry:
     return read_file(data, path, lambda f: build(f, TELEMETRY))
 
@@ -290,6 +306,7 @@ PARSERS: dict[str, Callable[[object, str], object]] = {
     "retrain": parse_retrain_requests,
     "telemetry": parse_telemetry,
     "identities": parse_identities,
+    "accepted": parse_accepted,
 }
 # Files that are not YAML: their parser reads the bytes.
 TEXT_PARSERS: dict[str, Callable[[bytes, str], object]] = {"signers": parse_allowed_signers}

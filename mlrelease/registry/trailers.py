@@ -33,6 +33,7 @@ KEYS: dict[str, str] = {
     "source": "Mlrelease-Source",  # import: where the history came from
     "proposal": "Mlrelease-Proposal",  # protected environments: the merged pull/merge request carried out
     "approved_by": "Mlrelease-Approved-By",  # ... and the forge accounts whose approvals counted (github:login, ...)
+    "finding": "Mlrelease-Finding",  # review --finding: the commit whose verify findings are accepted (full id)
     "reason": "Reason",
 }
 _BY_KEY = {v.lower(): k for k, v in KEYS.items()}

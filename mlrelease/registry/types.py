@@ -451,6 +451,33 @@ class Rejection:
     reason: str
 
 
+# ---- audit/accepted.yaml --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AcceptedFinding:
+    """One finding of ``mlrelease verify`` as it reported it: its kind and the file it is about."""
+
+    kind: str
+    file: str | None = None  # None: a finding about the whole commit (e.g. its actor)
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """A second person's acceptance, on the record, of the findings of one commit (``review --finding``)."""
+
+    commit: str  # the full id of the commit whose findings are accepted
+    findings: tuple[AcceptedFinding, ...]
+    by: str
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Acceptances:
+    accepted: tuple[Acceptance, ...] = ()
+
+
 # ---- retrain/<model>.yaml ------------------------------------------------------------
 
 

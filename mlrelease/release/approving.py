@@ -70,6 +70,8 @@ def _locked(env: Environment) -> tuple[str, ...]:
 
 
 def plan_review(reg: Registry, req: Request, ctx: Context, history: History, base: str, action_id: str) -> Plan:
+    if req.finding is not None:  # it needs verify's report, which this layer does not read
+        raise UsageError("review --finding is planned by mlrelease.audit.accepting (ReleaseService.prepare(..., planner=...))")
     env = environment(reg.config, req.environment)
     model = req.model or ""
     reg.model(model)

@@ -141,6 +141,12 @@ def review(model: str, environment: str, promotion_ids: tuple[str, ...], actor: 
     return CommitPreview(f"Review the break-glass promotion of {model} in {environment}", fields, (path,))
 
 
+def accept_finding(commit: str, kinds: tuple[str, ...], actor: str, reason: str | None, path: str) -> CommitPreview:
+    """``review --finding``: a second person accepts the findings of ``commit`` on the record (audit/accepted.yaml)."""
+    fields = {"action": "review", "finding": commit, "actor": actor, "reason": reason}
+    return CommitPreview(f"Accept the {', '.join(kinds)} finding of {commit[:10]} on the record", fields, (path,))
+
+
 def reject(model: str, version: str, actor: str, reason: str | None, path: str) -> CommitPreview:
     fields = {"action": "reject", "model": model, "version": version, "actor": actor, "reason": reason}
     return CommitPreview(f"Reject {model} {version}", fields, (path,))

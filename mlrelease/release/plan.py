@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 from mlrelease.backends.base import Action, Backend
 from mlrelease.clients.forge import Proposal
@@ -20,6 +21,11 @@ from mlrelease.notify.journal import Delivery
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.trailers import format_message
 from mlrelease.registry.types import Approval, Desired, Pin
+
+if TYPE_CHECKING:
+    from mlrelease.gitstore.transaction import Change
+    from mlrelease.registry.loader import Registry
+    from mlrelease.release.planning import Context
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class Request:
     break_glass: bool = False  # approve: a break-glass approval (see release.foureyes)
     bundle: str | None = None  # promote/rollback: the id of the release bundle this is a member of
     undo: bool = False  # rollback: a bundle's own undo of a member that moved (no pin; see release.bundle)
+    finding: str | None = None  # review --finding: the commit whose verify findings are accepted (audit.accepting)
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,19 @@ class PendingItem:
         }
 
 
+class OwnPlanner(Protocol):
+    """An action planned above the release layer (``review --finding``: :mod:`mlrelease.audit.accepting`).
+
+    Its rules need what the release layer may not import (verify's report), so it brings
+    its own planner and writer; the service still owns the door: read-only, the re-check
+    at the tip (through :meth:`plan`) and the transaction.
+    """
+
+    def plan(self, reg: Registry, request: Request, ctx: Context, *, action_id: str | None = None) -> Plan: ...
+
+    def change(self, reg: Registry, plan: Plan) -> Change: ...
+
+
 @dataclass(frozen=True)
 class Plan:
     """Everything an action would do, computed at one commit, before anything is written."""
@@ -176,6 +196,7 @@ class Plan:
     confirmation: Confirmation = Confirmation()  # what a face asks before running it (see release.confirm)
     members: tuple[Plan, ...] = ()  # a release bundle: one plan per model, run all-or-nothing (see release.bundle)
     bundle_name: str | None = None  # a bundle named in mlrelease.yaml (bundles:)
+    planner: OwnPlanner | None = field(default=None, repr=False, compare=False)  # planned above the release layer (see OwnPlanner)
 
     @property
     def failing(self) -> tuple[GateResult, ...]:
@@ -236,7 +257,7 @@ class Plan:
 
     def to_json(self) -> dict[str, object]:
         r = self.request
-        return {
+        data: dict[str, object] = {
             "action": r.kind,
             "title": self.title,
             "model": r.model,
@@ -268,6 +289,9 @@ class Plan:
             "bundle_name": self.bundle_name,
             "members": [m.to_json() for m in self.members],
         }
+        if r.finding:
+            data["finding"] = r.finding  # review --finding: the commit whose findings are accepted
+        return data
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteCon
 from mlrelease.release import announce, backendcall, kinds, proposal, reconcile
 from mlrelease.release import state as release_state
 from mlrelease.release.ids import new_id
-from mlrelease.release.plan import Plan, PlanChanged, Progress, ProgressHook, Request, Result
+from mlrelease.release.plan import OwnPlanner, Plan, PlanChanged, Progress, ProgressHook, Request, Result
 from mlrelease.release.planner import BackendResolver, Context, make_plan
 from mlrelease.release.proposal import Trailers
 from mlrelease.release.twophase import Slot, slot_for
@@ -191,20 +191,22 @@ class ReleaseService:
 
     # ---- planning --------------------------------------------------------------------------------
 
-    def prepare(self, request: Request, *, fetch: bool = True) -> Plan:
+    def prepare(self, request: Request, *, fetch: bool = True, planner: OwnPlanner | None = None) -> Plan:
         """Steps 1 and 2 of every face's loop: fetch what others pushed (with a remote), plan at that tip."""
         if fetch:
             self.refresh()
-        return self.plan(request)
+        return self.plan(request, planner=planner)
 
-    def plan(self, request: Request, *, action_id: str | None = None) -> Plan:
+    def plan(self, request: Request, *, action_id: str | None = None, planner: OwnPlanner | None = None) -> Plan:
         """What ``request`` would do at the last fetched tip, with every gate and its numbers. Changes nothing.
 
         ``action_id``: plan again under the id a person already saw (a face re-plans when
-        the canary weight or the override changes); a fresh id otherwise.
+        the canary weight or the override changes); a fresh id otherwise. ``planner``: an
+        action planned above this layer (:class:`~mlrelease.release.plan.OwnPlanner`).
         """
+        make = planner.plan if planner is not None else make_plan
         with Registry(self.target.registry_root, self.base_ref) as reg:
-            return make_plan(reg, request, self._context(), action_id=action_id or new_id(datetime.now(UTC)))
+            return make(reg, request, self._context(), action_id=action_id or new_id(datetime.now(UTC)))
 
     def prepare_bundle(
         self,
@@ -327,7 +329,8 @@ class ReleaseService:
 
     def recheck(self, reg: Registry, shown: Plan) -> Plan | None:
         """The plan again at the tip being written on: None if there is nothing left to do, or the same plan."""
-        now = make_plan(reg, shown.request, self._context(), action_id=shown.action_id)
+        make = shown.planner.plan if shown.planner is not None else make_plan
+        now = make(reg, shown.request, self._context(), action_id=shown.action_id)
         if now.block is not None:
             raise now.block.error()
         if now.noop is not None:
@@ -459,12 +462,16 @@ class ReleaseService:
             "reject": f"rejected {r.model} {r.version}: it cannot be promoted again without --force",
             "review": f"reviewed the break-glass promotion of {r.model} in {r.environment}: it is no longer flagged",
         }[r.kind]
-        if r.kind == "approve" and r.break_glass:
+        if r.finding is not None:
+            done = f"accepted the findings of commit {r.finding[:10]} on the record: verify lists them as accepted"
+        elif r.kind == "approve" and r.break_glass:
             done = f"approved break-glass for {r.model} {r.version} in {r.environment} as {self.actor}: someone else may now force it, once"
         notes = tuple(n for n in (committed.note,) if n)
         return Result(shown, "done", done, ExitCode.OK, (committed.commit,), pushed=committed.pushed, notes=notes)
 
     def _single_change(self, reg: Registry, plan: Plan) -> Change:
+        if plan.planner is not None:
+            return plan.planner.change(reg, plan)
         r = plan.request
         model, env = r.model or "", r.environment or ""
         message = plan.commits[0].message()

@@ -197,6 +197,8 @@ def action_cell(e: Event) -> Text:
         text.append(f"\n{plain(e.phase)}", style=PHASE_STYLES.get(e.phase, ""))
     for m in e.marks:
         text.append(f"\n⚠ {plain(m)}", style="bold red")
+    for m in e.accepted:
+        text.append(f"\n✓ {plain(m)}", style="dim")
     return text
 
 

@@ -102,6 +102,7 @@ def env_json(e: EnvStatus) -> dict[str, Any]:
         "forced": list(e.forced),
         "break_glass_not_reviewed": list(e.break_glass),
         "unverified": list(e.marks),
+        "accepted": list(e.accepted),
     }
 
 
@@ -127,6 +128,8 @@ def env_cell(e: EnvStatus) -> Text:
         text.append("\n⚑ pinned", style="cyan")
     for m in e.marks:
         text.append(f"\n⚠ {plain(m)}", style="bold red")
+    for m in e.accepted:
+        text.append(f"\n✓ {plain(m)}", style="dim")
     if e.break_glass:
         text.append("\n⚠ break-glass, not reviewed", style="bold red")
     elif e.forced:

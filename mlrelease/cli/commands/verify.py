@@ -9,9 +9,11 @@ outcome per promotion id), the actor is its author, it is signed by an allowed k
 where the environment is `signed: true` (the signer is the identity four eyes counts),
 a promotion's gates held or were forced, and forced gates that are not overridable
 used a break-glass approval by another allowed identity. Every finding is printed with
-its commit, author and what is wrong; notices (changes of the controls, imported
-history, break-glass promotions not reviewed yet) follow. What each check guarantees,
-and what it does not: docs/controls.md.
+its commit, author and what is wrong; findings a second person accepted on the record
+(`mlrelease review --finding COMMIT`) follow, each with who accepted it and why, then
+notices (changes of the controls, imported history, break-glass promotions not reviewed
+yet). Accepted findings do not fail verify; their acceptance commits are verified like
+every other change. What each check guarantees, and what it does not: docs/controls.md.
 
 The report of the whole history is kept under .git/mlrelease/verify/ per tip commit;
 the next verify after new commits checks only those, from where the last one stopped
@@ -21,7 +23,7 @@ as in CI, has no such report and checks every commit.
 Run it in CI on every push and pull request (the workflows `mlrelease init` lays down
 do): a hand edit is caught before it merges.
 
-Exit codes: 0 every change verified; 11 at least one finding; 1 no git repository or
+Exit codes: 0 every change verified or accepted; 11 at least one open finding; 1 no git repository or
 an unknown --since / --ref; 2 bad usage.
 """
 
@@ -54,8 +56,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_json())
     else:
-        lines([*report.findings, *(f"notice: {n}" for n in report.notices)])
+        lines([*report.findings, *report.void, *(f"accepted: {a}" for a in report.accepted), *(f"notice: {n}" for n in report.notices)])
         scope = f" since {args.since}" if args.since else ""
-        found = "all verified" if report.ok else plural(len(report.findings), "finding")
+        found = "all verified" if report.ok else plural(len(report.findings) + len(report.void), "finding")
+        if report.accepted:
+            found += f" ({plural(len(report.accepted), 'accepted finding')})"
         print(f"{report.checked} changes in {report.commits} commits{scope} checked: {found}", file=sys.stderr)
     return int(ExitCode.OK if report.ok else ExitCode.UNVERIFIED)
