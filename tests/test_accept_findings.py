@@ -257,3 +257,18 @@ def test_in_a_signed_registry_an_acceptance_must_be_signed_by_an_allowed_key(sig
     assert {(a["commit"], a["kind"]) for a in r["accepted"]} == {(edited, "hand-edit"), (edited, "unsigned")}
     assert {f["commit"] for f in r["findings"]} == {unsigned}  # only the unsigned forgery is left
     assert all(a["accepted"]["by"] == "Carol <carol@bank.example>" for a in r["accepted"])
+
+
+def test_verify_since_takes_an_acceptance_of_an_older_finding_as_a_notice(people: People, repo: Path) -> None:
+    """A pull request that accepts an old finding: CI's `verify --since BASE` checks the acceptance, and does not fail on it."""
+    edited = stage_by_hand(repo)
+    base = head(repo)
+    assert accept(people, "bob@bank.example", edited)[0] == 0
+    rc, r = report(people, "--since", base)
+    assert rc == 0 and r["findings"] == [] and r["accepted"] == []
+    assert any(n["kind"] == "acceptance" and edited[:10] in n["message"] for n in r["notices"])
+    # a forged one in the same range is still a finding
+    _acceptance_by_hand(repo, initial_releases(repo), "Bob <bob@bank.example>")
+    forged = hand_commit(repo, "accept that too")
+    rc, r = report(people, "--since", base)
+    assert rc == 11 and [(f["commit"], f["kind"]) for f in r["findings"]] == [(forged, "hand-edit")]

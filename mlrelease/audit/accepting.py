@@ -52,7 +52,7 @@ class Accepting:
         commit = _commit(reg, request.finding or "")
         found, done = _open(reg, commit)
         ctl = controls.for_plan(reg, None, ctx.actor, lambda: ctx.own_key(reg.git_root or reg.root))
-        kinds = tuple(dict.fromkeys(f.kind for f in found or [a.finding for a in done])) or ("no",)
+        kinds = tuple(dict.fromkeys(f.kind for f in found or [a.finding for a in done]))
         preview = commits.accept_finding(commit, kinds, ctx.actor, request.reason, layout.ACCEPTED)
         noop = refusal = None
         if not found and done:

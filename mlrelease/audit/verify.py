@@ -271,8 +271,18 @@ class _Verifier:
         problems, entry = acceptances.check(action, t, before, after, who, cfg, ids, self.made_by)
         for k, message in problems:
             self.find(c, k, message, path)
-        if entry is not None:
-            self.report.claims.append(Claim(c.oid, c.author, c.at, entry))
+        if entry is None:
+            return
+        if self.partial and self.since is not None and self.before_since(entry.commit):
+            # its findings are before --since, out of this report: only a whole verify can settle it
+            message = f"accepts findings of {entry.commit[:10]}, from before --since: checked in itself; a whole verify settles it"
+            self.find(c, "acceptance", message, path, notice=True)
+            return
+        self.report.claims.append(Claim(c.oid, c.author, c.at, entry))
+
+    def before_since(self, commit: str) -> bool:
+        assert self.since is not None
+        return git(self.git_root, "merge-base", "--is-ancestor", commit, self.since, check=False).returncode == 0
 
     def made_by(self, commit: str) -> tuple[str, str | None] | None:
         """The author and (good) signer of ``commit``, or None when it is not in the repository."""

@@ -144,7 +144,8 @@ def review(model: str, environment: str, promotion_ids: tuple[str, ...], actor: 
 def accept_finding(commit: str, kinds: tuple[str, ...], actor: str, reason: str | None, path: str) -> CommitPreview:
     """``review --finding``: a second person accepts the findings of ``commit`` on the record (audit/accepted.yaml)."""
     fields = {"action": "review", "finding": commit, "actor": actor, "reason": reason}
-    return CommitPreview(f"Accept the {', '.join(kinds)} finding of {commit[:10]} on the record", fields, (path,))
+    what = f"{', '.join(kinds)} finding{'s' if len(kinds) > 1 else ''}" if kinds else "findings"
+    return CommitPreview(f"Accept the {what} of {commit[:10]} on the record", fields, (path,))
 
 
 def reject(model: str, version: str, actor: str, reason: str | None, path: str) -> CommitPreview:

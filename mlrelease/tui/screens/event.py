@@ -39,6 +39,7 @@ def event_fields(e: Event) -> Text:
         ("forced gates", e.forced),
         ("break-glass by", e.break_glass),
         ("verify says", "; ".join(e.marks) + " (`mlrelease verify` says why)" if e.marks else None),
+        ("accepted", "; ".join(e.accepted) + " on the record (`mlrelease verify` says by whom and why)" if e.accepted else None),
         ("backend", e.backend),
         ("backend reference", e.backend_ref),
         ("action id", e.promotion_id),
