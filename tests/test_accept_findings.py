@@ -272,3 +272,23 @@ def test_verify_since_takes_an_acceptance_of_an_older_finding_as_a_notice(people
     forged = hand_commit(repo, "accept that too")
     rc, r = report(people, "--since", base)
     assert rc == 11 and [(f["commit"], f["kind"]) for f in r["findings"]] == [(forged, "hand-edit")]
+
+
+def test_an_acceptance_naming_no_commit_id_is_a_problem_never_a_git_option(people: People, repo: Path) -> None:
+    """The file is read from anyone's push: its commit must be a full id, never text handed to git."""
+    write(
+        repo,
+        ACCEPTED,
+        {
+            "accepted": [
+                {"commit": "--output=/tmp/x", "findings": [{"kind": "hand-edit"}], "by": "B", "at": "2026-03-02T12:00:00Z", "reason": "r"}
+            ]
+        },
+    )
+    hostile = hand_commit(repo, _trailers("--output=/tmp/x", "Mallory <mallory@bank.example>"))
+    rc, r = report(people)
+    assert rc == 11 and any(f["commit"] == hostile and "40 lower-case hex digits" in f["message"] for f in r["findings"])
+    rc, out, _ = people("auditor@bank.example", "lint")
+    assert rc == 1 and "audit/accepted.yaml" in out + _
+    rc, _, err = people("bob@bank.example", "review", "--finding=--output=/tmp/x", "--reason", "r", "--yes")
+    assert rc == 1 and "no such commit" in err and not Path("/tmp/x").exists()

@@ -30,8 +30,10 @@ from .report import Accepted, Finding
 
 def _commit(reg: Registry, given: str) -> str:
     assert reg.git_root is not None
+    if not given.strip() or given.startswith("-"):
+        raise NotFound(f"--finding {given!r}: no such commit")
     proc = git(reg.git_root, "rev-parse", "--verify", "--quiet", f"{given}^{{commit}}", check=False)
-    if proc.returncode != 0 or not given.strip() or given.startswith("-"):
+    if proc.returncode != 0:
         raise NotFound(f"--finding {given!r}: no such commit")
     return proc.stdout.decode().strip()
 

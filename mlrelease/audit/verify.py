@@ -30,6 +30,7 @@ signature check per allowed-signers file (docs/controls.md).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -286,8 +287,10 @@ class _Verifier:
 
     def made_by(self, commit: str) -> tuple[str, str | None] | None:
         """The author and (good) signer of ``commit``, or None when it is not in the repository."""
+        if not re.fullmatch(r"[0-9a-f]{40}", commit):  # the parser says so too; never an option to git
+            return None
         proc = git(self.git_root, "show", "-s", "--format=%an <%ae>", f"{commit}^{{commit}}", "--", check=False)
-        if proc.returncode != 0 or len(commit) != 40:
+        if proc.returncode != 0:
             return None
         sig = self.sigs.get(commit)
         return proc.stdout.decode("utf-8", "replace").strip(), sig.principal if sig is not None and sig.good else None

@@ -215,10 +215,17 @@ RELEASE = Shape(
 REJECTIONS = Listing("rejected", Shape(Rejection, (req("version", "name"), req("by"), req("at", "time"), req("reason"))))
 # ---- audit/accepted.yaml: findings of verify accepted by a second person ------------------------
 
+
+def _commit_id(f: Fields, acceptance: Acceptance) -> None:
+    if acceptance.commit and not re.fullmatch(r"[0-9a-f]{40}", acceptance.commit):
+        f.problem("commit", "must be a full commit id: 40 lower-case hex digits")
+
+
 ACCEPTED_FINDING = Shape(AcceptedFinding, (req("kind"), Key("file")))
 ACCEPTANCE = Shape(
     Acceptance,
     (req("commit"), req("findings", "each", shape=ACCEPTED_FINDING), req("by"), req("at", "time"), req("reason")),
+    check=_commit_id,
 )
 ACCEPTED = Shape(Acceptances, (req("accepted", "each", shape=ACCEPTANCE),))
 
