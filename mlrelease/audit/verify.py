@@ -22,6 +22,9 @@ A merge may only bring files as they are in one of its parents (whose commits ar
 checked themselves). Imported history (``mlrelease import``) is accepted as the record it
 came with, unless it rewrites a file mlrelease already manages. Changes of the controls
 themselves (``mlrelease.yaml``, ``controls/``) are listed as notices with who made them.
+Changes of ``audit/accepted.yaml`` (findings a second person accepted, ``review --finding``)
+are checked by :mod:`mlrelease.audit.acceptances`; what they accept is settled on the
+whole report (:meth:`Report.settle`), so it does not depend on how the walk is split.
 
 Nothing here writes; every read is one ``git log``, one ``git cat-file`` pipe, and one
 signature check per allowed-signers file (docs/controls.md).
