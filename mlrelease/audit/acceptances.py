@@ -36,11 +36,13 @@ from .report import Finding
 Problem = tuple[str, str]  # (kind, message), as audit.checks
 
 
-def refusal(who: str, made_by: tuple[str, str | None], files: Iterable[str | None], config: Config | None, ids: Identities) -> str | None:
-    """Why ``who`` may not accept findings about ``files`` of a commit ``made_by`` (author, signer), or None when they may."""
+def refusal(
+    who: str, commit: str, made_by: tuple[str, str | None], files: Iterable[str | None], config: Config | None, ids: Identities
+) -> str | None:
+    """Why ``who`` may not accept findings about ``files`` of ``commit``, made by (author, signer), or None when they may."""
     author, signer = made_by
     if who in {ids.who(author), *([ids.who(signer)] if signer else [])}:
-        return f"{who} made that commit ({author}): accepting its findings is four eyes too, so someone else must"
+        return f"{who} made commit {commit[:10]} ({author}): accepting its findings is four eyes too, so someone else must"
     for env_name in dict.fromkeys(e for e in (environment_of(f) for f in files) if e is not None):
         env = config.environment(env_name) if config is not None else None
         if env is not None and not foureyes.policy(env, ids).allowed(who):
@@ -101,7 +103,7 @@ def check(
     if made is None:
         out.append(("forged", f"it accepts the findings of {e.commit[:12]}, which is no commit of this repository"))
     elif who is not None:
-        why = refusal(who, made, (a.file for a in e.findings), config, ids)
+        why = refusal(who, e.commit, made, (a.file for a in e.findings), config, ids)
         if why:
             out.append(("acceptance", why))
     return out, (e if not out and who is not None else None)

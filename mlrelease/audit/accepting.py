@@ -64,7 +64,7 @@ class Accepting:
             refusal = Block(f"commit {commit[:10]} has no open finding of `mlrelease verify`: there is nothing to accept", GateRefused)
         else:
             made = (found[0].author, found[0].signer)
-            why = acceptances.refusal(ctl.actor, made, (f.path for f in found), reg.config, ctl.identities)
+            why = acceptances.refusal(ctl.actor, commit, made, (f.path for f in found), reg.config, ctl.identities)
             refusal = Block(why, GateRefused) if why else None
         notes = [f"accepts {f.kind} on {f.path or 'the commit'}: {f.message}" for f in found]
         if found:
