@@ -340,3 +340,42 @@ def test_verify_refuses_an_undo_that_no_bundle_made(tmp_path: Path, hook: Hook, 
         and "only a bundle's rollback is an undo" in messages
         and "a rollback pins the environment, and this one did not" in messages
     )
+
+
+# ---- a shallow clone (a CI runner's `git clone --depth 1`) --------------------------------------------
+
+
+@pytest.mark.parametrize("churn", ["deploys", "fails"])
+def test_a_bundle_from_a_shallow_clone_records_only_what_happened_and_leaves_the_clone_whole(
+    tmp_path: Path, hook: Hook, capsys: pytest.CaptureFixture[str], churn: str
+) -> None:
+    """The undo of a failed bundle and the gates read history a depth-1 clone lacks: the record must still be
+    exactly what the backends did, and the clone must end consistent (whole objects, its remote ref on the tip)."""
+    _root, bare = _registry(tmp_path, hook)
+    before = git(bare, "rev-parse", "main").strip()
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{bare}", str(clone))
+    assert git(clone, "rev-parse", "--is-shallow-repository").strip() == "true"
+    if churn == "fails":
+        hook.fail.add("churn")
+    rc, out, err = cli(capsys, clone, *PROMOTE, "--yes", "--json")
+    result = json.loads(out)["result"]
+    live = [_live(clone, m) for m in ("fraud-card", "churn", "scorer")]
+    written = _bundle_commits(bare, before)
+    if churn == "deploys":
+        assert rc == 0, err
+        assert live == ["1.1.0", "0.3.0", "2.1.0"]
+        assert [t["phase"] for _, t in written] == ["Pending"] * 3 + ["Succeeded"] * 3
+    else:
+        assert rc == 5, err
+        assert live == ["1.0.0", "0.2.0", "2.0.0"]  # what moved was put back, from history the clone had to fetch
+        assert hook.asked()[-1] == ("rollback", "fraud-card", "1.0.0")
+        assert [i["phase"] for i in result["items"]][1:] == ["Failed", "Failed"]
+    assert len({t["bundle"] for _, t in written}) == 1 and result["action_id"] == written[0][1]["bundle"]
+    # The clone is whole: its remote ref is the remote's tip, every object is there, nothing is left staged.
+    assert git(clone, "rev-parse", "origin/main").strip() == git(bare, "rev-parse", "main").strip()
+    git(clone, "fsck", "--connectivity-only", "--no-progress")
+    assert git(clone, "status", "--porcelain", "--untracked-files=no") == ""
+    git(clone, "merge", "-q", "--ff-only", "origin/main")
+    rc, out, _err = cli(capsys, clone, "verify", "--since", before, "--json")
+    assert rc == 0 and json.loads(out)["ok"], out

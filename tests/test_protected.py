@@ -446,3 +446,42 @@ def test_the_forge_at_a_closed_port_is_one_line_and_nothing_stays(tmp_path: Path
     assert proc.returncode == 1
     assert "is not reachable: connection refused" in proc.stderr and "deleted from origin again" in proc.stderr
     assert branches(s.bare) == []
+
+
+def test_a_protected_promotion_and_its_reconcile_from_shallow_clones_record_what_happened(
+    tmp_path: Path, forge: Forge, deploy_hook: Hook
+) -> None:
+    """A CI runner's checkout is ``git clone --depth 1``: the promoter's and the CI job's may both be shallow.
+    The request is still built on the remote tip, main is untouched until the merge, reconcile deploys once and
+    records it, and each clone ends whole (every object there, its remote ref on the remote's tip)."""
+    s = registry(tmp_path, forge, approvals=1, backend="deploy", webhook=deploy_hook.url)
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{s.bare}", str(shallow))
+    assert git(shallow, "rev-parse", "--is-shallow-repository").strip() == "true"
+    proc = promote(Setup(s.bare, shallow, s.base, forge), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)["result"]
+    assert result["status"] == "proposed" and result["phase"] == "Pending", result
+    assert git(s.bare, "rev-parse", "main").strip() == s.base and deploy_hook.calls == []
+    [branch] = branches(s.bare)
+    assert git(s.bare, "rev-parse", f"{branch}^").strip() == s.base  # built on the remote tip
+    [rec] = records(shallow)
+    assert rec["state"] == "open" and rec["branch"] == branch
+    git(shallow, "fsck", "--connectivity-only", "--no-progress")
+    assert git(shallow, "status", "--porcelain", "--untracked-files=no") == ""
+
+    forge.approve(1, "bob-gh" if forge.provider == "github" else "bob-gl")
+    forge.merge(1)
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{s.bare}", str(ci))
+    assert git(ci, "rev-parse", "--is-shallow-repository").strip() == "true"
+    done = run(ci, "reconcile", "--env", "production", "--yes", "--json", who=CI)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(deploy_hook.calls) == 1 and deploy_hook.calls[0]["body"]["promotion_id"] == result["action_id"]
+    state = release_state(s.bare)
+    assert state.observed is not None and state.observed.phase == "Succeeded" and state.live is not None and state.live.version == "1.2.0"
+    assert parse_trailers(git(s.bare, "log", "-1", "--format=%B", "main"))["approved_by"].endswith(("bob-gh", "bob-gl"))
+    assert git(ci, "rev-parse", "origin/main").strip() == git(s.bare, "rev-parse", "main").strip()
+    git(ci, "fsck", "--connectivity-only", "--no-progress")
+    verify = run(ci, "verify", "--since", s.base, "--ref", "origin/main")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
