@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 import mlrelease.cli.output
+from bench.contention_bench import subcommand
 from mlrelease.cli import main
 from tests.builders import commit_all, config, write
+from tests.cli_helpers import run_mlrelease
+from tests.git_trace import started, traced
 from tests.release_helpers import head, state_at
 
 
@@ -222,3 +225,20 @@ def test_bad_controls_are_lint_problems(people: People, repo: Path) -> None:
     assert rc == 1
     assert "approvers of 'production' name 'model-risc': no group or person in controls/identities.yaml" in out + err
     assert "is signed: true, and controls/allowed_signers does not exist" in out + err
+
+
+def test_who_is_behind_each_approval_is_read_without_a_second_log_or_pipe(people: People, repo: Path, tmp_path: Path) -> None:
+    """Review finding: the approvals' authors came from a ``git log`` and a ``cat-file`` process of their own,
+    beside the planner's log of the same release file and the process's shared pipe. Counted by git's trace2."""
+    assert approve(people, "bob@bank.example") == 0
+    assert approve(people, "carol@bank.example") == 0
+    assert approve(people, "dave@bank.example", target="churn@0.2.0") == 0  # a commit since, on another file
+    people.mp.setenv("GIT_AUTHOR_EMAIL", "alice@bank.example")
+    people.mp.setenv("GIT_COMMITTER_EMAIL", "alice@bank.example")
+    trace = traced(tmp_path)
+    proc = run_mlrelease(repo, "promote", "fraud-card@1.1.0", "--to", "production", "--reason", "go", "--yes")
+    assert proc.returncode == 0, proc.stderr
+    assert live(repo) == "1.1.0"
+    commands = started(trace)
+    logs = [a for a in commands if subcommand(a) == "log" and a[-1] == "releases/production/fraud-card.yaml"]
+    assert len(logs) <= 1 and [subcommand(a) for a in commands].count("cat-file") == 1, commands

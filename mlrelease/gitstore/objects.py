@@ -178,19 +178,28 @@ def commit(git_root: Path, tree: str, parent: str | None, message: str, author: 
 # ---- reading what is known, without a process per question ----------------------------------
 
 
-def commit_header(git_root: Path, oid: str) -> tuple[str, list[str]]:
-    """(tree id, parent ids) of a commit."""
+def _commit_object(git_root: Path, oid: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """(header lines as (key, value), message) of a commit, through the shared ``cat-file`` pipe."""
     found = cat_file(git_root).object(oid)
     if found is None or found[1] != "commit":
         raise MlreleaseError(f"git commit {oid} is missing")
-    tree, parents = "", []
-    for line in found[2].split(b"\n\n", 1)[0].split(b"\n"):
-        key, _, value = line.partition(b" ")
-        if key == b"tree":
-            tree = value.decode()
-        elif key == b"parent":
-            parents.append(value.decode())
-    return tree, parents
+    head, _, message = found[2].partition(b"\n\n")
+    return [(key, value) for key, _, value in (line.partition(b" ") for line in head.split(b"\n"))], message
+
+
+def commit_header(git_root: Path, oid: str) -> tuple[str, list[str]]:
+    """(tree id, parent ids) of a commit."""
+    head, _ = _commit_object(git_root, oid)
+    tree = next((v.decode() for k, v in head if k == b"tree"), "")
+    return tree, [v.decode() for k, v in head if k == b"parent"]
+
+
+def commit_author_message(git_root: Path, oid: str) -> tuple[str, str]:
+    """("Name <email>", message) of a commit: what ``git log --format='%an <%ae>'`` and ``%B`` print,
+    without a ``git log`` process."""
+    head, message = _commit_object(git_root, oid)
+    author = next((v for k, v in head if k == b"author"), b"")
+    return author.rsplit(b" ", 2)[0].decode("utf-8", "replace"), message.decode("utf-8", "replace")
 
 
 def is_ancestor(git_root: Path, old: str, new: str, *, limit: int = 200) -> bool | None:

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlrelease.errors import GateRefused, ManifestError, MlreleaseError
+from mlrelease.gitstore.objects import commit_author_message
 from mlrelease.registry import layout, signing, yamlsafe
-from mlrelease.registry.gitio import CatFile, git
+from mlrelease.registry.gitio import cat_file
 from mlrelease.registry.identities import Identities
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.parse import parse_release
@@ -32,6 +33,7 @@ from mlrelease.registry.source import GitRefSource
 from mlrelease.registry.trailers import parse_trailers
 from mlrelease.registry.types import Approval, Config, Environment
 from mlrelease.release import foureyes
+from mlrelease.release.livehistory import file_log
 from mlrelease.release.plan import Block
 from mlrelease.release.planning import Context
 
@@ -130,44 +132,43 @@ def attribute(git_root: Path, ref: str, prefix: str, path: str, ids: Identities,
     the file by hand, or under someone else's name, never counts. Where ``signed``, the
     identity is the signer of that commit, checked by git against
     ``controls/allowed_signers`` as it was in the commit's parent.
+
+    The file's commits come from :func:`~mlrelease.release.livehistory.file_log` (the log the
+    planner has just read for the order gate, kept per commit) and every object through the
+    process's one ``cat-file`` pipe: no ``git log`` or pipe of its own.
     """
     git_path = f"{prefix}/{path}" if prefix else path
-    out = git(git_root, "log", "--format=%x01%H%x00%an <%ae>%x00%B%x00", "--raw", "--no-abbrev", "--no-renames", ref, "--", git_path).stdout
-    entries: list[tuple[str, str, dict[str, str], str, str]] = []
-    for chunk in out.decode("utf-8", "replace").split("\x01")[1:]:
-        commit, author, message, raw = [*chunk.split("\0"), "", "", ""][:4]
-        for line in raw.splitlines():
-            parts = line.partition("\t")[0].split()
-            if line.startswith(":") and len(parts) >= 5:
-                entries.append((commit, author, parse_trailers(message), parts[2], parts[3]))
-    added: dict[Approval, tuple[str, str, dict[str, str]]] = {}
-    cat = CatFile(git_root)
-    try:
+    cat = cat_file(git_root)
+    parsed: dict[str, set[Approval]] = {}
 
-        def approvals(blob: str) -> set[Approval]:
-            if not blob.strip("0"):
-                return set()
+    def approvals(blob: str | None) -> set[Approval]:
+        if blob is None:
+            return set()
+        if blob not in parsed:
             try:
-                return set(parse_release(yamlsafe.load(cat.read(blob), path), path).approvals)
+                parsed[blob] = set(parse_release(yamlsafe.load(cat.read(blob), path), path).approvals)
             except (ManifestError, MlreleaseError):
-                return set()
+                parsed[blob] = set()
+        return parsed[blob]
 
-        for commit, author, trailers, old, new in reversed(entries):  # oldest first: the first commit showing an approval added it
-            for a in approvals(new) - approvals(old):
-                added.setdefault(a, (commit, author, trailers))
-        policy: dict[str, bytes | None] = {}
-        if signed:
-            signers_path = f"{prefix}/{layout.ALLOWED_SIGNERS}" if prefix else layout.ALLOWED_SIGNERS
-            for commit in {c for c, _, _ in added.values()}:
-                try:
-                    policy[commit] = cat.read(f"{commit}^:{signers_path}")
-                except MlreleaseError:
-                    policy[commit] = None
-    finally:
-        cat.close()
+    # Oldest first: the first commit whose content shows an approval its first parent's did not added it.
+    added: dict[Approval, str] = {}
+    for commit, blob in reversed(file_log(git_root, ref, git_path)):
+        before = cat.object(f"{commit}^:{git_path}")
+        for a in approvals(blob) - approvals(before[0] if before is not None and before[1] == "blob" else None):
+            added.setdefault(a, commit)
+    facts = {c: commit_author_message(git_root, c) for c in set(added.values())}
+    policy: dict[str, bytes | None] = {}
+    if signed:
+        signers_path = f"{prefix}/{layout.ALLOWED_SIGNERS}" if prefix else layout.ALLOWED_SIGNERS
+        for commit in facts:
+            found = cat.object(f"{commit}^:{signers_path}")
+            policy[commit] = found[2] if found is not None and found[1] == "blob" else None
     sigs = signing.check(git_root, policy.items()) if policy else {}
     result: dict[Approval, tuple[str | None, str]] = {}
-    for a, (commit, author, trailers) in added.items():
+    for a, commit in added.items():
+        author, message = facts[commit]
+        trailers = parse_trailers(message)
         named = ids.who(a.by)
         if trailers.get("action") != "approve":
             result[a] = (None, f"it was written by hand (commit {commit[:10]} is no `mlrelease approve`)")
