@@ -16,6 +16,7 @@ from mlrelease.errors import BackendConfigError
 from mlrelease.registry.trailers import parse_trailers
 from mlrelease.registry.types import PluginConfig
 from tests.builders import commit_all, config, git, make_registry, three_environments, write
+from tests.git_trace import subcommands, traced
 from tests.release_helpers import state_at
 
 VALUES = """\
@@ -333,3 +334,31 @@ def test_promote_lands_the_version_in_the_deployment_repo(
     assert state.observed.backend_ref == git(remote, "rev-parse", "main").strip()
     trailers = parse_trailers(git(remote, "log", "-1", "--format=%B", "main"))
     assert trailers["promotion_id"] == state.observed.promotion_id
+
+
+def test_the_file_is_read_through_the_pipe_the_commit_uses_not_two_processes(tmp_path: Path, remote: Path) -> None:
+    """Review finding: ``_read`` ran ``ls-tree`` then ``cat-file blob`` on every attempt; the commit
+    that follows already holds the clone's ``cat-file --batch`` pipe, which answers both."""
+    root = registry_repo(tmp_path / "registry")
+    b = backend(root, repo=str(remote), file="deploy/prod/values.yaml", key="image.tag", value="version")
+    assert b.execute(action("1.2.0", "p-a")).ok  # the clone is made
+    trace = traced(tmp_path)
+    out = b.execute(action("1.3.0", "p-b"))
+    assert out.ok, out.message
+    assert 'tag: "1.3.0"' in show(remote)
+    subs = subcommands(trace)
+    assert "ls-tree" not in subs and subs.count("cat-file") <= 1, subs  # at most the pipe, once
+    assert b.status(action("1.3.0", "p-b")).ok  # type: ignore[union-attr]
+    assert "ls-tree" not in subcommands(trace)
+
+
+@pytest.mark.parametrize(("file", "what"), [("deploy/prod/link.yaml", "blob 120000"), ("deploy/prod", "tree 040000")])
+def test_a_link_or_a_folder_on_the_deployment_branch_is_refused_not_followed(tmp_path: Path, remote: Path, file: str, what: str) -> None:
+    seed = tmp_path / "deploy-seed"
+    (seed / "deploy/prod/link.yaml").symlink_to("values.yaml")
+    commit_all(seed, "a link")
+    git(seed, "push", "-q", "origin", "HEAD:main")
+    root = registry_repo(tmp_path / "registry")
+    out = backend(root, repo=str(remote), file=file, key="image.tag").execute(action())
+    assert not out.ok and out.message is not None and f"{file}: is not a regular file on the deployment branch ({what})" in out.message
+    assert int(git(remote, "rev-list", "--count", "main")) == 2

@@ -37,10 +37,10 @@ from mlrelease.backends.settings import Settings
 from mlrelease.backends.support import file_name, one_line
 from mlrelease.backends.yamledit import Edit, current_value, set_value
 from mlrelease.errors import EditError, MlreleaseError
-from mlrelease.gitstore import gitwrite, locks, transaction
+from mlrelease.gitstore import gitwrite, locks, objects, transaction
 from mlrelease.gitstore.gitwrite import Identity
 from mlrelease.registry import layout, yamlsafe
-from mlrelease.registry.gitio import git, git_dir, git_text, git_toplevel
+from mlrelease.registry.gitio import cat_file, git, git_dir, git_text, git_toplevel
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.trailers import format_message
 
@@ -250,14 +250,14 @@ class GitopsFileBackend:
             yield clone
 
     def _read(self, clone: Path, tip: str, file: str) -> bytes | None:
-        listing = git_text(clone, "ls-tree", "-z", tip, "--", file).rstrip("\0")
-        if not listing:
+        """The file at ``tip``, through the clone's shared ``cat-file`` pipe (the commit that follows uses it too)."""
+        entry = objects.entry_at(clone, tip, file)
+        if entry is None:
             return None
-        meta, _, _ = listing.partition("\t")
-        mode, kind, oid = meta.split()
+        mode, kind, oid = entry
         if kind != "blob" or mode == "120000":
             raise EditError(f"{file}: is not a regular file on the deployment branch ({kind} {mode})")
-        return git(clone, "cat-file", "blob", oid).stdout
+        return cat_file(clone).read(oid)
 
     def _land_in_repo(self, action: Action, value: str, author: Identity | None, committer: Identity) -> Landed:
         assert self.file is not None

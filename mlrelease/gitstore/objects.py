@@ -97,6 +97,21 @@ def _read_tree(git_root: Path, oid: str) -> dict[bytes, tuple[bytes, str]]:
     return _parse_tree(found[2])
 
 
+def entry_at(git_root: Path, commit: str, path: str) -> tuple[str, str, str] | None:
+    """(mode, type, id) of ``path`` in ``commit``, as ``git ls-tree COMMIT -- PATH`` lists it, or None
+    where there is nothing; read through the shared ``cat-file`` pipe, not a process of its own."""
+    folder, _, name = path.rpartition("/")
+    found = cat_file(git_root).object(f"{commit}:{folder}" if folder else f"{commit}^{{tree}}")
+    if found is None or found[1] != "tree" or not name:
+        return None
+    entry = _parse_tree(found[2]).get(name.encode("utf-8", "surrogateescape"))
+    if entry is None:
+        return None
+    mode, oid = entry
+    kind = {TREE_MODE: "tree", b"160000": "commit"}.get(mode, "blob")
+    return mode.decode().rjust(6, "0"), kind, oid
+
+
 def _sort_key(item: tuple[bytes, tuple[bytes, str]]) -> bytes:
     name, (mode, _) = item
     return name + b"/" if mode == TREE_MODE else name  # git's order: a tree sorts as "name/"
