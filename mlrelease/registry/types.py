@@ -34,7 +34,7 @@ class MetricDef:
     description: str | None = None
 
     def better(self, new: float, old: float) -> bool:
-        return new > old if self.goal == "max" else new < old
+        return worsening(self.goal, new - old) < 0
 
     def render(self, value: float | None) -> str:
         if value is None:
@@ -43,6 +43,13 @@ class MetricDef:
             return format(value, self.format) if self.format else _plain(value)
         except ValueError:
             return _plain(value)
+
+
+def worsening(goal: str, change: float) -> float:
+    """How much worse a metric got by ``change`` (new − old), by its goal: positive is worse, in
+    the metric's units. The one sign rule that the regression gate, the live-metric drop of
+    retrain and the rollout judge share, so "worse" means the same everywhere."""
+    return -change if goal == "max" else change
 
 
 def _plain(value: float) -> str:

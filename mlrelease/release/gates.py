@@ -13,7 +13,19 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from mlrelease.registry.config import DAYS
-from mlrelease.registry.types import Config, Environment, MetricDef, Pin, Rejection, ReleaseState, Threshold, Tolerance, Window, Windows
+from mlrelease.registry.types import (
+    Config,
+    Environment,
+    MetricDef,
+    Pin,
+    Rejection,
+    ReleaseState,
+    Threshold,
+    Tolerance,
+    Window,
+    Windows,
+    worsening,
+)
 from mlrelease.release.plan import GateResult
 
 _EPS = 1e-12  # metrics are floats read from YAML: 0.8 must pass "min 0.8"
@@ -118,7 +130,7 @@ def no_regression(
             out.append(GateResult(gate, True, f"live {live_version} has no {name} to compare with", numbers))
             continue
         allowed = allowed_worsening(tolerance, live_value)
-        worse_by = live_value - value if m.goal == "max" else value - live_value
+        worse_by = worsening(m.goal, value - live_value)
         numbers.update({"goal": m.goal, "worse_by": worse_by, "allowed": allowed})
         text = f"{name} {_fmt(m, value)} vs live {live_version} {_fmt(m, live_value)} (goal {m.goal})"
         # The change in the metric's own format: a percentage metric says "worse by 3.0%", never "0.03".

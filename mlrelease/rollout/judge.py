@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 from mlrelease.registry.observations import Histogram, Mean, Observation, Rate, Samples
 from mlrelease.registry.rollout import Check
-from mlrelease.registry.types import MetricDef
+from mlrelease.registry.types import MetricDef, worsening
 from mlrelease.rollout import stats
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
@@ -68,7 +68,8 @@ class MetricVerdict:
         """The interval of how much worse the challenger is (positive = worse), by the metric's goal."""
         if self.low is None or self.high is None:
             return None
-        return (self.low, self.high) if self.goal == "min" else (-self.high, -self.low)
+        low, high = sorted((worsening(self.goal, self.low), worsening(self.goal, self.high)))
+        return low, high
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -34,7 +34,7 @@ from datetime import datetime
 
 from mlrelease.errors import ManifestError, NotFound, Problem
 from mlrelease.registry.loader import Registry
-from mlrelease.registry.types import DataRef, Dataset, FeatureProfile, MetricDef, Profile, Snapshot, Telemetry, Version
+from mlrelease.registry.types import DataRef, Dataset, FeatureProfile, MetricDef, Profile, Snapshot, Telemetry, Version, worsening
 
 EPSILON = 1e-4  # stands in for an empty bin's fraction
 PSI_MODERATE = 0.1
@@ -169,7 +169,7 @@ class MetricDrop:
     def drop(self) -> float | None:
         if self.goal is None:
             return None
-        return self.validation - self.live if self.goal == "max" else self.live - self.validation
+        return worsening(self.goal, self.live - self.validation)
 
     @property
     def relative(self) -> float | None:
