@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -212,3 +214,58 @@ def test_tls_is_verified_and_a_private_ca_can_be_added(tmp_path: Path) -> None:
             source({"url": url + "/{model}", "timeout": 3}).fetch("fraud-card", "production", history=True)
         trusted = source({"url": url + "/{model}", "timeout": 3, "ca_bundle": str(cert)}).fetch("fraud-card", "production", history=True)
     assert trusted is not None and trusted.snapshots[0].calls == 1000
+
+
+# ---- answers that never finish: a trickle, a flood, a cut (the read loop shared with MLflow and the forges) ----
+
+
+def _misbehaving(how: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"metrics": {}}' + b" " * 200
+            length = 9 * 1024 * 1024 if how == "flood" else len(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(length))
+            self.end_headers()
+            try:
+                if how == "trickle":  # a byte every 0.05 s: 10 s to the end, each read well inside the timeout
+                    for byte in body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                elif how == "flood":
+                    for _ in range(9 * 16):
+                        self.wfile.write(b" " * 65536)
+                else:  # cut: half the body, then the connection is closed
+                    self.wfile.write(body[:10])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the client gave up: what the test wants
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.mark.parametrize(
+    ("how", "message", "down"),
+    [
+        ("trickle", r"no complete answer from http://127\.0\.0\.1:\d+/fraud-card within 0\.5 s", True),
+        ("flood", r"the answer from http://127\.0\.0\.1:\d+/fraud-card is larger than 8,388,608 bytes", False),
+        ("cut", r"request to http://127\.0\.0\.1:\d+/fraud-card failed: ", True),
+    ],
+)
+def test_an_answer_that_trickles_floods_or_is_cut_fails_within_the_timeout(how: str, message: str, down: bool) -> None:
+    with serving(_misbehaving(how)) as url:
+        src = source({"url": url + "/{model}", "timeout": 0.5})
+        started = time.monotonic()
+        with pytest.raises(SourceError, match=message):
+            src.fetch("fraud-card", "production", history=True)
+        assert time.monotonic() - started < 3  # a trickle would hold it 10 s
+        if down:  # a service that cannot answer whole is not asked again for the next model
+            with pytest.raises(SourceError, match="not tried again in this run"):
+                src.fetch("churn", "production", history=True)
+        src.close()

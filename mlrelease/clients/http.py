@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from mlrelease import __version__
 from mlrelease.secrets import redact
@@ -37,13 +37,19 @@ def transport_reason(exc: Exception) -> str:
     return one_line(text)
 
 
+# Why a request got no whole answer: nothing listened, nothing came in time, the body did not
+# finish in time (a trickle), the body passed the size cap, or anything else of the transport.
+Failure = Literal["unreachable", "no answer", "incomplete", "too large", "failed"]
+
+
 class NoAnswer(Exception):
     """A request without a whole answer: ``reason`` in a few words; ``sent`` False when it never left
-    (a refused connection: it changed nothing); ``timed_out`` when the wait ran out."""
+    (a refused connection: it changed nothing); ``timed_out`` when the wait ran out; ``kind`` says
+    which it was, for a caller that words it its own way."""
 
-    def __init__(self, reason: str, *, sent: bool, timed_out: bool = False) -> None:
+    def __init__(self, reason: str, *, sent: bool, timed_out: bool = False, kind: Failure = "failed") -> None:
         super().__init__(reason)
-        self.reason, self.sent, self.timed_out = reason, sent, timed_out
+        self.reason, self.sent, self.timed_out, self.kind = reason, sent, timed_out, kind
 
 
 @dataclass(frozen=True)
@@ -55,30 +61,39 @@ class Answer:
 
 
 def fetch(
-    client: Any, method: str, path: str, *, timeout: float, max_bytes: int, params: Mapping[str, object] | None = None, body: object = None
+    client: Any,
+    method: str,
+    path: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    params: Mapping[str, object] | None = None,
+    body: object = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Answer:
     """One request through ``client``, its answer read whole within ``timeout`` seconds and at most ``max_bytes``.
 
     httpx's timeout bounds each read, so a server that trickles its answer a byte at a time
     would hold the call for as long as it likes: the body is read against one deadline for
-    the whole call. Anything short of a whole answer is :class:`NoAnswer`.
+    the whole call. Anything short of a whole answer is :class:`NoAnswer`. The one read loop
+    of every client here (MLflow, the forges, the telemetry sources).
     """
     import httpx
 
     deadline = time.monotonic() + timeout
     content = bytearray()
     try:
-        with client.stream(method, path, params=params, json=body) as response:
+        with client.stream(method, path, params=params, json=body, headers=headers) as response:
             for chunk in response.iter_bytes():
                 content += chunk
                 if len(content) > max_bytes:
-                    raise NoAnswer(f"answered with more than {max_bytes:,} bytes", sent=True)
+                    raise NoAnswer(f"answered with more than {max_bytes:,} bytes", sent=True, kind="too large")
                 if time.monotonic() > deadline:
-                    raise NoAnswer("did not answer in time", sent=True, timed_out=True)
+                    raise NoAnswer("did not answer in time", sent=True, timed_out=True, kind="incomplete")
     except httpx.ConnectError as exc:
-        raise NoAnswer(f"is not reachable: {transport_reason(exc)}", sent=False) from None
+        raise NoAnswer(f"is not reachable: {transport_reason(exc)}", sent=False, kind="unreachable") from None
     except httpx.TimeoutException:
-        raise NoAnswer("did not answer in time", sent=True, timed_out=True) from None
+        raise NoAnswer("did not answer in time", sent=True, timed_out=True, kind="no answer") from None
     except httpx.HTTPError as exc:
         raise NoAnswer(f"failed: {transport_reason(exc)}", sent=True) from None
     return Answer(response.status_code, response.reason_phrase, response.headers, bytes(content))

@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import ssl
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from mlrelease import __version__
+from mlrelease.clients.http import NoAnswer, fetch
 from mlrelease.errors import MlreleaseError, SourceError
 from mlrelease.secrets import header_problem, redact, secret
 from mlrelease.telemetry.base import Settings, SourceContext
@@ -118,36 +118,24 @@ class HttpReader:
             return self._client
 
     def get(self, url: str, params: Mapping[str, str] | None = None) -> Reply:
-        """One GET; a transport failure raises :class:`SourceError` and marks the service down."""
-        import httpx
-
+        """One GET, read whole within ``timeout`` (:func:`mlrelease.clients.http.fetch`); a transport
+        failure raises :class:`SourceError` and marks the service down."""
         if self._down is not None:
             raise SourceError(f"{self._down} (not tried again in this run)")
         where = _origin(url)
         headers = self._headers()
-        client = self._get_client()
-        started = time.monotonic()
         try:
-            with client.stream("GET", url, params=params, headers=headers) as response:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_BYTES:
-                        raise SourceError(f"{self.label}: the answer from {where} is larger than {MAX_BYTES:,} bytes")
-                    if time.monotonic() - started > self.timeout:
-                        raise self._mark_down(f"{self.label}: no complete answer from {where} within {self.timeout:g} s")
-                status = response.status_code
-        except httpx.TimeoutException:
-            raise self._mark_down(f"{self.label}: no answer from {where} within {self.timeout:g} s") from None
-        except httpx.ConnectError as exc:
-            raise self._mark_down(f"{self.label}: cannot connect to {where}: {_reason(exc)}") from None
-        except httpx.HTTPError as exc:
-            raise self._mark_down(f"{self.label}: request to {where} failed: {_reason(exc)}") from None
+            answer = fetch(self._get_client(), "GET", url, timeout=self.timeout, max_bytes=MAX_BYTES, params=params, headers=headers)
+        except NoAnswer as exc:
+            if exc.kind == "too large":
+                raise SourceError(f"{self.label}: the answer from {where} is larger than {MAX_BYTES:,} bytes") from None
+            raise self._mark_down(f"{self.label}: {_words(exc, where, self.timeout)}") from None
+        status = answer.status
         if 300 <= status < 400:
             raise SourceError(
                 f"{self.label}: {where} answered {status} (a redirect; mlrelease does not follow them — configure the final URL)"
             )
-        return Reply(status, _json(bytes(body)))
+        return Reply(status, _json(answer.content))
 
     def get_json(self, url: str, params: Mapping[str, str] | None = None, *, missing_ok: bool = False) -> object:
         """The JSON document at ``url``; None for 404 when ``missing_ok``; anything else but 2xx raises."""
@@ -178,11 +166,15 @@ def _origin(url: str) -> str:
     return redact(f"{parts.scheme}://{parts.netloc}{parts.path}")
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    if "refused" in text.lower():
-        return "connection refused"
-    return redact(text.splitlines()[0])[:200]
+def _words(exc: NoAnswer, where: str, timeout: float) -> str:
+    """What a monitoring service that gave no whole answer did, in this module's words."""
+    if exc.kind == "unreachable":
+        return f"cannot connect to {where}: {exc.reason.removeprefix('is not reachable: ')}"
+    if exc.kind == "no answer":
+        return f"no answer from {where} within {timeout:g} s"
+    if exc.kind == "incomplete":
+        return f"no complete answer from {where} within {timeout:g} s"
+    return f"request to {where} {exc.reason}"
 
 
 def _json(body: bytes) -> object:
