@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 
 from bench import gen
+from mlrelease.errors import NotFound
 from mlrelease.registry import history as history_module
 from mlrelease.registry import layout
 from mlrelease.registry.commitlog import FILE, CommitLog
 from mlrelease.registry.gitio import git as run_git
 from mlrelease.registry.history import _ACTION, _classify, _Commit, history
 from mlrelease.registry.loader import Registry
+from mlrelease.registry.timetravel import moment
 from tests.builders import commit_all, git, make_registry, release, version, write
 
 
@@ -222,10 +224,11 @@ def test_at_and_since_for_time_travel_and_verify(generated: Path) -> None:
         assert tip is not None
         first_parent = run_git(generated, "rev-list", "--first-parent", "--format=%H %cI", "HEAD").stdout.decode().split("\n")
         line = [(p[0], datetime.fromisoformat(p[1])) for p in (x.split() for x in first_parent if x and not x.startswith("commit "))]
-        for _oid, when in line[:: max(1, len(line) // 15)]:
-            assert log.at(when) == next(o for o, w in line if w <= when)
-            assert log.at(when + timedelta(seconds=1)) == next(o for o, w in line if w <= when + timedelta(seconds=1))
-        assert log.at(line[-1][1] - timedelta(days=1)) is None
+        for _oid, when in line[:: max(1, len(line) // 15)]:  # --at DATE: timetravel.moment, not the index
+            assert moment(generated, when).commit == next(o for o, w in line if w <= when)
+            assert moment(generated, when + timedelta(seconds=1)).commit == next(o for o, w in line if w <= when + timedelta(seconds=1))
+        with pytest.raises(NotFound, match="did not exist yet"):
+            moment(generated, line[-1][1] - timedelta(days=1))
         ten_back = line[10][0]
         since = [c.oid for c in log.commits(since=ten_back)]
         assert since == [o for o, _ in line[:10]]

@@ -1,13 +1,13 @@
 """The registry's git history, indexed: every commit read once, then answered from rows.
 
-``history``, ``--at DATE`` and ``verify`` all walk the commits of the registry. ``git log
+``history`` and ``verify`` walk the commits of the registry. ``git log
 --raw`` over 100,000 commits takes tens of seconds on every run; here each commit is read
 once, its record kept under ``.git/mlrelease/`` by commit id (a commit never changes, so
 a record is never stale), and the order of the commits reachable from a tip is kept as a
 chain that later tips extend: after ``mlrelease promote`` only the two new commits are
 read.
 
-API (for ``history``, ``--at`` and ``verify``)::
+API (for ``history`` and ``verify``; ``--at DATE`` is one ``git rev-list``, :func:`mlrelease.registry.timetravel.moment`)::
 
     from mlrelease.registry.commitlog import CommitLog
 
@@ -24,8 +24,6 @@ API (for ``history``, ``--at`` and ``verify``)::
         log.commits(environment="prod")     #   manifest, rejections, telemetry, retrain ...) / of that environment
         log.commits(kinds=("release",))     # only commits that changed files of these layout kinds
         log.commits(since="v1.0")           # only commits not reachable from that revision (verify --since)
-        log.at(when)                        # the commit that was the tip at `when` (newest first-parent
-                                            #   ancestor committed at or before it), or None
         log.commit(oid)                     # one record (any indexed commit), or None
 
 Paths in ``changes`` are relative to the registry root: every file the commit changed
@@ -275,19 +273,6 @@ class CommitLog(StoreOwner):
         if proc.returncode != 0:
             raise NotFound(f"no such commit: {rev!r}")
         return set(_rev_list(self.git_root, f"{proc.stdout.decode().strip()}..{self.tip}"))
-
-    def at(self, when: datetime) -> str | None:
-        """The commit that was the tip at ``when``: the newest first-parent ancestor committed at or before it."""
-        if self.tip is None:
-            return None
-        rows = self.db.execute(
-            "SELECT c.oid, c.committed FROM chain k JOIN commits c ON c.oid = k.oid WHERE k.id = ? AND k.seq < ? AND k.fp = 1 ORDER BY k.seq DESC",
-            (self._chain, self._length),
-        )
-        for oid, committed in rows:
-            if datetime.fromisoformat(str(committed)) <= when:
-                return str(oid)
-        return None
 
     def commit(self, oid: str) -> CommitRecord | None:
         row = self.db.execute(
