@@ -101,3 +101,19 @@ def test_installed_script_help() -> None:
     assert proc.returncode == 0
     for command in ("init", "register", "lint"):
         assert command in proc.stdout
+
+
+def test_a_promotion_without_a_protected_branch_loads_no_pull_request_code(tmp_path: Path) -> None:
+    """Review finding: release.proposal (and the forge client under it) was imported by every promotion;
+    only a protected environment needs it (issue 9: every promotion's CPU counts)."""
+    root = make_registry(tmp_path / "registry")
+    heavy = ("mlrelease.release.proposal", "mlrelease.clients.forge")
+    script = (
+        "import sys\n"
+        "from mlrelease.cli import main\n"
+        f"rc = main(['--repo', {str(root)!r}, 'promote', 'fraud-card@1.2.0', '--to', 'staging', '--reason', 'go', '--yes'])\n"
+        f"print(rc, sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "0 []", proc.stdout

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from mlrelease.backends.base import Action, Backend
-from mlrelease.clients.forge import Proposal
 from mlrelease.errors import ExitCode, MlreleaseError, StaleState
 from mlrelease.notify.journal import Delivery
 from mlrelease.registry.fields import format_timestamp
@@ -23,6 +22,7 @@ from mlrelease.registry.trailers import format_message
 from mlrelease.registry.types import Approval, Desired, Pin
 
 if TYPE_CHECKING:
+    from mlrelease.clients.forge import Proposal  # a protected environment's only: not loaded for every plan
     from mlrelease.gitstore.transaction import Change
     from mlrelease.registry.loader import Registry
     from mlrelease.release.planning import Context

@@ -46,7 +46,7 @@ from mlrelease.registry.loader import Registry
 from mlrelease.registry.protected import Protected
 from mlrelease.release import backendcall, foureyes
 from mlrelease.release.plan import Plan, Progress, Result
-from mlrelease.release.twophase import Slot, slot_for
+from mlrelease.release.twophase import Slot
 from mlrelease.secrets import write_private
 from mlrelease.textsafe import visible
 
@@ -55,24 +55,7 @@ if TYPE_CHECKING:
 
     from mlrelease.release.service import ReleaseService
 
-KINDS = ("promote", "rollback")
 Trailers = Mapping[str, str] | None  # more trailers for an outcome commit (the request carried out, who approved it)
-
-
-def propose_if_protected(service: ReleaseService, plan: Plan, say: Callable[[Progress], None]) -> Result | None:
-    """:func:`propose` when the plan's environment is protected; None: it is written directly."""
-    p = protection(service, plan)
-    return propose(service, plan, slot_for(plan), p, say) if p is not None else None
-
-
-def protection(service: ReleaseService, plan: Plan) -> Protected | None:
-    """The protection of the plan's environment, for a promote or rollback (None: it is written directly)."""
-    r = plan.request
-    if r.kind not in KINDS:
-        return None
-    with Registry(service.target.registry_root, service.base_ref) as reg:
-        env = reg.config.environment(r.environment or "")
-    return env.protected if env is not None else None
 
 
 # ---- opening the request ------------------------------------------------------------------------

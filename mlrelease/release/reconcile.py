@@ -18,13 +18,14 @@ from mlrelease.backends.support import Journal
 from mlrelease.errors import ExitCode, MlreleaseError
 from mlrelease.registry import layout
 from mlrelease.registry.loader import Registry
-from mlrelease.release import backendcall, bundlestate, proposal
+from mlrelease.release import backendcall, bundlestate
 from mlrelease.release import state as release_state
 from mlrelease.release.plan import PendingItem, Plan, Progress, Request, Result
 from mlrelease.release.planner import action_for
 from mlrelease.release.twophase import slot_for
 
 if TYPE_CHECKING:
+    from mlrelease.release.proposal import Merged
     from mlrelease.release.service import ReleaseService
 
 
@@ -55,7 +56,7 @@ def run(service: ReleaseService, plan: Plan, say: Callable[[Progress], None]) ->
 
 def _one(service: ReleaseService, plan: Plan, item: PendingItem, say: Callable[[Progress], None]) -> Result:
     """Ask the backend; if it cannot tell, re-drive ``execute`` with the same id; record the answer."""
-    merged: proposal.Merged | None = None
+    merged: Merged | None = None
     with Registry(service.target.registry_root, service.base_ref) as reg:
         sub = _release_plan(service, reg, plan, item) if item.kind == "release" else _retrain_plan(service, reg, plan, item)
         state = reg.release(item.environment or "", item.model) if item.kind == "release" else None
@@ -63,6 +64,8 @@ def _one(service: ReleaseService, plan: Plan, item: PendingItem, say: Callable[[
         env = reg.config.environment(item.environment or "") if item.kind == "release" else None
         if sub is not None and env is not None and env.protected is not None:
             say(Progress("status", f"{item.model} in {env.name} is protected: looking for the merged {env.protected.noun}"))
+            from mlrelease.release import proposal  # only a protected environment's items need it
+
             merged = proposal.merged_check(reg, sub, env.protected)
     if sub is None:
         return Result(dataclasses.replace(plan, title=item.model, action_id=item.action_id), "noop", "no longer Pending")
@@ -88,6 +91,8 @@ def _one(service: ReleaseService, plan: Plan, item: PendingItem, say: Callable[[
             return Result(
                 sub, "pending", f"{busy}; {item.action_id} stays Pending: run reconcile again once it has ended", ExitCode.STALE_STATE
             )
+        from mlrelease.release import proposal
+
         return proposal.carry_out(service, sub, merged, slot_for(sub))
     status, error = backendcall.call(lambda: backend.status(action))
     how = "backend status"

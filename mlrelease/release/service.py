@@ -44,6 +44,7 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlrelease.backends import backend_for
 from mlrelease.backends.base import Backend, BackendContext, Outcome
@@ -58,13 +59,16 @@ from mlrelease.registry.gitio import cat_file, git_config
 from mlrelease.registry.layout import CONFIG
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Approval, Config, Pin, Rejection, RemoteConfig, Review
-from mlrelease.release import announce, backendcall, kinds, proposal, reconcile
+from mlrelease.release import announce, backendcall, kinds, reconcile
 from mlrelease.release import state as release_state
 from mlrelease.release.ids import new_id
 from mlrelease.release.plan import OwnPlanner, Plan, PlanChanged, Progress, ProgressHook, Request, Result
 from mlrelease.release.planner import BackendResolver, Context, make_plan
-from mlrelease.release.proposal import Trailers
 from mlrelease.release.twophase import Slot, slot_for
+
+if TYPE_CHECKING:
+    from mlrelease.registry.protected import Protected
+    from mlrelease.release.proposal import Trailers
 
 # An outcome commit conflicts only with its own intent: others' pushes can delay it, never
 # make it wrong, so it keeps trying this many times longer than an intent would.
@@ -299,9 +303,24 @@ class ReleaseService:
         flow = kinds.KINDS[r.kind].flow
         if flow == "reconcile":
             return reconcile.run(self, plan, say)
-        if flow == "two-phase":  # in a protected environment: a pull request instead (release/proposal.py)
-            return proposal.propose_if_protected(self, plan, say) or self._two_phase(plan, slot_for(plan), say)
+        protected = self._protected(plan) if flow == "two-phase" else None
+        if protected is not None:  # a pull request instead; its module (and the forge client) loaded only here
+            from mlrelease.release import proposal
+
+            return proposal.propose(self, plan, slot_for(plan), protected, say)
+        if flow == "two-phase":
+            return self._two_phase(plan, slot_for(plan), say)
         return self._single(plan, say)
+
+    def _protected(self, plan: Plan) -> Protected | None:
+        """The protection of the plan's environment for a promotion or rollback (None: written directly),
+        from mlrelease.yaml at the plan's base through the shared pipe: no registry opened for it."""
+        r = plan.request
+        if not kinds.KINDS[r.kind].deploying:
+            return None
+        config = self._config_at(self.target, self.base_ref)
+        env = config.environment(r.environment or "") if config is not None else None
+        return env.protected if env is not None else None
 
     def apply(self, build: transaction.Builder, *, patience: int = 1, first: bool = True, refresh: bool = True) -> transaction.Committed:
         """One commit through the transaction, with ``patience`` times the configured retry budget.
