@@ -14,21 +14,13 @@ import pytest
 from bench.contention_bench import trace_counts
 from mlrelease.registry.history import history
 from mlrelease.registry.loader import open_registry
-
-
-def _traced(tmp_path: Path) -> Path:
-    """From now on every git this process starts writes its trace2 events into the folder returned."""
-    trace = tmp_path / "trace"
-    trace.mkdir()
-    config = tmp_path / "_home" / ".gitconfig"  # the isolated HOME of tests/conftest.py
-    config.write_text(config.read_text(encoding="utf-8") + f"[trace2]\n\teventTarget = {trace}\n", encoding="utf-8")
-    return trace
+from tests.git_trace import traced
 
 
 @pytest.mark.parametrize("ref", [None, "main"])
 def test_history_runs_no_git_command_twice(repo: Path, tmp_path: Path, ref: str | None) -> None:
     history(open_registry(repo))  # the commit index is built once; what is counted is a run after it
-    trace = _traced(tmp_path)
+    trace = traced(tmp_path)
     events = history(open_registry(repo, ref), "fraud-card")
     assert {e.action for e in events} == {"edit"} and len(events) == 3  # derived from blobs: the pipe was used
     commands, _ = trace_counts(trace)

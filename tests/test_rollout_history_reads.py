@@ -15,6 +15,7 @@ from pathlib import Path
 from bench.contention_bench import trace_counts
 from mlrelease.registry.loader import open_registry
 from mlrelease.rollout.report import in_progress
+from tests.git_trace import traced
 from tests.test_rollout_cli import started
 
 
@@ -24,10 +25,7 @@ def test_the_rollout_progress_of_a_work_tree_reads_the_release_files_history_onc
     with open_registry(w.root) as reg:
         first = in_progress(reg, now)
     assert [e.position is not None for e in first] == [True]  # the canary at 10%: its history was read
-    trace = tmp_path / "trace"
-    trace.mkdir()
-    config = tmp_path / "_home" / ".gitconfig"  # the isolated HOME of tests/conftest.py
-    config.write_text(config.read_text(encoding="utf-8") + f"[trace2]\n\teventTarget = {trace}\n", encoding="utf-8")
+    trace = traced(tmp_path)
     with open_registry(w.root) as reg:
         again = in_progress(reg, now)
     assert [e.position for e in again] == [e.position for e in first]
