@@ -29,14 +29,15 @@ that does not parse is a fact too (its problems), so the answers name it as the
 parse-everything path did.
 
 The release history has its own index (:mod:`.commitlog`); lint's per-file results are
-cached by :mod:`.lintcache`.
+cached by :mod:`.lintcache`; ``check``'s health inputs per live version
+(:mod:`mlrelease.telemetry.inputs`) are kept in this file's ``derived`` table.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -52,7 +53,7 @@ from mlrelease.registry.parse import parse_blob
 from mlrelease.registry.types import Model, Version
 
 T = TypeVar("T")
-FORMAT = "1"  # bump when the tables change
+FORMAT = "2"  # bump when the tables change
 FILE = "index-v1.sqlite"
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -71,6 +72,7 @@ CREATE TABLE IF NOT EXISTS consumers (
 CREATE INDEX IF NOT EXISTS consumers_by_name ON consumers (consumer);
 CREATE TABLE IF NOT EXISTS folders (digest TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS lint (key TEXT PRIMARY KEY, problems TEXT NOT NULL, questions TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS derived (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
 
 
@@ -139,6 +141,18 @@ class Store(cache.Store):
             ("INSERT OR IGNORE INTO consumers VALUES (?, ?, ?, ?, ?)", consumers),
             ("INSERT OR IGNORE INTO folders VALUES (?)", [(d,) for d in folders]),
         )
+
+    def derived(self, keys: list[str]) -> dict[str, bytes]:
+        """Facts that code above the registry derived from blobs (check's health inputs), by their keys.
+
+        The key names every blob the fact came from (its caller's business); the value is
+        the caller's bytes, which it must check and may refuse (then it computes the fact
+        again and :meth:`keep_derived` replaces it).
+        """
+        return {str(k): v for k, v in self.select("SELECT key, value FROM derived WHERE key IN ({marks})", keys) if isinstance(v, bytes)}
+
+    def keep_derived(self, items: Sequence[tuple[str, bytes]]) -> None:
+        self.write(("INSERT OR REPLACE INTO derived VALUES (?, ?)", items))
 
 
 def schema() -> str:

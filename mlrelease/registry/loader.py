@@ -70,6 +70,7 @@ class Registry:
             self.source = WorkTreeSource(self.root)
         self._cache = ParseCache(self._cache_path() if use_cache else None)
         self._memo: dict[tuple[str, str], tuple[str, Any]] = {}
+        self._read: dict[tuple[str, str], str] = {}  # (kind, path) → blob id of the bytes that were parsed
         self._config: Config | None = None
 
     def _cache_path(self) -> Path | None:
@@ -101,9 +102,13 @@ class Registry:
         key = ParseCache.key(kind, path, oid)
         hit = self._cache.get_many([key]).get(key)
         if hit is None:
-            hit = parse_bytes(kind, path, data if data is not None else self.source.read(path))
-            self._cache.put(key, hit)
+            if data is None:
+                data = self.source.read(path)
+                oid = blob_id(data)
+            hit = parse_bytes(kind, path, data)
+            self._cache.put(ParseCache.key(kind, path, oid), hit)
         self._memo[(kind, path)] = hit
+        self._read[(kind, path)] = oid
         return hit
 
     # What each kind parses to (registry/parse.PARSERS), for the type checker.
@@ -136,16 +141,28 @@ class Registry:
         for key, item in keyed.items():
             if key in hits:
                 self._memo[item] = hits[key]
+                self._read[item] = oids[item[1]]
             else:
                 misses.append((key, item))
         jobs = [(kind, path, oids[path]) for _key, (kind, path) in misses]
         results = map_files(jobs, _parse_read, self.source, parallel=parallel)
         for (key, item), (oid, result) in zip(misses, results, strict=True):
             self._memo[item] = result
+            if oid is not None:
+                self._read[item] = oid
             if oid == oids[item[1]]:  # not changed while we read it
                 self._cache.put(key, result)
         self._cache.flush()
         return {item: self._memo[item] for item in items}
+
+    def read_oid(self, kind: str, path: str) -> str | None:
+        """The blob id of the bytes this registry parsed for ``path`` (None: not parsed yet).
+
+        What a fact derived from parsed files must be keyed by (the health inputs of
+        :mod:`mlrelease.telemetry.inputs`): the file may have changed since, and a blob id
+        asked for afterwards could name bytes that were never read.
+        """
+        return self._read.get((kind, path))
 
     def blob_ids(self, paths: list[str]) -> dict[str, str]:
         """Blob ids of these files, as the registry is read (work tree or ref): what caches and indexes key by."""

@@ -20,6 +20,7 @@ Statuses, most severe first:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ from mlrelease.registry.loader import Registry
 from mlrelease.registry.types import Config, Environment, RetrainRequest, Snapshot, Telemetry, Version
 from mlrelease.secrets import redact
 from mlrelease.telemetry.base import SourceContext, TelemetrySource, source_for
-from mlrelease.telemetry.drift import PSI_MODERATE, DriftReport, drift_report, training_baseline
+from mlrelease.telemetry.drift import PSI_MODERATE, DriftReport, age_days, drift_report, training_baseline
+from mlrelease.telemetry.file import FileSource
+from mlrelease.telemetry.inputs import Inputs, Kept, deps, kept_here
 from mlrelease.telemetry.policy import Decision, Reason, decide, reasons
 
 DEGRADED_FRACTION = 0.5  # of a metric's allowed drop
@@ -149,11 +152,13 @@ def error_rate(s: Snapshot) -> float | None:
 class _Row:
     model: str
     env: Environment
-    version: Version
+    live: str  # the live version
+    version: Version | None  # its manifest; None when the row comes from the kept inputs (``kept``)
     source: TelemetrySource | None = None
     source_error: str | None = None
     telemetry: Telemetry | None = None
     error: str | None = None
+    kept: Kept | None = None  # the health inputs kept in the index (.inputs): nothing to read or fetch
 
 
 def assess(
@@ -174,21 +179,41 @@ def assess(
     envs = _environments(config, environment)
     models = [registry.model(model).name] if model else registry.model_names()
     problems: list[Problem] = []
-    prefetch(registry, models, envs)
-    rows = _live_rows(registry, models, envs, problems)
-    sources = _sources(registry, config, rows, problems)
+    pairs = [(m, e) for m in models for e in envs]
+    index = Inputs(registry) if not history else None  # the series is not kept: only the newest snapshot is
     try:
-        _fetch(rows, history=history, problems=problems)
+        known = index.lookup(pairs) if index is not None else {}
+        todo = [(m, e) for m, e in pairs if (m, e.name) not in known]
+        prefetch(registry, todo)
+        read, quiet = _live_rows(registry, todo, problems)
+        rows: list[_Row] = []
+        for m, e in pairs:
+            k = known.get((m, e.name))
+            if k is not None and k.live is not None:
+                rows.append(_Row(m, e, k.live, None, kept=k))
+            elif k is None and (m, e.name) in read:
+                rows.append(read[(m, e.name)])
+        sources = _sources(registry, config, rows, problems)
+        try:
+            _fetch([r for r in rows if r.kept is None], history=history, problems=problems)
+        finally:
+            for source in sources.values():
+                if source is not None:
+                    source.close()
+        health: list[Health] = []
+        found: dict[str, list[Reason]] = {m: [] for m in models}
+        keep: list[tuple[str, str, Kept]] = [(e.name, m, Kept(None)) for m, e in quiet if kept_here(e)]
+        for row in rows:
+            h, fresh = _judge(registry, config, row, now, problems)
+            health.append(h)
+            found[row.model].extend(h.due)
+            if fresh is not None and index is not None:
+                keep.append((row.env.name, row.model, fresh))
+        if index is not None:
+            index.keep(keep)
     finally:
-        for source in sources.values():
-            if source is not None:
-                source.close()
-    health: list[Health] = []
-    found: dict[str, list[Reason]] = {m: [] for m in models}
-    for row in rows:
-        h = _judge(registry, config, row, now, problems)
-        health.append(h)
-        found[row.model].extend(h.due)
+        if index is not None:
+            index.close()
     decisions = []
     for m in models:
         if not any(r.model == m for r in rows):
@@ -213,7 +238,7 @@ def _environments(config: Config, name: str | None) -> list[Environment]:
     return [env]
 
 
-def prefetch(registry: Registry, models: list[str], envs: list[Environment]) -> None:
+def prefetch(registry: Registry, pairs: list[tuple[str, Environment]]) -> None:
     """Parse what the rows will read — release states, then live manifests and telemetry files — on every core.
 
     The rows then read each file through the registry as before and find it parsed
@@ -222,7 +247,7 @@ def prefetch(registry: Registry, models: list[str], envs: list[Environment]) -> 
     parsed 3,000 files one after another.
     """
     exists = registry.source.exists
-    where = {layout.release_path(e.name, m): (e, m) for m in models for e in envs}
+    where = {layout.release_path(e.name, m): (e, m) for m, e in pairs}
     states = [("release", path) for path in where if exists(path)]
     wanted: list[tuple[str, str]] = []
     for (_kind, path), (status, state) in registry.parse_many(states, parallel=True).items():
@@ -238,27 +263,31 @@ def prefetch(registry: Registry, models: list[str], envs: list[Environment]) -> 
     registry.parse_many(wanted, parallel=True)
 
 
-def _live_rows(registry: Registry, models: list[str], envs: list[Environment], problems: list[Problem]) -> list[_Row]:
-    """One row per model live in an environment, with its version manifest read."""
-    rows = []
-    for m in models:
-        for env in envs:
-            try:
-                state = registry.release(env.name, m)
-                if state is None or state.live is None:
-                    continue
-                version = registry.version(m, state.live.version)
-            except ManifestError as exc:
-                problems.extend(exc.problems)
+def _live_rows(
+    registry: Registry, pairs: list[tuple[str, Environment]], problems: list[Problem]
+) -> tuple[dict[tuple[str, str], _Row], list[tuple[str, Environment]]]:
+    """One row per model live in an environment, with its version manifest read; and the (model, environment) pairs whose state was read and has nothing live."""
+    rows: dict[tuple[str, str], _Row] = {}
+    quiet: list[tuple[str, Environment]] = []
+    for m, env in pairs:
+        try:
+            state = registry.release(env.name, m)
+            if state is None or state.live is None:
+                if state is not None:
+                    quiet.append((m, env))
                 continue
-            except NotFound as exc:
-                problems.append(Problem(layout.release_path(env.name, m), None, f"live version has no manifest: {exc}"))
-                continue
-            except MlreleaseError as exc:  # unreadable (a symbolic link, permissions): the other rows go on
-                problems.append(Problem(layout.release_path(env.name, m), None, str(exc)))
-                continue
-            rows.append(_Row(m, env, version))
-    return rows
+            version = registry.version(m, state.live.version)
+        except ManifestError as exc:
+            problems.extend(exc.problems)
+            continue
+        except NotFound as exc:
+            problems.append(Problem(layout.release_path(env.name, m), None, f"live version has no manifest: {exc}"))
+            continue
+        except MlreleaseError as exc:  # unreadable (a symbolic link, permissions): the other rows go on
+            problems.append(Problem(layout.release_path(env.name, m), None, str(exc)))
+            continue
+        rows[(m, env.name)] = _Row(m, env, version.version, version)
+    return rows, quiet
 
 
 def _sources(registry: Registry, config: Config, rows: list[_Row], problems: list[Problem]) -> dict[str, TelemetrySource | None]:
@@ -316,16 +345,34 @@ def _fetch(rows: list[_Row], *, history: bool, problems: list[Problem]) -> None:
 # ---- judging --------------------------------------------------------------------------------------
 
 
-def _judge(registry: Registry, config: Config, row: _Row, now: datetime, problems: list[Problem]) -> Health:
-    notes: list[str] = []
-    baseline = None
+def _judge(registry: Registry, config: Config, row: _Row, now: datetime, problems: list[Problem]) -> tuple[Health, Kept | None]:
+    """The row's health; and its inputs to keep (:mod:`.inputs`) when it was read whole, without a problem."""
+    if row.kept is not None:
+        assert row.kept.report is not None
+        row.telemetry = row.kept.telemetry
+        report = dataclasses.replace(row.kept.report, age_days=age_days(row.kept.report.trained, now))
+        return _verdict(config, row, report, now), None
+    assert row.version is not None
+    baseline, clean = None, True
     try:
         baseline = training_baseline(registry, row.version)
     except ManifestError as exc:
         problems.extend(exc.problems)
+        clean = False
     except MlreleaseError as exc:
         problems.append(Problem(layout.version_path(row.model, row.version.version), None, f"training data: {exc}"))
+        clean = False
     report = drift_report(row.env.name, row.version, baseline, row.telemetry, config.metrics, now)
+    health = _verdict(config, row, report, now)
+    if not clean or row.error is not None or row.source_error is not None or not isinstance(row.source, FileSource):
+        return health, None
+    read = deps(registry, row.env.name, row.version)
+    return health, Kept(row.live, read, row.telemetry, report) if read is not None and kept_here(row.env) else None
+
+
+def _verdict(config: Config, row: _Row, report: DriftReport, now: datetime) -> Health:
+    """What the figures say, now: the retraining policy, degraded metrics, error rate, drift, staleness."""
+    notes: list[str] = []
     policy = config.retrain.policy_for(row.model)
     due = reasons(report, policy, config.metrics)
     lines: list[tuple[Status, str]] = [(Status.DUE, r.message) for r in due]
@@ -356,7 +403,7 @@ def _judge(registry: Registry, config: Config, row: _Row, now: datetime, problem
         lines.append((Status.UNKNOWN, error))
     elif latest is None:
         where = row.source.describe() if row.source else "no source"
-        lines.append((Status.UNKNOWN, f"no figures for {row.version.version} from {where}"))
+        lines.append((Status.UNKNOWN, f"no figures for {row.live} from {where}"))
     if latest is not None and now - latest.at > STALE_AFTER:
         notes.append(f"newest figures are {(now - latest.at).total_seconds() / 86400:.1f} days old (at {format_timestamp(latest.at)})")
     notes.extend(report.notes)
@@ -365,7 +412,7 @@ def _judge(registry: Registry, config: Config, row: _Row, now: datetime, problem
     return Health(
         model=row.model,
         environment=row.env.name,
-        version=row.version.version,
+        version=row.live,
         status=status,
         reasons=tuple(text for _, text in lines),
         due=due,
