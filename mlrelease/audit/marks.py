@@ -137,9 +137,54 @@ def report(reg: Registry, budget: int | None = None, *, fresh: bool = False) -> 
 
 
 def findings(reg: Registry, budget: int | None = None) -> list[Found]:
-    """The findings of :func:`report`, open and accepted (what history, list and the TUI mark)."""
-    r = report(reg, budget)
+    """The findings of :func:`report`, open and accepted (what history, list and the TUI mark).
+
+    A tip too far from any report to verify within ``budget`` — the commit ``--at DATE``
+    names, a year back in a big registry — takes its findings from a kept report of a
+    later tip it leads to in a straight line (:func:`_from_descendant`), if there is one.
+    """
+    try:
+        r = report(reg, budget)
+    except NotVerifiedYet:
+        found = _from_descendant(reg)
+        if found is None:
+            raise
+        return found
     return [*r.findings, *r.accepted]
+
+
+def _from_descendant(reg: Registry) -> list[Found] | None:
+    """The tip's findings as those of a kept report of a descendant, less the commits after the tip.
+
+    The walk checks each commit against the history before it, and files each finding
+    under the commit it is about: so when the commits after ``tip`` up to a verified
+    ``later`` are one line on top of it (no merge: :func:`_straight_line`), ``later``'s
+    walk is ``tip``'s walk and then that line, and ``tip``'s findings are ``later``'s
+    without the line's. An acceptance made in that line would leave open at ``tip`` a
+    finding ``later`` reports as accepted: then nothing is derived. Only the findings:
+    the notices and counts of a report are the walk's at its own tip, so ``verify``
+    itself never answers this way.
+    """
+    tip, where = _tip(reg), _cache_dir(reg)
+    if tip is None or where is None or reg.git_root is None:
+        return None
+    folder, salt = where
+    try:
+        kept = sorted(folder.glob(f"*-{salt}.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return None
+    for path in kept[:CANDIDATES]:
+        later = path.name.split("-", 1)[0]
+        if later == tip or not _straight_line(reg.git_root, tip, later):
+            continue
+        full = _read_report(path)
+        if full is None:
+            continue
+        line = set(git(reg.git_root, "rev-list", later, f"^{tip}", "--").stdout.decode().split())
+        if any(c.commit in line for c in full.claims):
+            return None
+        return [*(f for f in full.findings if f.commit not in line), *full.accepted]
+    return None
 
 
 def _read_report(path: Path) -> Report | None:
