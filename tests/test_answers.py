@@ -11,6 +11,7 @@ after damage to the kept file.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -205,3 +206,58 @@ def test_answers_are_pruned_to_the_newest(repo: Path, capsys: pytest.CaptureFixt
 
 def test_the_history_command_spells_edit_as_the_core_does() -> None:
     assert history_command.EDIT == history.EDIT
+
+
+def backdate(root: Path) -> None:
+    """Every folder of the work tree last changed a day ago: what a proof of a clean tree needs (no racy folder)."""
+    old = (datetime.now(UTC) - timedelta(days=1)).timestamp()
+    for folder in [root, *(p for p in root.rglob("*") if p.is_dir() and ".git" not in p.relative_to(root).parts)]:
+        os.utime(folder, (old, old))
+
+
+def git_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The git commands answers.py runs (their first word)."""
+    seen: list[str] = []
+    real = answers.git
+
+    def spy(cwd: Path, *args: str, **kw: object) -> object:
+        seen.append(args[0])
+        return real(cwd, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(answers, "git", spy)
+    return seen
+
+
+@pytest.mark.parametrize("change", [_edit_release, _stage_release, _untracked_version, _ignored_version, _deleted_model])
+def test_a_clean_work_tree_is_proven_without_git_status_and_any_change_still_shows(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, change: object
+) -> None:
+    """list --json's kept answer needs a clean work tree: the proof kept after a clean status (folders' mtimes,
+    the index file, then git diff-files) replaces git status, and still sees an edit in place, a staged edit, an
+    untracked or ignored file and a removed folder."""
+    write(repo, ".gitignore", "models/churn/versions/0.3.0.yaml\n")
+    commit_all(repo, "ignore a file")
+    backdate(repo)
+    before = same_as_computed(capsys, monkeypatch, repo, "list", "--json")  # computed, kept, and the proof written
+    assert list((git_dir(repo) / "mlrelease" / "answers").glob("clean-*.json"))
+    seen = git_commands(monkeypatch)
+    assert same_as_computed(capsys, monkeypatch, repo, "list", "--json") == before
+    assert "status" not in seen and "diff-files" in seen  # replayed on the proof
+    assert callable(change)
+    change(repo)
+    after = same_as_computed(capsys, monkeypatch, repo, "list", "--json")
+    assert after != before
+    assert same_as_computed(capsys, monkeypatch, repo, "list", "--json") == after
+
+
+def test_no_proof_is_kept_while_a_folder_has_just_changed(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder's mtime may not move for a change within the clock's granularity: a fresh one is never vouched for."""
+    backdate(repo)
+    os.utime(repo / "models", None)  # now
+    cli(capsys, repo, "list", "--json")
+    assert not list((git_dir(repo) / "mlrelease" / "answers").glob("clean-*.json"))
+    seen = git_commands(monkeypatch)
+    cli(capsys, repo, "list", "--json")
+    assert "status" in seen  # still replayed, on git status's word
