@@ -14,6 +14,7 @@ its history, those are exactly a full verify's at that commit; a merge between t
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,16 @@ def test_an_ancestors_findings_from_the_tips_report_are_a_full_verify_of_it(
     scenario: str, request: pytest.FixtureRequest, repo: Path
 ) -> None:
     run_scenario(request, SCENARIOS[scenario])
-    marks.report(Registry(repo))  # the tip's report kept, as `mlrelease verify` leaves it
+    tip = marks.report(Registry(repo))  # the tip's report kept, as `mlrelease verify` leaves it
     for at in history(repo)[:-1]:
+        full = verify(Registry(repo, ref=at)).settle()
+        after = set(git(repo, "rev-list", "HEAD", f"^{at}").split())
+        if any(c.commit in after for c in tip.claims):  # accepted since: open at `at`, not derived
+            with pytest.raises(marks.NotVerifiedYet):
+                marks.findings(Registry(repo, ref=at), 0)
+            continue
         derived = marks.findings(Registry(repo, ref=at), 0)  # budget 0: nothing verified on the way
-        assert derived == verify(Registry(repo, ref=at)).findings, f"at {at}"
+        assert derived == [*full.findings, *full.accepted], f"at {at}"
 
 
 def test_without_a_later_report_or_across_a_merge_it_is_still_not_verified_yet(request: pytest.FixtureRequest, repo: Path) -> None:
@@ -69,3 +76,29 @@ def test_list_at_an_old_commit_is_marked_and_kept(request: pytest.FixtureRequest
     kept = list((repo / ".git" / "mlrelease" / "answers").glob("*.out"))
     assert people("auditor@bank.example", "list", "--at", at, "--json")[1] == out
     assert list((repo / ".git" / "mlrelease" / "answers").glob("*.out")) == kept and kept
+
+
+def test_an_acceptance_since_the_old_commit_is_not_carried_back(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finding accepted after the old commit was open at it: then the later report is not used (exactly or not at all)."""
+    from tests.builders import write
+    from tests.test_accept_findings import accept, stage_by_hand
+    from tests.test_four_eyes import People, production_gates
+
+    write(repo, "controls/identities.yaml", {"people": {"carol": {"emails": ["carol@bank.example"]}}, "groups": {"model-risk": ["carol"]}})
+    production_gates(repo, {"approvals": 2, "approvers": ["model-risk"]})
+    who = People(repo, capsys, monkeypatch)
+    edited = stage_by_hand(repo)
+    before_acceptance = head(repo)
+    assert accept(who, "bob@bank.example", edited)[0] == 0
+    accepted_at = head(repo)
+    stage_by_hand(repo, "1.1.0")  # a later finding, open
+    shutil.rmtree(repo / ".git" / "mlrelease" / "verify")  # the actions' own reports: only the tip's is kept
+    tip = marks.report(Registry(repo))
+    assert any(a.finding.commit == edited for a in tip.accepted)
+    with pytest.raises(marks.NotVerifiedYet):
+        marks.findings(Registry(repo, ref=before_acceptance), 0)  # open there, accepted at the tip
+    derived = marks.findings(Registry(repo, ref=accepted_at), 0)
+    full = verify(Registry(repo, ref=accepted_at)).settle()
+    assert derived == [*full.findings, *full.accepted] and any(isinstance(f, marks.Accepted) for f in derived)
