@@ -180,7 +180,7 @@ def assess(
     models = [registry.model(model).name] if model else registry.model_names()
     problems: list[Problem] = []
     pairs = [(m, e) for m in models for e in envs]
-    index = Inputs(registry) if not history else None  # the series is not kept: only the newest snapshot is
+    index = _inputs(registry) if not history else None  # the series is not kept: only the newest snapshot is
     try:
         known = index.lookup(pairs) if index is not None else {}
         todo = [(m, e) for m, e in pairs if (m, e.name) not in known]
@@ -227,6 +227,14 @@ def assess(
             problems.append(Problem(layout.retrain_path(m), None, str(exc)))
         decisions.append(decide(m, found[m], requests, config.retrain.policy_for(m), now))
     return Assessment(now, tuple(health), tuple(decisions), tuple(dict.fromkeys(problems)))
+
+
+def _inputs(registry: Registry) -> Inputs | None:
+    """The kept health inputs, or None when the index file stays busy (every row is then read, as before)."""
+    try:
+        return Inputs(registry)
+    except MlreleaseError:
+        return None
 
 
 def _environments(config: Config, name: str | None) -> list[Environment]:

@@ -37,6 +37,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlrelease.errors import MlreleaseError
 from mlrelease.registry import layout
 from mlrelease.registry.cache import code_version, corrupt
 from mlrelease.registry.index import Store, index_path
@@ -78,7 +79,11 @@ def _code() -> str:
 
 
 class Inputs:
-    """The kept health inputs of one registry (work tree or ref); :meth:`close` when done."""
+    """The kept health inputs of one registry (work tree or ref); :meth:`close` when done.
+
+    Opening waits for another process writing the index file as every index reader does
+    (and raises :class:`MlreleaseError` when it stays busy: ``assess`` then reads every row).
+    """
 
     def __init__(self, reg: Registry) -> None:
         self.reg = reg
@@ -93,7 +98,17 @@ class Inputs:
         return hashlib.sha1(material.encode("utf-8", "surrogateescape"), usedforsecurity=False).hexdigest()
 
     def lookup(self, pairs: list[tuple[str, Environment]]) -> dict[tuple[str, str], Kept]:
-        """(model, environment) → its kept inputs, for every pair whose inputs are all still the same blobs."""
+        """(model, environment) → its kept inputs, for every pair whose inputs are all still the same blobs.
+
+        A file that cannot be read here (permissions) is no kept row: the row is read as
+        before, which says the problem.
+        """
+        try:
+            return self._lookup(pairs)
+        except MlreleaseError:
+            return {}
+
+    def _lookup(self, pairs: list[tuple[str, Environment]]) -> dict[tuple[str, str], Kept]:
         if self._config is None:
             return {}
         source = self.reg.source
