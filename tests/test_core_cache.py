@@ -86,3 +86,20 @@ def test_an_index_busy_for_a_moment_is_waited_for_then_said(tmp_path: Path, monk
     monkeypatch.setattr(cache.Store, "_open", lambda self, path: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked")))
     with pytest.raises(MlreleaseError, match="is busy: another mlrelease is writing it"):
         cache.Store(tmp_path / "index.sqlite", tables, lambda: "v1")
+
+
+def test_files_parsed_by_workers_are_cached_as_parsed_here(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pooled workers send their results pickled as the cache keeps them; the parent stores those bytes as they are."""
+    from mlrelease.registry import loader, parallel
+
+    with Registry(repo, use_cache=False) as reg:
+        items = [("version", f"models/{p.parent.parent.name}/versions/{p.name}") for p in sorted(repo.glob("models/*/versions/*.yaml"))]
+        here = reg.parse_many(items)
+    monkeypatch.setattr(parallel, "PARALLEL_AT", 1)
+    assert parallel.pooled(len(items))
+    with Registry(repo) as reg:
+        assert reg.parse_many(items, parallel=True) == here
+        assert all(reg.read_oid(kind, path) for kind, path in items)
+    with Registry(repo) as reg:  # read back from the cache
+        monkeypatch.setattr(loader, "map_files", lambda jobs, *a, **k: iter(()) if not jobs else pytest.fail("parsed again"))
+        assert reg.parse_many(items, parallel=True) == here

@@ -86,7 +86,12 @@ class ParseCache:
 
     def put(self, key: str, value: Any) -> None:
         if self._db is not None:
-            self._pending.append((key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)))
+            self.put_raw(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def put_raw(self, key: str, data: bytes) -> None:
+        """``value`` already pickled (by a worker, with the highest protocol, as :meth:`put` does)."""
+        if self._db is not None:
+            self._pending.append((key, data))
             if len(self._pending) >= 2000:
                 self.flush()
 

@@ -9,6 +9,7 @@ uncached manifests are parsed on all cores.
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
@@ -20,7 +21,7 @@ from mlrelease.registry.gitio import blob_id, git_dir, git_toplevel
 from mlrelease.registry.identities import Identities
 from mlrelease.registry.layout import find_root
 from mlrelease.registry.names import sort_versions, unsafe_reason
-from mlrelease.registry.parallel import map_files
+from mlrelease.registry.parallel import map_files, pooled
 from mlrelease.registry.parse import parse_blob
 from mlrelease.registry.signers import AllowedSigners
 from mlrelease.registry.source import LINK, GitRefSource, Source, WorkTreeSource
@@ -45,6 +46,12 @@ def parse_bytes(kind: str, path: str, data: bytes) -> tuple[str, Any]:
         return "ok", parse_blob(kind, data, path)
     except ManifestError as exc:
         return "err", exc.problems
+
+
+def _parse_read_pickled(kind: str, path: str, data: bytes | MlreleaseError) -> tuple[str | None, bytes]:
+    """:func:`_parse_read` with the result pickled as :class:`ParseCache` keeps it (a pooled worker's job)."""
+    oid, result = _parse_read(kind, path, data)
+    return oid, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _parse_read(kind: str, path: str, data: bytes | MlreleaseError) -> tuple[str | None, tuple[str, Any]]:
@@ -145,15 +152,26 @@ class Registry:
             else:
                 misses.append((key, item))
         jobs = [(kind, path, oids[path]) for _key, (kind, path) in misses]
-        results = map_files(jobs, _parse_read, self.source, parallel=parallel)
-        for (key, item), (oid, result) in zip(misses, results, strict=True):
-            self._memo[item] = result
-            if oid is not None:
-                self._read[item] = oid
-            if oid == oids[item[1]]:  # not changed while we read it
-                self._cache.put(key, result)
+        if pooled(len(jobs), parallel=parallel):
+            # workers send each result pickled as the cache keeps it: the parent unpickles it once
+            # (as the pool would) and stores those bytes, instead of pickling it all again
+            for (key, item), (oid, raw) in zip(misses, map_files(jobs, _parse_read_pickled, self.source), strict=True):
+                self._remember(key, item, oid, oids[item[1]], pickle.loads(raw), raw)  # noqa: S301 - our own workers' bytes
+        else:
+            for (key, item), (oid, result) in zip(misses, map_files(jobs, _parse_read, self.source, parallel=False), strict=True):
+                self._remember(key, item, oid, oids[item[1]], result, None)
         self._cache.flush()
         return {item: self._memo[item] for item in items}
+
+    def _remember(self, key: str, item: tuple[str, str], oid: str | None, expected: str, result: Any, raw: bytes | None) -> None:
+        self._memo[item] = result
+        if oid is not None:
+            self._read[item] = oid
+        if oid == expected:  # not changed while we read it
+            if raw is not None:
+                self._cache.put_raw(key, raw)
+            else:
+                self._cache.put(key, result)
 
     def read_oid(self, kind: str, path: str) -> str | None:
         """The blob id of the bytes this registry parsed for ``path`` (None: not parsed yet).

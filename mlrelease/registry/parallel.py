@@ -85,8 +85,8 @@ def map_files(
     process files are read through ``source``; workers read the same files themselves:
     from the work tree, or by blob id through their own ``git cat-file`` at a ref.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if not parallel or len(items) < PARALLEL_AT or cores < 2 or not _forkable():
+    cores = _cores()
+    if not pooled(len(items), parallel=parallel):
         for kind, path, _oid in items:
             try:
                 data: bytes | MlreleaseError = source.read(path)
@@ -104,6 +104,15 @@ def map_files(
                 yield from results
     finally:
         _JOB.clear()
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def pooled(count: int, *, parallel: bool = True) -> bool:
+    """Whether :func:`map_files` of ``count`` files runs in worker processes (else in this process)."""
+    return parallel and count >= PARALLEL_AT and _cores() >= 2 and _forkable()
 
 
 def _forkable() -> bool:
