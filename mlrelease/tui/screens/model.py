@@ -5,8 +5,9 @@ before the view opens or again after the registry changed), the health assessmen
 (read the first time Telemetry or Drift is shown) and the environment they show — and
 routes the keys; each tab is a :class:`~mlrelease.tui.panes.base.Pane` in
 :mod:`mlrelease.tui.panes` that draws it and reads the rest of what it needs itself.
-Tabs other than the first shown are mounted lazily, after the first frame. Every value
-from the registry is rendered literally.
+The versions tab (and the tab the view opens on) is mounted with the view; every other
+tab is mounted the first time it is shown, so opening a model builds one table, not
+seven tabs' widgets. Every value from the registry is rendered literally.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.lazy import Lazy
 from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Static
 
@@ -41,7 +41,36 @@ from mlrelease.tui.widgets.topbar import TopBar
 
 PANES: tuple[type[Pane], ...] = (VersionsPane, TrendPane, LineagePane, HistoryPane, TelemetryPane, DriftPane, ABPane)
 TABS = tuple(p.TAB for p in PANES)
+PANE_OF = {p.TAB: p for p in PANES}
 LABELS = {"ab": "A/B"}
+
+
+def header_text(data: ModelData) -> Text:
+    """Who owns the model, what runs where (pins, pending, failed) and its description."""
+    m = data.model
+    line1 = join(lit(m.name, "bold"), Text("owner", style="dim"), lit(m.owner))
+    if m.task:
+        line1.append_text(join(Text("", style="dim"), Text("task", style="dim"), lit(m.task)))
+    live = Text()
+    for env in data.config.environment_names:
+        state = data.states.get(env)
+        live.append(f"{plain(env)}: ", style="dim")
+        if state is None or state.live is None:
+            live.append("—")
+        else:
+            live.append(plain(state.live.version), style="bold")
+            if state.live.canary:
+                live.append(f" +{plain(state.live.canary.version)}@{state.live.canary.weight:g}%", style="italic")
+        if state is not None and state.pin is not None:
+            live.append(f" ⚑ pinned by {plain(state.pin.by)}")
+        if state is not None and state.pending:
+            live.append(" … pending", style="bold")
+        if state is not None and state.failed:
+            live.append(" ✗ last promotion failed", style="bold")
+        live.append("   ")
+    description = block(m.description or "", "italic")
+    description.truncate(240, overflow="ellipsis")
+    return Text("\n").join([line1, live, description])
 
 
 class ModelScreen(BaseScreen):
@@ -92,7 +121,8 @@ class ModelScreen(BaseScreen):
 
     def compose(self) -> ComposeResult:
         yield TopBar(join(Text("Overview ›", style="dim"), lit(self.model_name, "bold")))
-        yield Static(Text("reading…", style="italic"), id="model-header")
+        header = header_text(self.data) if self.data is not None else Text("reading…", style="italic")
+        yield Static(header, id="model-header")  # filled already when the data came with the view: one layout
         yield TabBar(
             [(tab, f"{i} {LABELS.get(tab, tab.capitalize())}") for i, tab in enumerate(TABS, 1)],
             active=self._initial_tab,
@@ -101,13 +131,12 @@ class ModelScreen(BaseScreen):
         with ContentSwitcher(initial=self._initial_tab, id="model-tabs"):
             for pane in PANES:
                 with Vertical(id=pane.TAB, classes="tab"):
-                    yield pane() if self._initial_tab == pane.TAB else Lazy(pane())
+                    if pane.TAB in (self._initial_tab, VersionsPane.TAB):  # the actions' version comes from this one
+                        yield pane()
         yield KeyBar()
 
     def on_mount(self) -> None:
-        if self.data is not None:
-            self._show_header(self.data)
-        else:
+        if self.data is None:
             self.load()
 
     def registry_loaded(self) -> None:
@@ -146,37 +175,14 @@ class ModelScreen(BaseScreen):
             self.want_health()
 
     def panes(self) -> list[Pane]:
-        """The tabs mounted so far (a lazy one joins when it mounts)."""
+        """The tabs mounted so far (the others are mounted when first shown)."""
         return list(self.query(Pane).results(Pane))
 
     def pane(self, tab: str) -> Pane | None:
         return next((p for p in self.panes() if tab == p.TAB), None)
 
     def _show_header(self, data: ModelData) -> None:
-        m = data.model
-        line1 = join(lit(m.name, "bold"), Text("owner", style="dim"), lit(m.owner))
-        if m.task:
-            line1.append_text(join(Text("", style="dim"), Text("task", style="dim"), lit(m.task)))
-        live = Text()
-        for env in data.config.environment_names:
-            state = data.states.get(env)
-            live.append(f"{plain(env)}: ", style="dim")
-            if state is None or state.live is None:
-                live.append("—")
-            else:
-                live.append(plain(state.live.version), style="bold")
-                if state.live.canary:
-                    live.append(f" +{plain(state.live.canary.version)}@{state.live.canary.weight:g}%", style="italic")
-            if state is not None and state.pin is not None:
-                live.append(f" ⚑ pinned by {plain(state.pin.by)}")
-            if state is not None and state.pending:
-                live.append(" … pending", style="bold")
-            if state is not None and state.failed:
-                live.append(" ✗ last promotion failed", style="bold")
-            live.append("   ")
-        description = block(m.description or "", "italic")
-        description.truncate(240, overflow="ellipsis")
-        self.query_one("#model-header", Static).update(Text("\n").join([line1, live, description]))
+        self.query_one("#model-header", Static).update(header_text(data))
 
     # ---- tabs -------------------------------------------------------------------------------
 
@@ -190,7 +196,9 @@ class ModelScreen(BaseScreen):
         self.query_one(ContentSwitcher).current = tab
         self.query_one(TabBar).active = tab
         pane = self.pane(tab)
-        if pane is not None:  # else it activates itself when it mounts
+        if pane is None:  # its first showing: it draws from the screen's data and activates itself on mount
+            self.query_one(f"#{tab}", Vertical).mount(PANE_OF[tab]())
+        else:
             pane.activate()
 
     @on(TabBar.Chosen)
