@@ -36,7 +36,7 @@ from mlrelease.registry.overview import Overview, overview
 from mlrelease.registry.timetravel import step
 from mlrelease.release.planner import BackendResolver
 from mlrelease.secrets import redact
-from mlrelease.tui import keys, messages
+from mlrelease.tui import heap, keys, messages
 from mlrelease.tui.background import merge, model_statuses
 from mlrelease.tui.commands import MlreleaseCommands
 from mlrelease.tui.config import UserConfig
@@ -163,11 +163,15 @@ class MlreleaseApp(App[None]):
         if self.watch and self.user_config.refresh_seconds > 0:
             self.set_interval(self.user_config.refresh_seconds, self.check_changes)
 
+    def on_unmount(self) -> None:
+        heap.release()  # an app run inside another program (tests, the benchmark) gives its heap back
+
     # ---- reading the registry ---------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, description="reading the registry")
     def load_registry(self) -> None:
         """Read the overview; a change during the read is caught by the next poll (fingerprint first)."""
+        heap.release()  # what the last read kept may be garbage now
         fingerprint = self.session.fingerprint()
         with self.session.open() as reg:
             view = overview(reg)
@@ -185,6 +189,7 @@ class MlreleaseApp(App[None]):
         self.title = f"mlrelease · {self.registry_name}"
         self.read_at = self.clock()
         self.registry_changed.publish(message.view)
+        heap.keep()
         self.load_statuses(message.view)
         self.load_marks(message.view)
 
@@ -204,6 +209,7 @@ class MlreleaseApp(App[None]):
             return  # read again since: the next read brings its own marks
         self.overview = message.view
         self.registry_changed.publish(message.view)
+        heap.keep()
 
     @on(messages.NotificationsCounted)
     def _notifications_counted(self, message: messages.NotificationsCounted) -> None:
@@ -222,6 +228,7 @@ class MlreleaseApp(App[None]):
         for name, fields in message.batch.items():
             self.statuses[name] = merge(self.statuses.get(name), fields)
         self.statuses_changed.publish(frozenset(message.batch))
+        heap.keep()
 
     def check_changes(self) -> None:
         """Timer tick: compare the repository's fingerprint in a worker (cheap; see Session)."""

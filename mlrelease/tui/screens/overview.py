@@ -19,7 +19,7 @@ from textual.widgets import Input, Static
 
 from mlrelease.registry.names import version_key
 from mlrelease.registry.overview import EnvStatus, ModelSummary, Overview
-from mlrelease.tui import keys
+from mlrelease.tui import heap, keys
 from mlrelease.tui.filtering import filter_items, parse_query
 from mlrelease.tui.safe import lit, plain
 from mlrelease.tui.screens.base import BaseScreen
@@ -147,6 +147,7 @@ class OverviewScreen(BaseScreen):
         self._reverse = False
         self._query = parse_query("")
         self.shown: list[OverviewRow] = []
+        self._detail: Text | None = None  # what the detail line shows
 
     def compose(self) -> ComposeResult:
         yield TopBar(Text("Overview", style="bold"))
@@ -158,6 +159,9 @@ class OverviewScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self.query_one(RowList).focus()
+        # Filter as the key changes the field's value, not on the Input.Changed message a loop
+        # later: the typed letter and the filtered list then reach the terminal in one frame.
+        self.watch(self.query_one("#filter", Input), "value", self._filter_typed, init=False)
         self.registry_loaded()
 
     # ---- data --------------------------------------------------------------------------
@@ -176,6 +180,7 @@ class OverviewScreen(BaseScreen):
             self._sort = min(self._sort, len(self._columns) - 1)
         self._measure()
         self.refill()
+        heap.keep()  # the rows live until the next read
 
     def _measure(self) -> None:
         self._widths = column_widths([c.label for c in self._columns], [r.cells for r in self._rows], [c.cap for c in self._columns])
@@ -213,6 +218,7 @@ class OverviewScreen(BaseScreen):
         if self._rows:
             self._measure()
             self.refill()
+        heap.keep()
 
     # ---- table -------------------------------------------------------------------------
 
@@ -234,6 +240,7 @@ class OverviewScreen(BaseScreen):
             table.fill(labels, [r.cells for r in self.shown], self.fitted())
             names = [r.summary.name for r in self.shown]
             table.move_cursor(names.index(current) if current in names else 0)
+            self._show_detail()  # now, in this frame (the Highlighted message comes a loop later and finds it done)
         self._note(len(rows))
 
     def _note(self, matched: int) -> None:
@@ -265,10 +272,11 @@ class OverviewScreen(BaseScreen):
         box.remove_class("hidden")
         box.focus()
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self._query = parse_query(event.value)
-        self.refill()
+    def _filter_typed(self, value: str) -> None:
+        query = parse_query(value)
+        if query != self._query:
+            self._query = query
+            self.refill()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
@@ -279,9 +287,9 @@ class OverviewScreen(BaseScreen):
         box = self.query_one("#filter", Input)
         if box.has_class("hidden") and self._query.empty:
             return False
+        self._query = parse_query("")
         box.value = ""
         box.add_class("hidden")
-        self._query = parse_query("")
         self.refill()
         self.query_one(RowList).focus()
         return True
@@ -307,9 +315,15 @@ class OverviewScreen(BaseScreen):
 
     @on(RowList.Highlighted)
     def _highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The selected model's status in words, redrawn only when it says something else."""
         row = self.selected()
         detail = status_detail(row.summary, row.status) if row is not None else Text("")
-        self.query_one("#overview-detail", Static).update(detail)
+        if detail != self._detail:
+            self._detail = detail
+            self.query_one("#overview-detail", Static).update(detail)
 
     @on(RowList.Selected)
     def _row_selected(self, event: RowList.Selected) -> None:

@@ -3,8 +3,10 @@
 ``DataTable`` measures every cell it holds and lays them out on the next idle pass, then
 renders each visible cell through Rich: with a thousand models a filter keystroke spent
 most of its time there. This widget draws only the lines on screen (Textual's line API),
-from rows whose text is joined once per fill and cached as strips; a keystroke costs the
-filter plus a screenful of cached lines. Columns have the widths the caller computed.
+from rows whose text is joined once and cached as strips, kept across fills by the row's
+identity while the column widths stay the same: a filter keystroke shows rows drawn
+before (the same cell lists, in another order) and costs the filter plus the lines it
+has not drawn yet. Columns have the widths the caller computed.
 
 Keys: the ``table`` scope of :mod:`mlrelease.tui.keys` (↑/↓, j/k, g/G, PgUp/PgDn, Home/End, ←/→); the mouse: a click on a row moves the
 cursor there, a second click on it (or a double click) selects it, a click on a header
@@ -76,8 +78,9 @@ class RowList(ScrollView, can_focus=True):
         self.labels: list[Text] = []
         self._widths: list[int] = []
         self._rows: Sequence[Sequence[Text]] = ()
-        self._lines: dict[int, Text] = {}
-        self._strips: dict[tuple[int, bool], Strip] = {}
+        # Keyed by id() of a row's cell list, the list kept beside so that the id is not reused while cached.
+        self._lines: dict[int, tuple[Sequence[Text], Text]] = {}
+        self._strips: dict[tuple[int, bool, bool], tuple[Sequence[Text], Strip]] = {}  # (row, cursor, odd)
         self._header: Strip | None = None
 
     # ---- data ------------------------------------------------------------------------------
@@ -87,12 +90,19 @@ class RowList(ScrollView, can_focus=True):
         return len(self._rows)
 
     def fill(self, labels: Sequence[Text], rows: Sequence[Sequence[Text]], widths: Sequence[int]) -> None:
+        """Show ``rows``; the lines of rows shown before (the same cell lists) are reused when the widths are the same.
+
+        A caller that changes a row builds a new cell list for it (cells are never changed in place).
+        """
+        fitted = [w and max(w, label.cell_len) for w, label in zip(widths, labels, strict=True)]  # 0: left out
+        if fitted != self._widths or [a.plain for a in labels] != [b.plain for b in self.labels]:
+            self._header = None
+        if fitted != self._widths or len(self._lines) > 2 * len(rows) + 200:  # other columns, or rows since replaced
+            self._lines.clear()
+            self._strips.clear()
         self.labels = list(labels)
-        self._widths = [w and max(w, label.cell_len) for w, label in zip(widths, labels, strict=True)]  # 0: left out
+        self._widths = fitted
         self._rows = rows
-        self._lines.clear()
-        self._strips.clear()
-        self._header = None
         width = MARGIN + sum(w + GAP for w in self._widths if w)
         self.virtual_size = Size(width, len(rows) + 1)
         self.set_reactive(RowList.cursor_row, min(self.cursor_row, max(0, len(rows) - 1)))
@@ -103,8 +113,6 @@ class RowList(ScrollView, can_focus=True):
             self.cursor_row = max(0, min(row, len(self._rows) - 1))
 
     def watch_cursor_row(self, old: int, new: int) -> None:
-        self._strips.pop((old, True), None)
-        self._strips.pop((new, True), None)
         body = self.size.height - 1
         if body > 0:
             if new < self.scroll_y:
@@ -143,18 +151,23 @@ class RowList(ScrollView, can_focus=True):
         row = scroll_y + y - 1
         if row >= len(self._rows):
             return Strip([Segment(" " * width, base)], width)
+        cells = self._rows[row]
         cursor = row == self.cursor_row
-        strip = self._strips.get((row, cursor))
-        if strip is None:
-            text = self._lines.get(row)
-            if text is None:
-                text = self._lines[row] = self._line_text(self._rows[row])
+        key = (id(cells), cursor, not cursor and row % 2 == 1)
+        cached = self._strips.get(key)
+        if cached is not None:
+            strip = cached[1]
+        else:
+            line = self._lines.get(id(cells))
+            text = line[1] if line is not None else self._line_text(cells)
+            self._lines[id(cells)] = (cells, text)
             style = base
             if cursor:
                 style = base + self.get_component_rich_style("rowlist--cursor")
-            elif row % 2:
+            elif key[2]:
                 style = base + self.get_component_rich_style("rowlist--odd")
-            strip = self._strips[(row, cursor)] = self._strip(text, style)
+            strip = self._strip(text, style)
+            self._strips[key] = (cells, strip)
         fill = base + self.get_component_rich_style("rowlist--cursor") if cursor else base
         return strip.crop_extend(scroll_x, scroll_x + width, fill)
 
