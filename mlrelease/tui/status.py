@@ -28,6 +28,10 @@ HEALTH = {
     "none": ("— not live", "dim", 5),
 }
 
+# The shorter wording of a status or health word, for a column narrower than the whole one
+# (80 columns): what it is stays, the detail line under the list says the rest.
+SHORT = {"↻ retrain due": "↻ retrain", "? no figures": "? no data", "⚠ break-glass, not reviewed": "⚠ break-glass"}
+
 
 @dataclass(frozen=True)
 class ModelStatus:
@@ -52,16 +56,43 @@ class ModelStatus:
         arrow = "↗" if self.trend[-1] > self.trend[0] else "↘" if self.trend[-1] < self.trend[0] else "→"
         return Text(f"{spark(self.trend)}{arrow}", style="cyan")
 
-    def health_text(self) -> Text:
+    def health_text(self, *, short: bool = False) -> Text:
+        """The health word; ``short``: the wording for a narrow column (``↻ retrain``, never ``↻ ret…``)."""
         word, style, _ = HEALTH.get(self.health, ("… reading", "dim", 6))
-        return Text(word, style=style)
+        return Text(SHORT.get(word, word) if short else word, style=style)
 
     def health_rank(self) -> int:
         return HEALTH.get(self.health, ("", "", 6))[2]
 
 
-def status_cell(summary: ModelSummary, status: ModelStatus | None) -> Text:
-    """Every fact worth a glance, as symbol + word, most urgent first."""
+def status_cell(summary: ModelSummary, status: ModelStatus | None, room: int | None = None) -> Text:
+    """Every fact worth a glance, as symbol + word, most urgent first.
+
+    In ``room`` cells, when the whole text does not fit: the shorter wording of each part
+    (``◆ 2.3.0`` without its target, ``◇ 0/2``), then as many whole parts as fit followed by
+    ``…`` — a version or a word is never cut (the detail line says everything).
+    """
+    parts = _status_parts(summary, status)
+    if not parts:
+        return Text("✓ current", style="green")
+    out = _joined([full for full, _ in parts])
+    if room is not None and out.cell_len > room:
+        out = _joined([short for _, short in parts])
+        kept = [short for _, short in parts]
+        while out.cell_len > room and len(kept) > 1:
+            kept.pop()
+            out = _joined([*kept, Text("…")])
+    return out
+
+
+def _joined(parts: list[Text]) -> Text:
+    out = Text(" ").join(parts)
+    out.no_wrap = True
+    return out
+
+
+def _status_parts(summary: ModelSummary, status: ModelStatus | None) -> list[tuple[Text, Text]]:
+    """(whole, short) wording of each part of the status cell, most urgent first."""
     parts: list[Text] = []
     flags = summary.flags
     if "unverified" in flags:  # as the cells say it: hand-edited alone, or unverified
@@ -77,9 +108,11 @@ def status_cell(summary: ModelSummary, status: ModelStatus | None) -> Text:
         parts.append(Text("… pending", style="yellow"))
     if status is not None and status.retrain_due and status.health != "due":  # else the Health column says it
         parts.append(Text("↻ retrain due", style="magenta"))
+    shorter: dict[int, Text] = {}  # index in parts → its shorter wording
     if summary.candidate is not None:
         cand = Text("◆ ", style="cyan")
         cand.append_text(lit(summary.candidate, "cyan"))
+        shorter[len(parts)] = cand.copy()
         if status is not None and status.gates_target:
             cand.append(f"→{plain(status.gates_target)}", style="cyan")
         parts.append(cand)
@@ -88,13 +121,16 @@ def status_cell(summary: ModelSummary, status: ModelStatus | None) -> Text:
             parts.append(Text(f"✗ {count} gate{'s' if count > 1 else ''}", style="red"))
         if status is not None and status.approvals_missing and status.approvals:
             have, need = status.approvals
+            shorter[len(parts)] = Text(f"◇ {have}/{need}", style="yellow")
             parts.append(Text(f"◇ {have}/{need} approvals", style="yellow"))
     if "pinned" in flags:
         parts.append(Text("⚑ pinned"))
-    if not parts:
-        return Text("✓ current", style="green")
-    out = Text(" ").join(parts)
-    out.no_wrap = True
+    out = []
+    for i, part in enumerate(parts):
+        short = shorter.get(i)
+        if short is None:
+            short = Text(SHORT[part.plain], style=part.style) if part.plain in SHORT else part
+        out.append((part, short))
     return out
 
 

@@ -68,7 +68,7 @@ async def open_ab(app: MlreleaseApp, pilot: Any) -> ABPane:
 
 async def test_the_ab_tab_shows_both_arms_the_verdicts_and_what_next(canary_repo: Path, make_app: Any) -> None:
     app = make_app(canary_repo)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(160, 40)) as pilot:  # every column (narrower, the test and sample sizes give way)
         pane = await open_ab(app, pilot)
         status = str(pane.query_one("#ab-status", Static).render())
         assert "production" in status and "1.1.0 step 1 of 2 · 10%" in status and "next: advance to 50%" in status

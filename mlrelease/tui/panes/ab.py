@@ -32,7 +32,7 @@ from mlrelease.tui.modeldata import ModelData
 from mlrelease.tui.panes.base import Pane
 from mlrelease.tui.safe import join, lit, plain, when
 from mlrelease.tui.widgets.pairchart import CHALLENGER, CHAMPION, Pair, PairChart
-from mlrelease.tui.widgets.table import RegistryTable
+from mlrelease.tui.widgets.table import RegistryTable, Step, column_widths, fit_widths
 
 VERDICTS = {"pass": ("pass", "bold green"), "fail": ("FAIL", "bold red"), "inconclusive": ("inconclusive", "bold yellow")}
 
@@ -172,4 +172,18 @@ class ABPane(Pane):
                 ]
             )
         labels = [Text(x) for x in ("Metric", "Verdict", "Champion", "Challenger", "Δ", "CI", "p", "Test", "n", "Why")]
-        self.query_one("#ab-table", RegistryTable).fill(labels, rows)
+        # What decides stays whole (metric, verdict, the arms, Δ, CI): the reason, sample sizes,
+        # test and p-value give way first. The tab scrolls, so its scrollbar takes two cells more.
+        steps: list[Step] = [
+            ("shrink", 9, 16),
+            ("drop", 8, 0),
+            ("drop", 7, 0),
+            ("drop", 9, 0),
+            ("drop", 6, 0),
+            ("shrink", 0, 14),
+            ("shrink", 5, 10),
+            ("shrink", 3, 8),
+            ("shrink", 2, 8),
+        ]
+        widths = fit_widths(column_widths(labels, rows), self.app.size.width - 5, steps)
+        self.query_one("#ab-table", RegistryTable).fill(labels, rows, widths)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from rich.console import Console
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -49,6 +50,23 @@ class OverviewRow:
     cells: list[Text]
     names: str  # lowered name and owner: the filter's fuzzy match
     search: str  # lowered text of the whole row: the filter's substring match
+    narrow: tuple[tuple[int, int], list[Text]] | None = None  # (health, status widths) → cells in the shorter wording
+
+    def cells_at(self, health: int, status: int) -> list[Text]:
+        """The cells for Health and Status columns that wide: the shorter wording where the whole does not fit.
+
+        Kept per widths, so that a filter keystroke shows the same cell lists (the list's lines are cached by them).
+        """
+        if self.narrow is None or self.narrow[0] != (health, status):
+            cells = self.cells
+            if self.cells[-2].cell_len > health > 0 or self.cells[-1].cell_len > status > 0:
+                cells = list(self.cells)
+                if self.status is not None and cells[-2].cell_len > health:
+                    cells[-2] = self.status.health_text(short=True)
+                if cells[-1].cell_len > status:
+                    cells[-1] = status_cell(self.summary, self.status, room=status)
+            self.narrow = ((health, status), cells)
+        return self.narrow[1]
 
 
 def env_cell(env: EnvStatus) -> Text:
@@ -81,6 +99,18 @@ def headline_cell(summary: ModelSummary, status: ModelStatus | None) -> Text:
         out.append(" ")
         out.append_text(status.trend_text())
     return out
+
+
+def two_lines(console: Console, text: Text, width: int) -> Text:
+    """``text`` wrapped at ``width``; past two lines, the second ends in "…"."""
+    lines = text.wrap(console, width)
+    if len(lines) <= 2:
+        return text
+    last = lines[1]
+    last.rstrip()
+    last.truncate(width - 1)
+    last.append("…", style="dim")
+    return Text("\n").join([lines[0], last])
 
 
 def build_row(summary: ModelSummary, status: ModelStatus | None) -> OverviewRow:
@@ -143,11 +173,12 @@ class OverviewScreen(BaseScreen):
         self._environments: tuple[str, ...] | None = None
         self._by_name: dict[str, int] = {}
         self._widths: list[int] = []
+        self._short_health = len("Health")  # the widest health word in its shorter wording
         self._sort = 0  # by model name
         self._reverse = False
         self._query = parse_query("")
         self.shown: list[OverviewRow] = []
-        self._detail: Text | None = None  # what the detail line shows
+        self._detail: tuple[Text, int] | None = None  # what the detail line shows, at which width
 
     def compose(self) -> ComposeResult:
         yield TopBar(Text("Overview", style="bold"))
@@ -184,6 +215,8 @@ class OverviewScreen(BaseScreen):
 
     def _measure(self) -> None:
         self._widths = column_widths([c.label for c in self._columns], [r.cells for r in self._rows], [c.cap for c in self._columns])
+        short = [r.status.health_text(short=True).cell_len for r in self._rows if r.status is not None]
+        self._short_health = max([len("Health"), *short])
 
     def fitted(self) -> list[int]:
         """Column widths for the list's width: what decides (model, live per environment, health,
@@ -197,16 +230,17 @@ class OverviewScreen(BaseScreen):
             ("shrink", headline, 10),
             ("drop", owner, 0),
             ("drop", headline, 0),
-            ("shrink", health, 6),
+            ("shrink", health, self._short_health),  # "↻ retrain" (the shorter wording), not "↻ ret…"
             ("shrink", status, 14),
             ("shrink", 0, 10),
+            ("shrink", health, 6),
         ]
         room = (self.query_one(RowList).size.width or self.app.size.width) - MARGIN - 1
         return fit_widths(self._widths, room, steps, gap=GAP)
 
     def on_resize(self) -> None:
         if self._rows:
-            self.refill()
+            self.refill()  # the detail line too
 
     def statuses_updated(self, names: Iterable[str]) -> None:
         """Background status arrived for ``names``: rebuild those rows only, then show."""
@@ -236,8 +270,10 @@ class OverviewScreen(BaseScreen):
             if i == self._sort:
                 label.append(" ▼" if self._reverse else " ▲")
             labels.append(label)
+        widths = self.fitted()
+        health, status = widths[-2], widths[-1]
         with self.app.batch_update():
-            table.fill(labels, [r.cells for r in self.shown], self.fitted())
+            table.fill(labels, [r.cells_at(health, status) for r in self.shown], widths)
             names = [r.summary.name for r in self.shown]
             table.move_cursor(names.index(current) if current in names else 0)
             self._show_detail()  # now, in this frame (the Highlighted message comes a loop later and finds it done)
@@ -318,12 +354,18 @@ class OverviewScreen(BaseScreen):
         self._show_detail()
 
     def _show_detail(self) -> None:
-        """The selected model's status in words, redrawn only when it says something else."""
+        """The selected model's status in words, redrawn only when it says something else.
+
+        It has two lines (app.tcss); a longer detail ends in "…" on the second, so that a
+        cut reason never reads as the whole one.
+        """
         row = self.selected()
         detail = status_detail(row.summary, row.status) if row is not None else Text("")
-        if detail != self._detail:
-            self._detail = detail
-            self.query_one("#overview-detail", Static).update(detail)
+        box = self.query_one("#overview-detail", Static)
+        width = max(10, (box.content_size.width or self.app.size.width - 2))
+        if (detail, width) != self._detail:
+            self._detail = (detail, width)
+            box.update(two_lines(self.app.console, detail, width))
 
     @on(RowList.Selected)
     def _row_selected(self, event: RowList.Selected) -> None:

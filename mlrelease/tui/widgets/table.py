@@ -62,6 +62,13 @@ def fit_widths(widths: Sequence[int], room: int, steps: Sequence[Step], *, gap: 
     return out
 
 
+def fit_screen(widths: Sequence[int], room: int) -> list[int]:
+    """Widths that fit in ``room``: the last column shrinks to 12 first, then the widest ones to 8, in turn."""
+    last = len(widths) - 1
+    by_width = sorted(range(len(widths)), key=lambda i: -widths[i])
+    return fit_widths(widths, room, [("shrink", last, 12), *(("shrink", i, 8) for i in by_width)])
+
+
 def shown_columns(widths: Sequence[int], *columns: Sequence[Text]) -> list[list[Text]]:
     """Each row of ``columns`` without the cells of left-out (width 0) columns."""
     keep = [i for i, w in enumerate(widths) if w > 0]
@@ -76,8 +83,13 @@ class RegistryTable(DataTable[object]):
         self._pending: list[Sequence[Text]] = []
 
     def fill(self, labels: Sequence[Text], rows: Sequence[Sequence[Text]], widths: Sequence[int] | None = None) -> None:
-        """Replace columns and rows; ``widths`` (one per column) defaults to the longest cell's; 0 leaves a column out."""
-        widths = list(widths) if widths is not None else column_widths(labels, rows)
+        """Replace columns and rows; 0 in ``widths`` leaves a column out.
+
+        ``widths`` (one per column) defaults to the longest cell's, fitted to the screen's
+        width: the last column, then the widest, give way (their cells end in "…"), so a
+        table never scrolls sideways with a scrollbar's glyphs drawn after its last column.
+        """
+        widths = list(widths) if widths is not None else fit_screen(column_widths(labels, rows), self.app.size.width - 3)
         for row in rows:
             for cell in row:  # one line per row: a cell that does not fit ends in "…", never at its last whole word
                 cell.no_wrap, cell.overflow = True, "ellipsis"
