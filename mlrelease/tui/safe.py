@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rich.console import Console
 from rich.text import Text
 
 from mlrelease.textsafe import visible
@@ -49,3 +50,19 @@ def join(*parts: Text | str, sep: str = " ") -> Text:
             out.append(sep)
         out.append(part if isinstance(part, Text) else Text(part))
     return out
+
+
+def at_most(console: Console, text: Text, width: int, *, lines: int) -> Text:
+    """``text`` wrapped at ``width`` in at most ``lines`` lines, the last ending in "…" when some was left out.
+
+    For a widget with a ``max-height``, which cuts what does not fit without a word: a cut
+    reason or refusal must never read as the whole one.
+    """
+    wrapped = text.wrap(console, width)
+    if len(wrapped) <= lines:
+        return text
+    last = wrapped[lines - 1]
+    last.rstrip()
+    last.truncate(width - 1)
+    last.append("…")
+    return Text("\n").join([*list(wrapped)[: lines - 1], last])

@@ -140,3 +140,22 @@ async def test_the_environment_chooser_starts_on_its_default(repo: Path, make_ap
         assert options.get_option_at_index(options.highlighted or 0).id == "staging"
         highlighted = [m.option_id for m in seen if isinstance(m, OptionList.OptionHighlighted)]
         assert highlighted and set(highlighted) == {"staging"}, highlighted
+
+
+async def test_a_gate_that_is_not_overridable_points_to_break_glass_not_to_the_override(tmp_path: Path, make_app) -> None:
+    """Issue 10: approvals where approvals are required cannot be forced; the dialog said
+    "tick the override to force it", and ticking it only led to a refusal."""
+    root = make_registry(tmp_path / "r", commit=False)
+    cfg = config()
+    cfg["environments"][1]["gates"] = {"approvals": 2}
+    write(root, "mlrelease.yaml", cfg)
+    commit_all(root, "two approvals for staging")
+    app = make_app(root)
+    async with plan_open(app, (80, 24)) as (_pilot, modal):
+        assert modal.plan.locked == ("approvals",)
+        status = str(modal.query_one("#plan-status").render())
+        assert "tick the override" not in status
+        assert "mlrelease approve fraud-card@1.2.0 --env staging --break-glass" in " ".join(status.split())
+        gates = str(modal.query_one("#plan-gates").render())
+        assert "approvals" in gates and "not overridable: needs break-glass" in " ".join(gates.split())
+        assert "break-glass" in str(modal.query_one("#force").label)  # the override only uses one another approver gave

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rich.console import Console
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -22,7 +21,7 @@ from mlrelease.registry.names import version_key
 from mlrelease.registry.overview import EnvStatus, ModelSummary, Overview
 from mlrelease.tui import heap, keys
 from mlrelease.tui.filtering import filter_items, parse_query
-from mlrelease.tui.safe import lit, plain
+from mlrelease.tui.safe import at_most, lit, plain
 from mlrelease.tui.screens.base import BaseScreen
 from mlrelease.tui.status import ModelStatus, status_cell, status_detail
 from mlrelease.tui.target import Target
@@ -99,18 +98,6 @@ def headline_cell(summary: ModelSummary, status: ModelStatus | None) -> Text:
         out.append(" ")
         out.append_text(status.trend_text())
     return out
-
-
-def two_lines(console: Console, text: Text, width: int) -> Text:
-    """``text`` wrapped at ``width``; past two lines, the second ends in "…"."""
-    lines = text.wrap(console, width)
-    if len(lines) <= 2:
-        return text
-    last = lines[1]
-    last.rstrip()
-    last.truncate(width - 1)
-    last.append("…", style="dim")
-    return Text("\n").join([lines[0], last])
 
 
 def build_row(summary: ModelSummary, status: ModelStatus | None) -> OverviewRow:
@@ -365,7 +352,7 @@ class OverviewScreen(BaseScreen):
         width = max(10, (box.content_size.width or self.app.size.width - 2))
         if (detail, width) != self._detail:
             self._detail = (detail, width)
-            box.update(two_lines(self.app.console, detail, width))
+            box.update(at_most(self.app.console, detail, width, lines=2))
 
     @on(RowList.Selected)
     def _row_selected(self, event: RowList.Selected) -> None:

@@ -29,7 +29,7 @@ from mlrelease.registry.trailers import format_message
 from mlrelease.release.kinds import KINDS
 from mlrelease.release.plan import Plan, Progress, Request
 from mlrelease.tui import keys
-from mlrelease.tui.safe import block, join, lit, plain
+from mlrelease.tui.safe import at_most, block, join, lit, plain
 from mlrelease.tui.widgets.safeinput import SafeInput
 from mlrelease.tui.widgets.tickbox import TickBox
 
@@ -41,13 +41,22 @@ class Decision:
     request: Request
 
 
+FORCE = "Override the failing gates (--force; recorded in the commit)"
+# Gates that are not overridable (docs/controls.md) pass only with another approver's break-glass approval.
+FORCE_LOCKED = "Override with the break-glass another approver gave (--force; recorded)"
+
+
 def gate_lines(plan: Plan) -> Text:
     if not plan.gates:
         return Text("no gates apply to this action", style="dim")
     lines = []
     for g in sorted(plan.gates, key=lambda g: g.passed):  # failing first: what decides is on screen at 80×24
         mark = Text("✓ pass ", style="green") if g.passed else Text("✗ FAIL ", style="bold red")
-        forced = Text(" (overridden)", style="bold") if not g.passed and plan.request.force else Text("")
+        forced = Text("")
+        if not g.passed and plan.request.force:
+            forced = Text(" (overridden)", style="bold")
+        elif not g.passed and g.name in plan.locked:
+            forced = Text(" (not overridable: needs break-glass)", style="bold")
         lines.append(Text.assemble(mark, lit(g.name, "bold"), "  ", lit(g.detail), forced))
     return Text("\n").join(lines)
 
@@ -142,7 +151,7 @@ class PlanModal(ModalScreen[Decision | None]):
                     id="canary",
                     compact=True,
                 )
-            yield TickBox("Override the failing gates (--force; recorded in the commit)", id="force", classes="hidden", compact=True)
+            yield TickBox(FORCE, id="force", classes="hidden", compact=True)
             yield SafeInput(id="typed", classes="hidden", compact=True)
             yield Static(id="plan-status", classes="plan-status")
             with Horizontal(classes="buttons"):
@@ -202,6 +211,7 @@ class PlanModal(ModalScreen[Decision | None]):
         self.query_one("#plan-backend", Static).update(backend)
         force = self.query_one("#force", TickBox)
         force.set_class(not plan.failing or bool(plan.members), "hidden")  # a bundle cannot be forced
+        force.label = FORCE_LOCKED if plan.locked else FORCE  # --force alone cannot pass a gate that is not overridable
         typed = self.query_one("#typed", Input)
         name = self.typed_name()
         typed.set_class(name is None, "hidden")
@@ -228,6 +238,11 @@ class PlanModal(ModalScreen[Decision | None]):
             return f"nothing to do: {plan.noop}"
         if plan.refused and plan.members:
             return f"refused by {len(plan.failing)} failing gate(s): nothing of the bundle moves (a bundle cannot be forced)"
+        if plan.refused and plan.locked:
+            return (
+                f"refused: {', '.join(plan.locked)} not overridable here; an emergency needs another approver's break-glass: "
+                f"mlrelease approve {plan.request.model}@{plan.version} --env {plan.request.environment} --break-glass --reason …"
+            )
         if plan.refused:
             return f"refused by {len(plan.failing)} failing gate(s); tick the override to force it (recorded)"
         if self.plan.confirmation.reason_required and not self.reason():
@@ -246,8 +261,9 @@ class PlanModal(ModalScreen[Decision | None]):
             status.update(Text("ready: Enter or Tab leaves the field, then y runs it; Esc cancels", style="bold"))
         elif blocker is None:
             status.update(Text("ready: y runs it; n or Esc cancels", style="bold"))
-        else:
-            status.update(lit(blocker))
+        else:  # three lines at most (app.tcss): a longer refusal ends in "…"
+            width = status.content_size.width or self.app.size.width - 6
+            status.update(at_most(self.app.console, lit(blocker), max(20, width), lines=3))
         self.query_one("#confirm", Button).disabled = blocker is not None
 
     # ---- input ------------------------------------------------------------------------------
