@@ -135,6 +135,7 @@ class MlreleaseApp(App[None]):
         self.registry_changed: Signal[Overview] = Signal(self, "registry-changed")
         self.statuses_changed: Signal[frozenset[str]] = Signal(self, "statuses-changed")
         self.unseen_failures = 0  # failed notifications since the delivery log was last looked at
+        self.unverified: str | None = None  # why the overview shows no verify marks (see load_marks)
         self.notifications_changed: Signal[int] = Signal(self, "notifications-changed")
         self._no_color_filter = NoColorFilter()
 
@@ -195,11 +196,16 @@ class MlreleaseApp(App[None]):
 
     @work(thread=True, exclusive=True, group="marks", exit_on_error=False, description="verifying the release history")
     def load_marks(self, view: Overview) -> None:
-        """Verify's findings on the states shown (cached per commit, so only the first read of a tip costs)."""
+        """Verify's findings on the states shown (cached per commit, so only the first read of a tip costs).
+
+        Like ``list`` and ``history``, at most :data:`~mlrelease.audit.marks.BUDGET` commits
+        are verified here: a fresh clone of a big registry is not verified whole in the
+        background unasked; the overview says it is not verified yet (`mlrelease verify` does it once).
+        """
         with self.session.open() as reg:
-            found, _unchecked = marks.safe_findings(reg)
-        if found:
-            self.post_message(messages.MarksRead(marks.mark_overview(view, found)))
+            found, unverified = marks.safe_findings(reg, marks.BUDGET)
+        if found or unverified != self.unverified:
+            self.post_message(messages.MarksRead(marks.mark_overview(view, found), unverified))
 
     @on(messages.MarksRead)
     def _marks_read(self, message: messages.MarksRead) -> None:
@@ -208,6 +214,7 @@ class MlreleaseApp(App[None]):
         if [m.name for m in self.overview.models] != [m.name for m in message.view.models]:
             return  # read again since: the next read brings its own marks
         self.overview = message.view
+        self.unverified = message.unverified
         self.registry_changed.publish(message.view)
         heap.keep()
 

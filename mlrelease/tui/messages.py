@@ -36,6 +36,7 @@ class MarksRead(Message):
     """The overview again, with what `mlrelease verify` says of each release state (a third, slower read)."""
 
     view: Overview
+    unverified: str | None = None  # why there are no marks (e.g. more commits to verify than a read verifies)
 
 
 @dataclass

@@ -87,11 +87,12 @@ def load_model(session: Session, name: str) -> ModelData:
     )
 
 
-def load_history(session: Session, name: str) -> list[Event]:
-    """The newest events, each with what `mlrelease verify` says of its commit (hand-edited, unverified...)."""
+def load_history(session: Session, name: str) -> tuple[list[Event], str | None]:
+    """The newest events, each with what `mlrelease verify` says of its commit (hand-edited, unverified...),
+    and why there are no such marks when verify was not run (as ``history``: at most BUDGET commits verified here)."""
     with session.open() as reg:
-        found = marks.safe_findings(reg)[0]
-        return list(grouped(marks.mark_events(history(reg, name, limit=HISTORY_LIMIT), found)))  # a release bundle is one row
+        found, unverified = marks.safe_findings(reg, marks.BUDGET)
+        return list(grouped(marks.mark_events(history(reg, name, limit=HISTORY_LIMIT), found))), unverified  # a bundle is one row
 
 
 def load_lineage(session: Session, name: str, version: str) -> Lineage:

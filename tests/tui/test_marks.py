@@ -60,3 +60,28 @@ async def test_a_forged_outcome_is_marked_in_the_overview_and_the_history_pane(r
         assert isinstance(app.screen, EventModal)
         text = " ".join(str(w.render()) for w in app.screen.query("Static"))
         assert "verify says" in text and "unverified: sequence" in text and "`mlrelease verify` says why" in text
+
+
+async def test_with_more_commits_than_a_read_verifies_the_tui_says_not_verified_yet_and_verifies_nothing(
+    repo: Path, make_app, monkeypatch
+) -> None:
+    """Like list and history (marks.BUDGET, 2,000 commits), the TUI's background marks do not verify
+    a big fresh clone's whole history unasked: it verified everything, whatever the size."""
+    from mlrelease.audit import marks
+    from tests.tui.test_model import open_model
+
+    forge(repo)
+    monkeypatch.setattr(marks, "BUDGET", 1)  # the fixture's history is a few commits: one is less
+    app = make_app(repo)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, OverviewScreen)
+        assert not any("⚠" in " ".join(c.plain for c in r.cells) for r in screen.shown)
+        note = str(screen.query_one("#overview-note").render())
+        assert "no marks: not verified yet" in note and "mlrelease verify" in note
+        model = await open_model(app, pilot)
+        await pilot.press("4")
+        await settle(pilot, app)
+        assert "no marks: not verified yet" in str(model.query_one("#history-note").render())
+    assert not list((repo / ".git" / "mlrelease" / "verify").glob("*.json"))  # no report was made in the background

@@ -51,6 +51,7 @@ class HistoryPane(Pane):
     @dataclass
     class Read(Message):
         events: list[Event]
+        unverified: str | None = None  # why the events carry no verify marks
 
     @dataclass
     class Opened(Message):
@@ -80,7 +81,7 @@ class HistoryPane(Pane):
 
     @work(thread=True, exclusive=True, group="history", exit_on_error=False, description="reading history")
     def _read(self) -> None:
-        self.post_message(self.Read(load_history(self.mlr.session, self.view.model_name)))
+        self.post_message(self.Read(*load_history(self.mlr.session, self.view.model_name)))
 
     @on(Read)
     def _show(self, message: Read) -> None:
@@ -95,9 +96,10 @@ class HistoryPane(Pane):
             for row, e in zip(rows, events, strict=True):
                 row[0] = Text(when(e.at)[:10])
         self.query_one("#history-table", RegistryTable).fill(labels, rows, widths)
-        self.query_one("#history-note", Static).update(
-            Text(f"{len(events)} events, newest first (from git; hand edits included) · Enter: the whole event", style="dim")
-        )
+        note = Text(f"{len(events)} events, newest first (from git; hand edits included) · Enter: the whole event", style="dim")
+        if message.unverified:
+            note.append(f" · no marks: {plain(message.unverified)}", style="yellow")
+        self.query_one("#history-note", Static).update(note)
 
     def _widths(self, labels: list[Text], rows: list[list[Text]]) -> list[int]:
         """The reason gets the room that is left (at least 16 cells): who, change, the time of day and env give way first."""

@@ -276,6 +276,8 @@ class OverviewScreen(BaseScreen):
         problems = self.mlr.overview.problems if self.mlr.overview else ()
         if problems:
             parts.append(f"{len(problems)} registry problem(s), first: {plain(str(problems[0]))}")
+        if self.mlr.unverified:
+            parts.append(f"no marks: {plain(self.mlr.unverified)}")
         self.query_one("#overview-note", Static).update(Text(" · ".join(parts), style="dim"))
 
     def selected_name(self) -> str | None:
