@@ -114,3 +114,30 @@ def test_snapshot_bundle_in_history(bundle_repo: Path, make_app, snap_compare, s
         await settle(pilot, pilot.app)  # type: ignore[arg-type]
 
     assert snap_compare(make_app(bundle_repo), terminal_size=SIZES[size], run_before=run_before)
+
+
+async def test_a_bundle_row_shows_every_model_of_the_bundle_and_their_marks(bundle_repo: Path, make_app, monkeypatch) -> None:
+    """Issue 10: fraud-card's History row of a bundle was folded from fraud-card's commits
+    alone, so a mark on churn's commit of the same bundle (here: verify says churn's outcome
+    was hand-edited) and churn's fate were not on it."""
+    from datetime import UTC, datetime
+
+    from mlrelease.audit import marks
+    from mlrelease.audit.report import Finding
+    from mlrelease.registry.history import history
+    from mlrelease.tui.panes.history import why_text
+
+    _promoted(bundle_repo)
+    with Registry(bundle_repo) as reg:
+        churn = next(e for e in history(reg, "churn", limit=10) if e.bundle and e.action == "outcome")
+    finding = Finding(churn.commit, "Mallory", datetime(2026, 3, 5, tzinfo=UTC), "hand-edit", "no Mlrelease-Action", churn.path)
+    monkeypatch.setattr(marks, "safe_findings", lambda reg, budget=None: ([finding], None))  # what verify says of that commit
+    app = make_app(bundle_repo)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await settle(pilot, app)
+        app.open_model("fraud-card", tab="history")
+        await settle(pilot, app)
+        row = app.screen.query_one("HistoryPane").events[0]
+        assert row.action == "bundle"
+        assert "churn 0.3.0: Succeeded" in (row.note or "") and "fraud-card 1.2.0: Succeeded" in (row.note or "")
+        assert why_text(row).plain.startswith("⚠ hand-edited")
