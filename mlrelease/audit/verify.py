@@ -26,13 +26,18 @@ Changes of ``audit/accepted.yaml`` (findings a second person accepted, ``review 
 are checked by :mod:`mlrelease.audit.acceptances`; what they accept is settled on the
 whole report (:meth:`Report.settle`), so it does not depend on how the walk is split.
 
-Nothing here writes; every read is one ``git log``, one ``git cat-file`` pipe, and one
-signature check per allowed-signers file (docs/controls.md).
+Nothing here writes. History comes from the registry's commit log (.git/mlrelease/), blobs
+a window of commits at a time in one ``git cat-file --batch`` each, signatures in one
+check per allowed-signers file (docs/controls.md). A model's checks depend only on its
+own files and the controls, so a long history is walked on every core, the models split
+between the walks (:func:`_groups`), and their findings merged back into the order one
+walk finds them: the report is the same, byte for byte (tests/test_verify_same_report.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -51,13 +56,16 @@ from .report import Claim
 from .report import Finding as Finding  # re-exported: verify reports them
 from .report import Report as Report
 from .state import WalkState
-from .walk import AUDITED, NULL, POLICY, Blobs, Commit, Tree, commits
+from .walk import AUDITED, NULL, POLICY, Blobs, Change, Commit, Tree, commits
 
 WATCHED = frozenset((*AUDITED, *POLICY))  # a commit that changes none of these has nothing to check
 
 
-def verify(reg: Registry, since: str | None = None) -> Report:
-    """Audit the history reachable from the registry's ref (or HEAD), or only what ``since`` does not reach."""
+def verify(reg: Registry, since: str | None = None, *, workers: int | None = None) -> Report:
+    """Audit the history reachable from the registry's ref (or HEAD), or only what ``since`` does not reach.
+
+    ``workers``: processes to walk in (None: one per core for a long history; see :func:`_groups`).
+    """
     if reg.git_root is None:
         raise MlreleaseError(f"verify reads the history from git, and {reg.root} is not in a git repository")
     rev = reg.ref or "HEAD"
@@ -73,10 +81,12 @@ def verify(reg: Registry, since: str | None = None) -> Report:
         if p.returncode != 0:
             raise NotFound(f"--since {since!r}: no such commit, branch or tag")
         base = p.stdout.decode().strip()
-    return _Verifier(reg, tip, base).run().settle()
+    return _Verifier(reg, tip, base, workers=workers).run().settle()
 
 
-def resume(reg: Registry, tip: str, base: str | None = None, seed: WalkState | None = None) -> tuple[Report, WalkState]:
+def resume(
+    reg: Registry, tip: str, base: str | None = None, seed: WalkState | None = None, *, workers: int | None = None
+) -> tuple[Report, WalkState]:
     """Verify the commits from ``base`` (exclusive; None: the root) to ``tip``, starting from the walk's state at ``base``.
 
     With ``seed`` being the state a verify up to ``base`` ended with, and the commits after
@@ -85,18 +95,35 @@ def resume(reg: Registry, tip: str, base: str | None = None, seed: WalkState | N
     the one to resume from at ``tip``. Its acceptances are not settled yet: :meth:`Report.then`
     settles them against the findings open at ``base`` and after.
     """
-    v = _Verifier(reg, tip, base, seed or WalkState())
+    v = _Verifier(reg, tip, base, seed or WalkState(), workers=workers)
     return v.run(), v.state
 
 
+# A finding's place in the report: (commit's index in the walk, part, change's index, order within).
+# Parts: 0 the controls changed (notices, their signature), 1 the actor trailer, 2 one audited change.
+Key = tuple[int, int, int, int]
+
+
+@dataclasses.dataclass
+class _Part:
+    """What one walk over some models found, each finding with its key (the report is their merge)."""
+
+    findings: list[tuple[Key, Finding, str | None]] = dataclasses.field(default_factory=list)  # (key, finding, once-per-commit tag)
+    notices: list[tuple[Key, Finding]] = dataclasses.field(default_factory=list)
+    claims: list[Claim] = dataclasses.field(default_factory=list)  # acceptances, in walk order (the lead walk's)
+    checked: int = 0
+    state: WalkState = dataclasses.field(default_factory=WalkState)
+
+
 class _Verifier:
-    def __init__(self, reg: Registry, tip: str, since: str | None, seed: WalkState | None = None) -> None:
+    def __init__(self, reg: Registry, tip: str, since: str | None, seed: WalkState | None = None, *, workers: int | None = None) -> None:
         assert reg.git_root is not None
         self.reg = reg
         self.git_root = reg.git_root
         prefix = reg.root.resolve().relative_to(reg.git_root.resolve()).as_posix()
         self.prefix = "" if prefix == "." else prefix + "/"
         self.tip, self.since = tip, since
+        self.workers = workers
         self.report = Report(tip, since)
         # No parse cache: a whole-history verify is kept as its report (audit/marks.py), and
         # writing thousands of parsed states for a later run cost more than it saved.
@@ -110,8 +137,9 @@ class _Verifier:
         self.approvers = self.state.approvers
         self.managed = self.state.managed
         self.rejected = self.state.rejected
-
-    # ---- reading at a commit's parent --------------------------------------------------------
+        self.part = _Part(state=self.state)
+        self.slot: tuple[int, int, int] = (0, 0, 0)
+        self.said: set[tuple[str, str]] = set()  # (commit, tag): said once per commit (signature findings)
 
     def parsed(self, tree: Tree, kind: str, path: str) -> Any:
         return self.blobs.parse(kind, path, tree.files.get(path))[0]
@@ -130,48 +158,103 @@ class _Verifier:
 
     # ---- the walk ---------------------------------------------------------------------------
 
-    def steps(self, history: list[Commit]) -> Iterator[tuple[Commit, Tree]]:
-        """Each commit with the tree of its first parent (the registry it was made against)."""
-        tree = Tree(self.git_root, self.prefix)
-        for c in history:
+    def steps(self, history: list[Commit], start: Tree) -> Iterator[tuple[int, Commit, Tree]]:
+        """Each commit with the tree of its first parent (the registry it was made against), from ``start``."""
+        tree = start.copy()
+        for i, c in enumerate(history):
             tree.move_to(c.parents[0] if c.parents else None)
-            yield c, tree
+            yield i, c, tree
             tree.step(c)
 
     def run(self) -> Report:
         history = commits(self.reg, self.tip, self.since)
         self.report.commits = len(history)
+        start = Tree(self.git_root, self.prefix)
+        start.move_to(history[0].parents[0] if history and history[0].parents else None)
         try:
-            self.prefetch(history)
-            self.check_signatures(history)
-            for c, tree in self.steps(history):
-                if len(c.parents) > 1:
-                    self.merge(c)
-                elif any(ch.kind in WATCHED for ch in c.changes):
-                    self.commit(c, tree)
-            self.open_break_glass(history)
+            at_tip = self.check_signatures(history, start)
+            groups = _groups(history, self.workers)
+            if len(groups) == 1:
+                parts = [self.walk(history, start, None, lead=True)]
+            else:
+                parts = _walk_forked(self, history, start, groups)
+            self.join(parts)
+            self.open_break_glass(history, at_tip)
         finally:
             self.blobs.close()
         return self.report
 
-    def prefetch(self, history: list[Commit]) -> None:
-        """Every blob the checks read, in two batches: the audited files, then what their intents need at the parent."""
-        self.blobs.prefetch((ch.kind, ch.path, oid) for c in history for ch in c.audited for oid in (ch.old, ch.new))
-        wanted: list[tuple[str, str, str]] = []
-        for c, tree in self.steps(history):
-            for ch in c.audited:
-                after = self.blobs.parse(ch.kind, ch.path, ch.new)[0]
-                if ch.kind != "release" or not isinstance(after, ReleaseState) or after.desired is None:
+    def walk(self, history: list[Commit], start: Tree, models: frozenset[str] | None, *, lead: bool) -> _Part:
+        """Check the changes of ``models`` (None: all); the ``lead`` walk also checks merges and the controls' changes."""
+        upto = 0
+        for i, c, tree in self.steps(history, start):
+            if i >= upto:
+                upto = self.fetch_ahead(history, i, tree, models)
+            if len(c.parents) > 1:
+                if lead:
+                    self.slot = (i, 0, 0)
+                    self.merge(c)
+            elif any(ch.kind in WATCHED for ch in c.changes):
+                self.commit(i, c, tree, models, lead)
+        return self.part
+
+    def fetch_ahead(self, history: list[Commit], i: int, tree: Tree, models: frozenset[str] | None) -> int:
+        """Fetch what the next :data:`WINDOW` commits will read, in two batches; the index to fetch again at.
+
+        First the files their changes wrote (of ``models``), then what their promotions'
+        gates read at the parent: rejections, manifests, the other environments' states.
+        The window ends early where the walk leaves a straight line (after a merge).
+        """
+        window: list[Commit] = []
+        look = tree.copy()
+        for c in history[i : i + WINDOW]:
+            if (c.parents[0] if c.parents else None) != look.at:
+                break
+            window.append(c)
+            look.step(c)
+
+        def owned(ch: Change) -> bool:
+            return ch.kind in AUDITED and (models is None or ch.model in models)
+
+        self.blobs.fetch(oid for c in window if len(c.parents) < 2 for ch in c.changes if owned(ch) for oid in (ch.old, ch.new))
+        wanted: list[str] = []
+        look = tree.copy()
+        for c in window:
+            for ch in c.changes if len(c.parents) < 2 else ():
+                after = self.blobs.ahead(ch.kind, ch.path, ch.new) if ch.kind == "release" and owned(ch) and ch.new != NULL else None
+                if not isinstance(after, ReleaseState) or after.desired is None:
                     continue
                 d, model = after.desired, after.model
                 paths = [("rejections", layout.rejections_path(model))]
                 paths += [("version", layout.version_path(model, v)) for v in {d.version, d.canary.version if d.canary else d.version}]
-                before = self.blobs.parse(ch.kind, ch.path, ch.old)[0]
+                before = self.blobs.ahead(ch.kind, ch.path, ch.old) if ch.old != NULL else None
                 if isinstance(before, ReleaseState) and before.live is not None:
                     paths.append(("version", layout.version_path(model, before.live.version)))
-                paths += [("release", f"{layout.releases_folder()}{e}/{model}.yaml") for e in self.environments(tree)]
-                wanted += [(kind, path, tree.files[path]) for kind, path in paths if path in tree.files]
-        self.blobs.prefetch(wanted)
+                paths += [("release", f"{layout.releases_folder()}{e}/{model}.yaml") for e in self.environments(look)]
+                for kind, path in paths:
+                    oid = look.files.get(path)
+                    if oid is not None and not self.blobs.known(kind, path, oid):
+                        wanted.append(oid)
+            look.step(c)
+        self.blobs.fetch(wanted, keep=True)
+        return i + max(1, len(window))
+
+    def join(self, parts: list[_Part]) -> None:
+        """The parts' findings in the order one walk finds them, saying a signature finding once per commit as it does."""
+        said: set[tuple[str, str]] = set()
+        for _key, f, once in sorted((x for part in parts for x in part.findings), key=lambda x: x[0]):
+            if once is not None and (f.commit, once) in said:
+                continue
+            said.update(_says(f))
+            self.report.findings.append(f)
+        self.report.notices += [f for _key, f in sorted((x for part in parts for x in part.notices), key=lambda x: x[0])]
+        self.report.checked = sum(part.checked for part in parts)
+        self.report.claims += [claim for part in parts for claim in part.claims]  # audit/accepted.yaml: the lead walk's alone
+        for part in parts[1:]:  # each walk changed only its own models' facts
+            self.state.live.update(part.state.live)
+            self.state.approvers.update(part.state.approvers)
+            self.state.managed |= part.state.managed
+            self.state.rejected.update(part.state.rejected)
 
     def environments(self, tree: Tree) -> tuple[str, ...]:
         cfg = self.config(tree)
@@ -185,10 +268,14 @@ class _Verifier:
         env = cfg.environment(environment or "")
         return env is not None and env.signed
 
-    def check_signatures(self, history: list[Commit]) -> None:
-        """One pass to see which commits must be signed, then one signature check per allowed-signers file."""
+    def check_signatures(self, history: list[Commit], start: Tree) -> Tree:
+        """One pass to see which commits must be signed, then one signature check per allowed-signers file.
+
+        Returns the tree at the end of the walk (the tip's, for the break-glass notices).
+        """
         wanted: list[tuple[str, bytes | None]] = []
-        for c, tree in self.steps(history):
+        tree = start
+        for _i, c, tree in self.steps(history, start):
             cfg = self.config(tree)
             if any(
                 self.signed(cfg, ch.kind, ch.environment) for ch in c.changes if ch.kind in (*AUDITED, "config", "identities", "signers")
@@ -196,13 +283,20 @@ class _Verifier:
                 wanted.append((c.oid, self.signers_bytes(tree)))
         if wanted:
             self.sigs = signing.check(self.git_root, wanted)
+        return tree
 
     # ---- one commit ---------------------------------------------------------------------------
 
-    def find(self, c: Commit, kind: str, message: str, path: str | None = None, *, notice: bool = False) -> None:
+    def find(self, c: Commit, kind: str, message: str, path: str | None = None, *, notice: bool = False, once: str | None = None) -> None:
+        """A finding (or notice) at the current slot; ``once``: a tag said at most once per commit."""
         sig = self.sigs.get(c.oid)
         f = Finding(c.oid, c.author, c.at, kind, message, path, sig.principal if sig and sig.good else None)
-        (self.report.notices if notice else self.report.findings).append(f)
+        key = (*self.slot, len(self.part.findings) + len(self.part.notices))
+        if notice:
+            self.part.notices.append((key, f))
+        else:
+            self.part.findings.append((key, f, once))
+            self.said.update(_says(f))
 
     def merge(self, c: Commit) -> None:
         for ch in c.audited:
@@ -213,23 +307,28 @@ class _Verifier:
             if ch.new not in blobs:
                 self.find(c, "merge", "the merge wrote this file as none of its parents has it", ch.path)
 
-    def commit(self, c: Commit, tree: Tree) -> None:
+    def commit(self, i: int, c: Commit, tree: Tree, models: frozenset[str] | None, lead: bool) -> None:
         cfg = self.config(tree)
         ids = self.identities(tree)
         t = c.trailers
         action = t.get("action")
-        for ch in c.changes:
-            if ch.kind in ("config", "identities", "signers"):
+        for n, ch in enumerate(c.changes):
+            if lead and ch.kind in ("config", "identities", "signers"):
+                self.slot = (i, 0, n)
                 self.find(c, "policy", f"the controls changed ({ch.path})", ch.path, notice=True)
                 if self.signed(cfg, ch.kind, None):
                     self.signature(c, ch.path, ids, t)
         if not c.audited:
             return
         author = ids.who(c.author)
-        if action and "actor" in t and ids.who(t["actor"]) != author:
+        if lead and action and "actor" in t and ids.who(t["actor"]) != author:
+            self.slot = (i, 1, 0)
             self.find(c, "forged", f"the trailers say the actor is {t['actor']}, and the commit's author is {c.author}")
-        for ch in c.audited:
-            self.report.checked += 1
+        for n, ch in enumerate(c.changes):
+            if ch.kind not in AUDITED or (models is not None and ch.model not in models):
+                continue
+            self.slot = (i, 2, n)
+            self.part.checked += 1
             before, _ = self.blobs.parse(ch.kind, ch.path, ch.old)
             after, unreadable = self.blobs.parse(ch.kind, ch.path, ch.new)
             signer = self.signature(c, ch.path, ids, t) if self.signed(cfg, ch.kind, ch.environment) else None
@@ -282,7 +381,7 @@ class _Verifier:
             message = f"accepts findings of {entry.commit[:10]}, from before --since: checked in itself; a whole verify settles it"
             self.find(c, "acceptance", message, path, notice=True)
             return
-        self.report.claims.append(Claim(c.oid, c.author, c.at, entry))
+        self.part.claims.append(Claim(c.oid, c.author, c.at, entry))
 
     def before_since(self, commit: str) -> bool:
         assert self.since is not None
@@ -302,13 +401,15 @@ class _Verifier:
         """The signer's identity, or a finding (once per commit) when the commit is not signed by an allowed key."""
         sig = self.sigs.get(c.oid, signing.UNSIGNED)
         if not sig.good:
-            if not any(f.commit == c.oid and f.kind == "unsigned" for f in self.report.findings):
-                self.find(c, "unsigned", f"the environment requires signed commits, and this commit {sig.describe()}", path)
+            if (c.oid, "unsigned") not in self.said:
+                self.find(
+                    c, "unsigned", f"the environment requires signed commits, and this commit {sig.describe()}", path, once="unsigned"
+                )
             return None
         who = ids.who(sig.principal)
         claimed = ids.who(t.get("actor") or c.author)
-        if who != claimed and not any(f.commit == c.oid and f.kind == "forged" and "signed by" in f.message for f in self.report.findings):
-            self.find(c, "forged", f"signed by {sig.principal}, and the record names {t.get('actor') or c.author}", path)
+        if who != claimed and (c.oid, "signed-by") not in self.said:
+            self.find(c, "forged", f"signed by {sig.principal}, and the record names {t.get('actor') or c.author}", path, once="signed-by")
         return who
 
     def action(
@@ -443,9 +544,8 @@ class _Verifier:
             out[req] = (live_now, how)
         return out
 
-    def open_break_glass(self, history: list[Commit]) -> None:
+    def open_break_glass(self, history: list[Commit], tree: Tree) -> None:
         """Break-glass promotions at the tip that nobody has reviewed: notices (every face flags them)."""
-        tree = Tree(self.git_root, self.prefix)
         tree.move_to(self.tip)
         for path, oid in sorted(tree.files.items()):
             if not path.startswith(layout.releases_folder()):
@@ -464,3 +564,76 @@ class _Verifier:
                         path,
                     )
                 )
+
+
+def _says(f: Finding) -> set[tuple[str, str]]:
+    """The once-per-commit tags a finding says (a second signature finding of the commit is not made)."""
+    if f.kind == "unsigned":
+        return {(f.commit, "unsigned")}
+    if f.kind == "forged" and "signed by" in f.message:
+        return {(f.commit, "signed-by")}
+    return set()
+
+
+WINDOW = 1000  # commits whose blobs are fetched at a time (memory: a window's blobs, not the history's)
+PARALLEL_AT = 2000  # audited changes below which one walk in this process is quicker than forking
+
+
+def _groups(history: list[Commit], workers: int | None) -> list[frozenset[str] | None]:
+    """The models each walk checks: one walk of all (None), or the models split between ``workers`` walks by their changes.
+
+    A model's checks depend only on its own files' history (its release states, rejections,
+    retraining requests) and on the controls, never on another model's, so walks over
+    disjoint sets of models find, together, exactly what one walk finds.
+    """
+    load: dict[str, int] = {}
+    for c in history:
+        for ch in c.changes:
+            if ch.kind in AUDITED and ch.model is not None:
+                load[ch.model] = load.get(ch.model, 0) + 1
+    if workers is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = cores if sum(load.values()) >= PARALLEL_AT else 1
+    workers = min(workers, len(load)) if load else 1
+    if workers <= 1 or not _forkable():
+        return [None]
+    sets: list[set[str]] = [set() for _ in range(workers)]
+    sizes = [0] * workers
+    for model, n in sorted(load.items(), key=lambda kv: (-kv[1], kv[0])):  # the biggest first, each to the least loaded
+        k = sizes.index(min(sizes))
+        sets[k].add(model)
+        sizes[k] += n
+    return [frozenset(s) for s in sets]
+
+
+def _forkable() -> bool:
+    import multiprocessing  # here: verifying a few commits (after an action) need not import it
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+_FORKED: dict[str, Any] = {}  # what a forked walk needs, set before the fork (inherited, never pickled)
+
+
+def _walk_forked(v: _Verifier, history: list[Commit], start: Tree, groups: list[frozenset[str] | None]) -> list[_Part]:
+    """The first group walked here (with the merges and the controls), the others each in a forked process."""
+    import multiprocessing
+
+    _FORKED.update(verifier=v, history=history, start=start)
+    try:
+        with multiprocessing.get_context("fork").Pool(processes=len(groups) - 1) as pool:
+            pending = [pool.apply_async(_walk_group, (g,)) for g in groups[1:]]
+            parts = [v.walk(history, start, groups[0], lead=True)]
+            parts += [p.get() for p in pending]
+    finally:
+        _FORKED.clear()
+    return parts
+
+
+def _walk_group(models: frozenset[str]) -> _Part:
+    v: _Verifier = _FORKED["verifier"]
+    v.blobs = Blobs(v.git_root)  # the parent's cat-file pipe stays the parent's
+    try:
+        return v.walk(_FORKED["history"], _FORKED["start"], models, lead=False)
+    finally:
+        v.blobs.close()

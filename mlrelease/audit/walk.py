@@ -5,12 +5,11 @@ gives each commit's parents, author, message and the old and new blob of every f
 changed (merges: against their first parent). :class:`Tree` follows the files of the registry from commit to commit, so the
 content of any file at a commit's parent (the config, a version manifest, another
 environment's release state) is known without asking git again; blobs are read through
-one ``git cat-file --batch`` pipe and parsed once per blob id.
+one ``git cat-file --batch`` pipe and parsed when read (:class:`Blobs`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,6 @@ from typing import Any
 
 from mlrelease.errors import MlreleaseError
 from mlrelease.registry import layout
-from mlrelease.registry.cache import ParseCache
 from mlrelease.registry.commitlog import CommitLog
 from mlrelease.registry.gitio import CatFile, git
 from mlrelease.registry.loader import Registry, parse_bytes
@@ -129,6 +127,12 @@ class Tree:
             if len(words) == 3 and words[1] == b"blob" and rel.startswith(self.prefix):
                 self.files[rel[len(self.prefix) :]] = words[2].decode()
 
+    def copy(self) -> Tree:
+        """Another tree at the same commit (a second walk over the same history need not list it again)."""
+        other = Tree(self.git_root, self.prefix)
+        other.at, other.files = self.at, dict(self.files)
+        return other
+
     def step(self, c: Commit) -> None:
         """After ``c`` (whose first parent is where we are): apply its changes."""
         for ch in c.changes:
@@ -140,88 +144,83 @@ class Tree:
 
 
 class Blobs:
-    """Blob contents and their parse, each once per blob id: read in one batch, parsed on all cores, cached.
+    """Blob contents and their parse, read a window of history at a time; the last parse of each file kept.
 
-    :meth:`prefetch` reads many blobs with one ``git cat-file --batch`` call and parses
-    them (a process pool for many, as lint does), through the parse cache under
-    ``.git/mlrelease/`` (keyed by blob id, so never stale); :meth:`parse` answers from
-    there, or reads the one blob it lacks.
+    The walk reads a file at a commit's parent (the release state before a change, the
+    config, a manifest, another environment's state) far more often than it changes, so
+    keeping the latest parse per file answers most reads, while memory stays the size of
+    one registry and a window, not of the history (every blob ever written, parsed up
+    front, was 500 MB at 100,000 versions). What the next commits will read is fetched
+    ahead with one ``git cat-file --batch`` call (:meth:`fetch`): one read at a time
+    through a pipe waits for git to be scheduled each time, half a millisecond on a busy
+    machine. Anything not fetched is read through the pipe.
     """
 
-    def __init__(self, git_root: Path, cache: ParseCache | None = None) -> None:
+    def __init__(self, git_root: Path) -> None:
         self.git_root = git_root
-        self._cat = CatFile(git_root)
-        self._data: dict[str, bytes] = {}
-        self._parsed: dict[tuple[str, str], tuple[Any, str | None]] = {}
-        self._cache = cache or ParseCache(None)
+        self._cat = CatFile(git_root)  # a pipe of its own: a forked walk must not share its parent's
+        self._last: dict[tuple[str, str], tuple[str, tuple[Any, str | None]]] = {}
+        self._data: dict[str, bytes] = {}  # fetched, not parsed yet
+        self._ahead: dict[tuple[str, str, str], tuple[Any, str | None]] = {}  # parsed ahead, not asked yet
 
     def close(self) -> None:
         self._cat.close()
-        self._cache.close()
 
-    def read(self, oid: str) -> bytes:
-        if oid not in self._data:
-            self._data[oid] = self._cat.read(oid)
-        return self._data[oid]
+    def known(self, kind: str, path: str, oid: str) -> bool:
+        """Whether ``parse`` answers this without asking git."""
+        last = self._last.get((kind, path))
+        return oid in self._data or (kind, path, oid) in self._ahead or (last is not None and last[0] == oid)
 
-    def prefetch(self, items: Iterable[tuple[str, str, str]]) -> None:
-        """Read and parse (kind, path, blob id) items not known yet, in one batch."""
-        wanted = {(kind, oid): path for kind, path, oid in items if oid and oid != NULL and (kind, oid) not in self._parsed}
+    def fetch(self, oids: Iterable[str], *, keep: bool = False) -> None:
+        """Read these blobs in one ``git cat-file --batch`` (dropping what an earlier window fetched unless ``keep``)."""
+        if not keep:
+            self._data, self._ahead = {}, {}
+        wanted = sorted({oid for oid in oids if oid and oid != NULL and oid not in self._data})
         if not wanted:
             return
-        keys = {ParseCache.key(kind, path, oid): (kind, oid) for (kind, oid), path in wanted.items()}
-        for key, value in self._cache.get_many(list(keys)).items():
-            self._parsed[keys[key]] = _result(value, None)
-        missing = [(kind, oid, path) for (kind, oid), path in wanted.items() if (kind, oid) not in self._parsed]
-        oids = sorted({oid for _k, oid, _p in missing if oid not in self._data})
-        if oids:
-            out = git(self.git_root, "cat-file", "--batch", input=("\n".join(oids) + "\n").encode(), timeout=None).stdout
-            i = 0
-            while i < len(out):
-                nl = out.index(b"\n", i)
-                header = out[i:nl].split()
-                if len(header) < 3 or header[1] == b"missing":
-                    i = nl + 1
-                    continue
-                size = int(header[2])
-                self._data[header[0].decode()] = out[nl + 1 : nl + 1 + size]
-                i = nl + 1 + size + 1
-        jobs = [(kind, path, self._data[oid]) for kind, oid, path in missing if oid in self._data]
-        results = _parse_all(jobs)
-        for (kind, oid, path), result in zip([m for m in missing if m[1] in self._data], results, strict=True):
-            self._cache.put(ParseCache.key(kind, path, oid), result)
-            self._parsed[(kind, oid)] = _result(result, path)
-        self._cache.flush()
+        out = git(self.git_root, "cat-file", "--batch", input=("\n".join(wanted) + "\n").encode(), timeout=None).stdout
+        i = 0
+        while i < len(out):
+            nl = out.index(b"\n", i)
+            header = out[i:nl].split()
+            if len(header) < 3 or header[1] == b"missing":
+                i = nl + 1
+                continue
+            size = int(header[2])
+            self._data[header[0].decode()] = out[nl + 1 : nl + 1 + size]
+            i = nl + 1 + size + 1
+
+    def ahead(self, kind: str, path: str, oid: str) -> Any:
+        """Parse a fetched blob now (to see what it will need), keeping the result for :meth:`parse`."""
+        last = self._last.get((kind, path))
+        if last is not None and last[0] == oid:
+            return last[1][0]
+        key = (kind, path, oid)
+        if key not in self._ahead:
+            self._ahead[key] = self._parse(kind, path, oid)
+        return self._ahead[key][0]
+
+    def read(self, oid: str) -> bytes:
+        data = self._data.pop(oid, None)
+        return data if data is not None else self._cat.read(oid)
 
     def parse(self, kind: str, path: str, oid: str | None) -> tuple[Any, str | None]:
         """(object, None), (None, None) for no file, or (None, the problem) for an unreadable one."""
         if oid is None or oid == NULL:
             return None, None
-        key = (kind, oid)
-        if key not in self._parsed:
-            try:
-                data = self.read(oid)
-            except MlreleaseError as exc:
-                return None, str(exc)
-            self._parsed[key] = _result(parse_bytes(kind, path, data), path)
-        return self._parsed[key]
+        last = self._last.get((kind, path))
+        if last is not None and last[0] == oid:
+            return last[1]
+        result = self._ahead.pop((kind, path, oid), None) or self._parse(kind, path, oid)
+        self._last[(kind, path)] = (oid, result)
+        return result
 
-
-PARALLEL_AT = 400  # below this many blobs, a process pool costs more than it saves
-
-
-def _parse_all(jobs: list[tuple[str, str, bytes]]) -> list[tuple[str, Any]]:
-    if len(jobs) >= PARALLEL_AT and (os.cpu_count() or 1) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_parse_job, jobs, chunksize=64))
-    return [_parse_job(job) for job in jobs]
-
-
-def _parse_job(job: tuple[str, str, bytes]) -> tuple[str, Any]:
-    return parse_bytes(*job)
+    def _parse(self, kind: str, path: str, oid: str) -> tuple[Any, str | None]:
+        try:
+            data = self.read(oid)
+        except MlreleaseError as exc:
+            return None, str(exc)
+        return _result(parse_bytes(kind, path, data), path)
 
 
 def _result(value: tuple[str, Any], path: str | None) -> tuple[Any, str | None]:

@@ -34,8 +34,13 @@ MAX_NAME_BYTES = 200  # a file name is at most 255 bytes, and ``.yaml`` follows 
 DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
 
 
+@functools.lru_cache(maxsize=8192)
 def unsafe_reason(name: str) -> str | None:
-    """Why ``name`` can never be a model, dataset, environment or version name, or None."""
+    """Why ``name`` can never be a model, dataset, environment or version name, or None.
+
+    Cached: a history holds the same few names, versions and people thousands of times
+    (verify reads every release state ever written), and the answer depends on the text alone.
+    """
     if not name:
         return "is empty"
     if len(name) > MAX_NAME:
