@@ -56,9 +56,7 @@ from .report import Claim
 from .report import Finding as Finding  # re-exported: verify reports them
 from .report import Report as Report
 from .state import WalkState
-from .walk import AUDITED, NULL, POLICY, Blobs, Change, Commit, Tree, commits
-
-WATCHED = frozenset((*AUDITED, *POLICY))  # a commit that changes none of these has nothing to check
+from .walk import AUDITED, NULL, WATCHED, Blobs, Change, Commit, Tree, commits
 
 
 def verify(reg: Registry, since: str | None = None, *, workers: int | None = None) -> Report:
@@ -189,7 +187,7 @@ class _Verifier:
         upto = 0
         for i, c, tree in self.steps(history, start):
             if i >= upto:
-                upto = self.fetch_ahead(history, i, tree, models)
+                upto = self.fetch_ahead(history, i, tree, models, lead)
             if len(c.parents) > 1:
                 if lead:
                     self.slot = (i, 0, 0)
@@ -198,7 +196,7 @@ class _Verifier:
                 self.commit(i, c, tree, models, lead)
         return self.part
 
-    def fetch_ahead(self, history: list[Commit], i: int, tree: Tree, models: frozenset[str] | None) -> int:
+    def fetch_ahead(self, history: list[Commit], i: int, tree: Tree, models: frozenset[str] | None, lead: bool) -> int:
         """Fetch what the next :data:`WINDOW` commits will read, in two batches; the index to fetch again at.
 
         First the files their changes wrote (of ``models``), then what their promotions'
@@ -214,7 +212,7 @@ class _Verifier:
             look.step(c)
 
         def owned(ch: Change) -> bool:
-            return ch.kind in AUDITED and (models is None or ch.model in models)
+            return ch.kind in AUDITED and _owns(models, ch, lead=lead)
 
         self.blobs.fetch(oid for c in window if len(c.parents) < 2 for ch in c.changes if owned(ch) for oid in (ch.old, ch.new))
         wanted: list[str] = []
@@ -325,7 +323,7 @@ class _Verifier:
             self.slot = (i, 1, 0)
             self.find(c, "forged", f"the trailers say the actor is {t['actor']}, and the commit's author is {c.author}")
         for n, ch in enumerate(c.changes):
-            if ch.kind not in AUDITED or (models is not None and ch.model not in models):
+            if ch.kind not in AUDITED or not _owns(models, ch, lead=lead):
                 continue
             self.slot = (i, 2, n)
             self.part.checked += 1
@@ -576,6 +574,15 @@ def _says(f: Finding) -> set[tuple[str, str]]:
 
 
 WINDOW = 1000  # commits whose blobs are fetched at a time (memory: a window's blobs, not the history's)
+
+
+def _owns(models: frozenset[str] | None, ch: Change, *, lead: bool = True) -> bool:
+    """Whether the walk over ``models`` (None: all) checks this change; a file of no model is the lead walk's."""
+    if models is None or ch.model is None:
+        return lead
+    return ch.model in models
+
+
 PARALLEL_AT = 2000  # audited changes below which one walk in this process is quicker than forking
 
 

@@ -27,9 +27,14 @@ NULL = "0" * 40
 # The files whose every change verify checks, and the policy files it follows.
 AUDITED = ("release", "rejections", "retrain", "accepted")
 POLICY = ("config", "identities", "signers")
+WATCHED = frozenset((*AUDITED, *POLICY))  # a commit that changes none of these has nothing to check
+# Every file verify reads at a commit's parent: the changes of other files (telemetry,
+# data sets, model.yaml) are not kept, nor the messages of commits it does not check;
+# 124,566 commits held whole were 225 MB at 100,000 versions.
+READ = frozenset((*WATCHED, "version"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     path: str  # relative to the registry root
     old: str  # blob ids; NULL when the file did not exist on that side
@@ -39,7 +44,7 @@ class Change:
     environment: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Commit:
     oid: str
     parents: tuple[str, ...]
@@ -69,15 +74,17 @@ def commits(reg: Registry, tip: str, since: str | None = None) -> list[Commit]:
     merges carry no changes; a merge's changes against its first parent (the only
     thing verify checks of a merge) are asked of git here, merges being few.
     """
-    with CommitLog(reg, tip) as log:
-        records = list(log.commits(since=since))
-    records.reverse()
     out = []
-    for r in records:
-        raw: Iterable[tuple[str, str, str]] = r.changes
-        if len(r.parents) > 1:
-            raw = _merge_changes(log.git_root, log.prefix, r.parents[0], r.oid)
-        out.append(Commit(r.oid, r.parents, r.author, r.at, r.message, _located(raw)))
+    with CommitLog(reg, tip) as log:
+        for r in log.commits(since=since):
+            raw: Iterable[tuple[str, str, str]] = r.changes
+            merge = len(r.parents) > 1
+            if merge:
+                raw = _merge_changes(log.git_root, log.prefix, r.parents[0], r.oid)
+            changes = _located(raw)
+            checked = merge or any(ch.kind in WATCHED for ch in changes)
+            out.append(Commit(r.oid, r.parents, r.author, r.at, r.message if checked else "", changes))
+    out.reverse()
     return out
 
 
@@ -85,7 +92,7 @@ def _located(raw: Iterable[tuple[str, str, str]]) -> tuple[Change, ...]:
     changes = []
     for path, old, new in raw:
         loc = layout.locate(path)
-        if isinstance(loc, layout.Located):
+        if isinstance(loc, layout.Located) and loc.kind in READ:
             changes.append(Change(path, old, new, loc.kind, loc.model, loc.environment))
     return tuple(changes)
 
