@@ -19,8 +19,8 @@ import pytest
 
 from bench import gen
 from mlrelease.errors import NotFound
+from mlrelease.registry import commitlog, layout
 from mlrelease.registry import history as history_module
-from mlrelease.registry import layout
 from mlrelease.registry.commitlog import FILE, CommitLog
 from mlrelease.registry.gitio import git as run_git
 from mlrelease.registry.history import _ACTION, _classify, _Commit, history
@@ -106,6 +106,19 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_index_reads_what_git_log_reads(generated: Path) -> None:
     commits = agree(generated)
     assert len(commits) > 200 and any(not c.message.startswith("Register") for c in commits)
+
+
+def test_a_first_build_split_between_the_cores_reads_what_git_log_reads(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A history longer than READ_SPLIT is read by one git log per core, and the records are the same."""
+    calls: list[int] = []
+    real = commitlog._read
+    monkeypatch.setattr(commitlog, "_read", lambda root, oids, prefix: (calls.append(len(oids)), real(root, oids, prefix))[1])
+    monkeypatch.setattr(commitlog, "READ_SPLIT", 10)
+    monkeypatch.setattr(commitlog.os, "cpu_count", lambda: 2)
+    drop_index(generated)
+    commits = agree(generated)
+    assert len(calls) == 4 and abs(calls[0] - calls[1]) <= 1, calls  # two builds (agree drops the index once), two halves each
+    assert len(commits) > 200
 
 
 def test_history_answers_the_same_for_every_filter_with_and_without_the_index(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:

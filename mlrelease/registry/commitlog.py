@@ -82,7 +82,8 @@ CREATE INDEX IF NOT EXISTS chain_by_oid ON chain (oid);
 CREATE TABLE IF NOT EXISTS tips (tip TEXT NOT NULL, prefix TEXT NOT NULL, chain INTEGER NOT NULL, length INTEGER NOT NULL,
     PRIMARY KEY (tip, prefix));
 """
-READ_BATCH = 20_000  # commits per git log call on a first build
+READ_BATCH = 20_000  # at most this many commits per git log call on a first build
+READ_SPLIT = 2_000  # and a history longer than this is split between the cores (git does the diffs)
 FETCH = 1000  # records per read from the index: a limited history stops after the first page or two
 
 
@@ -154,9 +155,11 @@ class CommitLog(StoreOwner):
     def _extend(self, tip: str, chain: int | None, length: int, new: list[str], fp: set[str]) -> tuple[int, int]:
         """Record ``new`` (newest first) on top of ``chain[:length]``; read the commits not yet recorded."""
         unknown = [oid for oid in new if self.db.execute("SELECT 1 FROM commits WHERE oid = ?", (oid,)).fetchone() is None]
-        batches = [unknown[i : i + READ_BATCH] for i in range(0, len(unknown), READ_BATCH)]
+        cores = os.cpu_count() or 1
+        size = min(READ_BATCH, max(READ_SPLIT, -(-len(unknown) // cores)))
+        batches = [unknown[i : i + size] for i in range(0, len(unknown), size)]
         # A first build reads on every core: git does the diffs, so one git per core.
-        with ThreadPoolExecutor(max_workers=max(1, min(len(batches), os.cpu_count() or 1))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(batches), cores))) as pool:
             for records in pool.map(lambda batch: _read(self.git_root, batch, self.prefix), batches):
                 self._store(records)
         db = self.db
