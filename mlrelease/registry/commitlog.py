@@ -138,8 +138,10 @@ class CommitLog(StoreOwner):
             fp = _first_parent_line(self.git_root, tip, old_tip)
             if fp is not None:
                 return self._extend(tip, chain, length, new, fp)
-        new = _rev_list(self.git_root, tip)
-        fp = _first_parent_line(self.git_root, tip, None) or set()
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the two walks of the whole history side by side (each is git's work)
+            line = pool.submit(_first_parent_line, self.git_root, tip, None)
+            new = _rev_list(self.git_root, tip)
+            fp = line.result() or set()
         return self._extend(tip, None, 0, new, fp)
 
     def _indexed_ancestor(self, tip: str) -> tuple[str, int, int] | None:
