@@ -8,6 +8,10 @@ and the new one, in one, two and three processes, verify the demo registry, a ge
 registry with forgeries added, every forgery scenario of the verify tests (acceptances too), and a signed
 environment where one unsigned hand edit touches two models (its "unsigned" finding is
 said once, whichever process checks which model).
+
+One difference is on purpose: the old walk remembered one parse per blob id, so two files
+emptied in two commits (the same empty blob) were both named by one of their paths in
+"cannot be read"; the new one names each by its own (the last test).
 """
 
 from __future__ import annotations
@@ -123,3 +127,19 @@ def test_one_unsigned_hand_edit_of_two_models_is_one_finding(old: ModuleType, si
     )
     report = assert_same(reports(old, repo))
     assert [f["kind"] for f in report["findings"] if f["commit"] == unsigned].count("unsigned") == 1, report["findings"]
+
+
+def test_the_one_difference_an_emptied_file_in_two_places_is_named_by_its_own_path(old: ModuleType, repo: Path) -> None:
+    """The old walk kept one parse per blob id, so two files emptied (one blob, e69de29) were both named by one path.
+
+    The new walk parses each file by its own path: each finding names the file its commit emptied.
+    """
+    for rel in ("releases/staging/fraud-card.yaml", "releases/production/churn.yaml"):
+        (repo / rel).write_text("")
+        hand_commit(repo, f"empty {rel}")
+    found = reports(old, repo)
+    unreadable = {name: [(f["path"], f["message"]) for f in r["findings"] if "cannot be read" in f["message"]] for name, r in found.items()}
+    for name, pairs in unreadable.items():
+        if name != "old":
+            assert len(pairs) == 2 and all(f"this commit: {path}:" in message for path, message in pairs), (name, pairs)
+    assert not all(f"this commit: {path}:" in message for path, message in unreadable["old"]), unreadable["old"]
