@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from mlrelease.registry.lineage import ConsumerLink, Lineage
 from mlrelease.tui.modeldata import ModelData, load_lineage
@@ -41,6 +43,27 @@ def consumer_label(link: ConsumerLink, running: tuple[str, ...]) -> Text:
     return label
 
 
+class FitTree(Tree[None]):
+    """A tree whose long lines end in "…" at its width, instead of scrolling sideways.
+
+    At 80 columns a data set's URI or a parent's e-mail made the tree wider than the
+    screen: a horizontal scrollbar under it, and every long line cut at the edge without
+    a sign. The whole text is in the version's manifest (``mlrelease show``).
+    """
+
+    def render_label(self, node: TreeNode[None], base_style: Style, style: Style) -> Text:
+        label = super().render_label(node, base_style, style)
+        depth, parent = 0, node.parent
+        while parent is not None:
+            depth, parent = depth + 1, parent.parent
+        room = self.scrollable_content_region.width - depth * self.guide_depth
+        if not self.show_vertical_scrollbar:  # it may appear once the lines are counted: leave it its cells
+            room -= self.styles.scrollbar_size_vertical
+        if room > 8 and label.cell_len > room:
+            label.truncate(room, overflow="ellipsis")
+        return label
+
+
 class LineagePane(Pane):
     TAB = "lineage"
     FOCUS = "#lineage-tree"
@@ -54,7 +77,7 @@ class LineagePane(Pane):
         self._for: str | None = None  # the version shown (or being read)
 
     def compose(self) -> ComposeResult:
-        yield Tree(Text("lineage"), id="lineage-tree")
+        yield FitTree(Text("lineage"), id="lineage-tree")
 
     def model_changed(self, data: ModelData) -> None:
         super().model_changed(data)
