@@ -34,9 +34,10 @@ from pathlib import Path
 from mlrelease import __version__
 from mlrelease.errors import MlreleaseError
 from mlrelease.registry import layout
+from mlrelease.registry.bundles import folded
 from mlrelease.registry.cache import SCHEMA
 from mlrelease.registry.gitio import git, git_dir
-from mlrelease.registry.history import Event
+from mlrelease.registry.history import Event, iter_history
 from mlrelease.registry.loader import Registry
 from mlrelease.registry.overview import Overview
 
@@ -305,3 +306,31 @@ def mark_overview(view: Overview, found: list[Found]) -> Overview:
         for m in view.models
     )
     return dataclasses.replace(view, models=models)
+
+
+BUNDLE_SLACK = 64  # events read past this model's oldest bundle commit: the other models' commits of a bundle are next to its own
+
+
+def whole_bundles(reg: Registry, events: list[Event], found: list[Found]) -> list[Event]:
+    """Each bundle row folded again with the other models' commits of that bundle, marked.
+
+    One model's history holds only its own commits of a bundle, so its row said neither
+    what became of the other models nor their marks (hand-edited, forced, break-glass).
+    A bundle's commits are written at once, so the newest history of every model, read
+    until a little past this model's oldest bundle commit, holds all of them.
+    """
+    wanted = {e.bundle for e in events if e.members and e.bundle}
+    if not wanted:
+        return events
+    own = {m.commit for e in events if e.members for m in e.members}
+    seen: dict[str, list[Event]] = {}
+    past = 0
+    for e in mark_events(iter_history(reg), found):  # every model, newest first
+        if e.bundle in wanted:
+            seen.setdefault(e.bundle, []).append(e)
+        own.discard(e.commit)
+        if not own:
+            past += 1
+            if past > BUNDLE_SLACK:
+                break
+    return [folded(e.bundle, seen[e.bundle]) if e.members and e.bundle in seen else e for e in events]

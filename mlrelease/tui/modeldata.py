@@ -16,12 +16,11 @@ from datetime import datetime
 
 from mlrelease.audit import marks
 from mlrelease.errors import Problem
-from mlrelease.registry.bundles import folded, grouped
+from mlrelease.registry.bundles import grouped
 from mlrelease.registry.compare import Comparison, compare_versions
 from mlrelease.registry.gitio import git_text
-from mlrelease.registry.history import Event, history, iter_history
+from mlrelease.registry.history import Event, history
 from mlrelease.registry.lineage import Lineage, lineage
-from mlrelease.registry.loader import Registry
 from mlrelease.registry.overview import Placement, headline_names, placements
 from mlrelease.registry.types import Config, Model, ReleaseState, Version
 from mlrelease.telemetry.health import Assessment, assess
@@ -94,35 +93,7 @@ def load_history(session: Session, name: str) -> tuple[list[Event], str | None]:
     with session.open() as reg:
         found, unverified = marks.safe_findings(reg, marks.BUDGET)
         events = list(grouped(marks.mark_events(history(reg, name, limit=HISTORY_LIMIT), found)))  # a bundle is one row
-        return whole_bundles(reg, events, found), unverified
-
-
-BUNDLE_SLACK = 64  # events read past this model's oldest bundle commit: the other models' commits of a bundle are next to its own
-
-
-def whole_bundles(reg: Registry, events: list[Event], found: list[marks.Found]) -> list[Event]:
-    """Each bundle row folded again with the other models' commits of that bundle, marked.
-
-    One model's history holds only its own commits of a bundle, so its row said neither
-    what became of the other models nor their marks (hand-edited, forced, break-glass).
-    A bundle's commits are written at once, so the newest history of every model, read
-    until a little past this model's oldest bundle commit, holds all of them.
-    """
-    wanted = {e.bundle for e in events if e.members and e.bundle}
-    if not wanted:
-        return events
-    own = {m.commit for e in events if e.members for m in e.members}
-    seen: dict[str, list[Event]] = {}
-    past = 0
-    for e in marks.mark_events(iter_history(reg), found):  # every model, newest first
-        if e.bundle in wanted:
-            seen.setdefault(e.bundle, []).append(e)
-        own.discard(e.commit)
-        if not own:
-            past += 1
-            if past > BUNDLE_SLACK:
-                break
-    return [folded(e.bundle, seen[e.bundle]) if e.members and e.bundle in seen else e for e in events]
+        return marks.whole_bundles(reg, events, found), unverified
 
 
 def load_lineage(session: Session, name: str, version: str) -> Lineage:
