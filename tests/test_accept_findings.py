@@ -19,10 +19,10 @@ import pytest
 import mlrelease.cli.output
 from mlrelease.audit import marks
 from mlrelease.registry import yamlsafe
-from tests.builders import commit_all, git, ssh_key, write
+from tests.builders import commit_all, git, write
 from tests.release_helpers import head
 from tests.test_four_eyes import People, production_gates
-from tests.test_signing import Signers
+from tests.test_signing import Signers, signed_registry
 from tests.test_verify import edit, hand_commit
 
 ACCEPTED = "audit/accepted.yaml"
@@ -220,16 +220,7 @@ def test_a_removed_acceptance_is_a_deleted_finding(people: People, repo: Path) -
 
 @pytest.fixture
 def signers(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Signers:
-    folder = tmp_path / "keys"
-    folder.mkdir()
-    keys = {name: ssh_key(folder, name) for name in ("bob", "carol", "mallory")}
-    lines = [f"{n}@bank.example " + " ".join(Path(f"{keys[n]}.pub").read_text().split()[:2]) for n in ("bob", "carol")]
-    write(repo, "controls/allowed_signers", "\n".join(lines) + "\n")
-    commit_all(repo, "Allowed signers")
-    production_gates(repo, {"approvals": 2}, signed=True)
-    s = Signers(repo, capsys, monkeypatch)
-    s.keys = keys
-    return s
+    return signed_registry(repo, tmp_path, capsys, monkeypatch, ("bob", "carol"), ("mallory",))
 
 
 def test_in_a_signed_registry_an_acceptance_must_be_signed_by_an_allowed_key(signers: Signers, repo: Path) -> None:

@@ -43,10 +43,22 @@ class Signers(People):
 
 @pytest.fixture
 def signers(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Signers:
+    return signed_registry(repo, tmp_path, capsys, monkeypatch, ("alice", "bob", "carol"), ("mallory",))
+
+
+def signed_registry(
+    repo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    allowed: tuple[str, ...],
+    others: tuple[str, ...],
+) -> Signers:
+    """Real ssh keys for ``allowed`` (in controls/allowed_signers) and ``others`` (not), production signed."""
     folder = tmp_path / "keys"
     folder.mkdir()
-    keys = {name: ssh_key(folder, name) for name in ("alice", "bob", "carol", "mallory")}
-    lines = [f"{n}@bank.example " + " ".join(Path(f"{keys[n]}.pub").read_text().split()[:2]) for n in ("alice", "bob", "carol")]
+    keys = {name: ssh_key(folder, name) for name in (*allowed, *others)}
+    lines = [f"{n}@bank.example " + " ".join(Path(f"{keys[n]}.pub").read_text().split()[:2]) for n in allowed]
     write(repo, "controls/allowed_signers", "\n".join(lines) + "\n")
     commit_all(repo, "Allowed signers")
     production_gates(repo, {"approvals": 2}, signed=True)
