@@ -283,3 +283,23 @@ def test_an_acceptance_naming_no_commit_id_is_a_problem_never_a_git_option(peopl
     assert rc == 1 and "audit/accepted.yaml" in out + _
     rc, _, err = people("bob@bank.example", "review", "--finding=--output=/tmp/x", "--reason", "r", "--yes")
     assert rc == 1 and "no such commit" in err and not Path("/tmp/x").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("accepted: [\n", "audit/accepted.yaml:2: invalid YAML"),
+        ("accepted: 3\n", "audit/accepted.yaml:1: 'accepted' must be a list"),
+        ("accepted:\n  - commit: " + "a" * 40 + "\n", "audit/accepted.yaml:2: missing required field 'accepted[0].reason'"),
+        ("nonsense: 1\n", "audit/accepted.yaml:1: unknown key 'nonsense'"),
+        ("- a\n", "audit/accepted.yaml:1: the file must be a mapping, not a list"),
+        ("", "audit/accepted.yaml: the file must be a mapping, not empty"),
+    ],
+    ids=["bad-yaml", "not-a-list", "missing-field", "unknown-key", "not-a-mapping", "empty"],
+)
+def test_a_malformed_acceptances_file_is_a_lint_problem_at_its_line(people: People, repo: Path, text: str, said: str) -> None:
+    """Every bad form of audit/accepted.yaml is one line naming the file (and line), and lint fails; nothing is written."""
+    write(repo, ACCEPTED, text)
+    rc, out, err = people("auditor@bank.example", "lint")
+    assert rc == 1 and said in out + err
+    assert (repo / ACCEPTED).read_text(encoding="utf-8") == text
