@@ -233,3 +233,32 @@ def test_push_lands_the_history_on_the_remote_and_a_second_clone_imports_nothing
     code, report = run_import(other, repo, "--stage-map", "prod=production", "--push", capsys=capsys)
     assert code == 0 and report["commits"] == [] and report["unchanged"] == 9
     assert len(git(bare, "rev-list", "main").split()) == len(git(root, "rev-list", "main").split())
+
+
+def test_a_tag_made_in_the_same_second_as_the_last_imported_one_is_not_late(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """GTO dates tags to the second: a new tag in the second of the newest imported one came after it, not before.
+
+    Event order breaks same-second ties by kind (an assignment sorts before a deregistration), which is
+    right inside one import but wrong across two: the deregistration below was already on the record, so
+    the assignment made in the same second is simply the next event (one commit, no "dated late" reconcile).
+    """
+    repo = tmp_path / "gto"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    write(repo, "artifacts.yaml", {"retention": {"type": "model", "path": "models/retention.pkl"}})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "model")
+    hand_tag(repo, "retention@v0.1.0", "first", ANN, "2025-03-01T10:00:00Z")
+    hand_tag(repo, "retention@v0.2.0", "second", ANN, "2025-03-01T10:00:01Z")
+    hand_tag(repo, "retention@v0.1.0!", "gone", BOB, "2025-03-01T10:00:02Z")
+    root = make_registry(tmp_path / "reg")
+    code, report = run_import(root, repo, capsys=capsys)
+    assert code == 0 and len(report["commits"]) == 3, report
+
+    hand_tag(repo, "retention#dev#1", "to dev", CAROL, "2025-03-01T10:00:02Z")  # the same second as the deregistration
+    code, report = run_import(root, repo, capsys=capsys)
+    assert code == 0 and len(report["commits"]) == 1 and report["releases"] == ["dev/retention"], report
+    assert report["warnings"] == [] and report["unchanged"] == 3
+    assert git(root, "log", "-1", "--format=%an %s").startswith("Carol")
+    with Registry(root) as reg:
+        assert reg.release("dev", "retention").live.version == "0.2.0"

@@ -168,6 +168,7 @@ class _Planner:
         r = self.report
         r.models, r.versions, r.releases, r.skipped, r.warnings, r.unchanged = [], [], [], [], list(self._warnings), 0
         names = self._names(reg, events)
+        events = _after_the_record(events, done)
         replay = Replay(events)
         files = Files(reg)
         problems: list[str] = []
@@ -451,6 +452,21 @@ class _Planner:
         fields = {"action": "reconcile", "actor": str(who), "reason": reason[:REASON_LIMIT], "source": self.report.source}
         message = format_message("Reconcile with GTO's tags as they are now", fields)
         return Commit(step.changes, message, who.name, who.email, datetime.now(UTC).replace(microsecond=0))
+
+
+def _after_the_record(events: list[Event], done: Mapping[str, str]) -> list[Event]:
+    """Event order with every new tag no older than the newest imported one moved after the imported ones.
+
+    Tags are dated to the second, and a same-second tie is broken by kind (an assignment sorts
+    before a deregistration). Within one import that is the best guess; across two it is wrong
+    for a tag made in the second of the newest imported event: it came after everything on the
+    record, so it is the next event, not a late one.
+    """
+    newest = max((e.at for e in events if e.oid in done), default=None)
+    if newest is None:
+        return events
+    after = [e for e in events if e.oid not in done and e.at >= newest]
+    return [e for e in events if e.oid in done or e.at < newest] + after
 
 
 def _reason(e: Event) -> str | None:
