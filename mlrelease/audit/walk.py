@@ -70,7 +70,7 @@ def commits(reg: Registry, tip: str, since: str | None = None) -> list[Commit]:
     """The commits reachable from ``tip`` (and not from ``since``), oldest first, from the commit log.
 
     :class:`~mlrelease.registry.commitlog.CommitLog` reads each commit from git once and
-    keeps it under ``.git/mlrelease/`` (history and ``--at`` read the same log). Its
+    keeps it under ``.git/mlrelease/`` (history reads the same log). Its
     merges carry no changes; a merge's changes against its first parent (the only
     thing verify checks of a merge) are asked of git here, merges being few.
     """
