@@ -40,10 +40,10 @@ def registry(tmp_path: Path) -> Path:
     return root
 
 
-def checked(root: Path, ref: str | None = None) -> str:
-    """What ``check --json`` prints, at :data:`NOW`."""
+def checked(root: Path, ref: str | None = None, *, rendered: bool = True) -> str:
+    """What ``check --json`` prints, at :data:`NOW` (``rendered``: with the kept rows' JSON texts, as check does)."""
     with Registry(root, ref) as reg:
-        return json_text(assess(reg, now=NOW).to_json())
+        return json_text(assess(reg, now=NOW).to_json(rendered=rendered))
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def computed(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     def run(root: Path, ref: str | None = None) -> str:
         with monkeypatch.context() as m:
             m.setattr(inputs.Inputs, "lookup", lambda self, pairs: {})
-            return checked(root, ref)
+            return checked(root, ref, rendered=False)
 
     yield run
 

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlrelease.cli.output import json_text, to_data
+from mlrelease.jsontext import Fragment
 
 
 class Colour(StrEnum):
@@ -72,6 +73,24 @@ values = st.recursive(
 @given(values)
 def test_the_same_text_as_the_standard_library(value: Any) -> None:
     assert json_text(value) == reference(value)
+
+
+def fragments(value: Any) -> Any:
+    """``value`` with every container below the top written ahead as a :class:`Fragment` (what check keeps)."""
+    if isinstance(value, dict):
+        return {k: Fragment.of(v) if isinstance(v, dict | list | tuple) else v for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [Fragment.of(v) if isinstance(v, dict | list | tuple) else v for v in value]
+    return Fragment.of(value)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(values, max_size=3) | st.dictionaries(st.text(max_size=4), values, max_size=3))
+def test_text_written_ahead_is_the_text_written_in_place(value: Any) -> None:
+    """A fragment lands at any depth (re-indented); to_data takes its value, so json.dumps agrees too."""
+    wrapped = {"health": [{"row": fragments(value)}], "top": Fragment.of(value)}
+    plain = {"health": [{"row": value}], "top": value}
+    assert json_text(wrapped) == json_text(plain) == reference(wrapped) == reference(plain)
 
 
 def test_empty_containers_and_non_finite_floats() -> None:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from mlrelease.errors import ManifestError, MlreleaseError, NotFound, Problem, SourceConfigError, SourceError
+from mlrelease.jsontext import Fragment, json_text
 from mlrelease.registry import layout
 from mlrelease.registry.fields import format_timestamp
 from mlrelease.registry.loader import Registry
@@ -36,7 +37,7 @@ from mlrelease.secrets import redact
 from mlrelease.telemetry.base import SourceContext, TelemetrySource, source_for
 from mlrelease.telemetry.drift import PSI_MODERATE, DriftReport, age_days, drift_report, training_baseline
 from mlrelease.telemetry.file import FileSource
-from mlrelease.telemetry.inputs import Inputs, Kept, deps, kept_here
+from mlrelease.telemetry.inputs import Inputs, Kept, Texts, deps, kept_here
 from mlrelease.telemetry.policy import Decision, Reason, decide, reasons
 
 DEGRADED_FRACTION = 0.5  # of a metric's allowed drop
@@ -74,9 +75,26 @@ class Health:
     source: str | None = None  # where figures come from
     error: str | None = None  # why there are no figures
     notes: tuple[str, ...] = ()  # what could not be judged, and stale figures
+    texts: Texts | None = dataclasses.field(default=None, compare=False, repr=False)  # kept JSON of the row's largest parts
 
-    def to_json(self, *, series: bool = False) -> dict[str, object]:
+    def to_json(self, *, series: bool = False, rendered: bool = False) -> dict[str, object]:
+        """The row as JSON data; ``rendered``: its kept parts as :class:`Fragment` text (for :func:`json_text` only)."""
         snapshots = self.telemetry.snapshots if self.telemetry else ()
+        texts = self.texts if rendered and not series else None
+        if texts is not None:
+            latest, features = texts
+            return self._data(snapshots, features=Fragment(features, lambda: self._features()), latest=latest)
+        return self._data(snapshots, series=series)
+
+    def _features(self) -> list[dict[str, object]]:
+        return [f.to_json() for f in self.drift.features] if self.drift else []
+
+    def _data(
+        self, snapshots: tuple[Snapshot, ...], *, series: bool = False, features: Fragment | None = None, latest: str | None = None
+    ) -> dict[str, object]:
+        newest: object = snapshot_json(snapshots[-1]) if snapshots and latest is None else None
+        if latest is not None and snapshots:
+            newest = Fragment(latest, lambda: snapshot_json(snapshots[-1]))
         data: dict[str, object] = {
             "model": self.model,
             "environment": self.environment,
@@ -87,8 +105,8 @@ class Health:
             "source": self.source,
             "error": self.error,
             "notes": list(self.notes),
-            "latest": snapshot_json(snapshots[-1]) if snapshots else None,
-            "drift": self.drift.to_json() if self.drift else None,
+            "latest": newest,
+            "drift": self.drift.to_json(features) if self.drift else None,
         }
         if series:
             data["snapshots"] = [snapshot_json(s) for s in snapshots]
@@ -114,11 +132,12 @@ class Assessment:
                 out[h.model] = h.status
         return out
 
-    def to_json(self, *, series: bool = False) -> dict[str, object]:
+    def to_json(self, *, series: bool = False, rendered: bool = False) -> dict[str, object]:
+        """JSON data; ``rendered`` (``check --json``): kept rows' parts as :class:`Fragment` text, for :func:`json_text` only."""
         return {
             "at": self.at,
             "due": [d.to_json() for d in self.due],
-            "health": [h.to_json(series=series) for h in self.rows],
+            "health": [h.to_json(series=series, rendered=rendered) for h in self.rows],
             "problems": [p.to_json() for p in self.problems],
         }
 
@@ -359,7 +378,7 @@ def _judge(registry: Registry, config: Config, row: _Row, now: datetime, problem
         assert row.kept.report is not None
         row.telemetry = row.kept.telemetry
         report = dataclasses.replace(row.kept.report, age_days=age_days(row.kept.report.trained, now))
-        return _verdict(config, row, report, now), None
+        return dataclasses.replace(_verdict(config, row, report, now), texts=row.kept.texts), None
     assert row.version is not None
     baseline, clean = None, True
     try:
@@ -375,7 +394,16 @@ def _judge(registry: Registry, config: Config, row: _Row, now: datetime, problem
     if not clean or row.error is not None or row.source_error is not None or not isinstance(row.source, FileSource):
         return health, None
     read = deps(registry, row.env.name, row.version)
-    return health, Kept(row.live, read, row.telemetry, report) if read is not None and kept_here(row.env) else None
+    if read is None or not kept_here(row.env):
+        return health, None
+    texts = _texts(health)
+    return dataclasses.replace(health, texts=texts), Kept(row.live, read, row.telemetry, report, texts)
+
+
+def _texts(h: Health) -> Texts:
+    """The JSON of a row's parts that the clock does not change — its newest snapshot, its features' drift — as kept."""
+    snapshots = h.telemetry.snapshots if h.telemetry else ()
+    return (json_text(snapshot_json(snapshots[-1])) if snapshots else None, json_text(h._features()))
 
 
 def _verdict(config: Config, row: _Row, report: DriftReport, now: datetime) -> Health:

@@ -46,8 +46,9 @@ from mlrelease.registry.names import unsafe_reason
 from mlrelease.registry.types import Environment, Telemetry, Version
 from mlrelease.telemetry.drift import DriftReport
 
-FORMAT = "1"
+FORMAT = "2"  # 2: rows keep their JSON texts
 _CODE: list[str] = []
+Texts = tuple[str | None, str]  # a row's JSON, as mlrelease.jsontext wrote it: its newest snapshot (None: none), its features' drift
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Kept:
     deps: tuple[tuple[str, str | None], ...] = ()  # (path, blob id read; None: the file was absent)
     telemetry: Telemetry | None = None  # what the file source's fetch gave (the newest snapshot)
     report: DriftReport | None = None  # its age_days is the age when kept: recomputed at use
+    texts: Texts | None = None  # the JSON of the newest snapshot and of the features' drift (health._texts)
 
 
 def kept_here(env: Environment) -> bool:
@@ -66,11 +68,11 @@ def kept_here(env: Environment) -> bool:
 
 
 def _code() -> str:
-    """The registry's code digest and this package's modules (drift, health, the file source, this one)."""
+    """The registry's code digest, this package's modules (drift, health, the file source, this one) and the JSON writer."""
     if not _CODE:
         here = Path(__file__).resolve().parent
         h = hashlib.sha1(code_version().encode(), usedforsecurity=False)
-        for path in sorted(here.glob("*.py")):
+        for path in [*sorted(here.glob("*.py")), here.parent / "jsontext.py"]:  # the kept JSON texts are its
             h.update(path.name.encode())
             with contextlib.suppress(OSError):
                 h.update(path.read_bytes())

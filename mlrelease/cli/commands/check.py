@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         render(assessment)
     triggered = _trigger(assessment, root, yes=args.yes) if args.trigger else []
     if args.json:
-        data = assessment.to_json()
+        data = assessment.to_json(rendered=True)  # printed by json_text, which copies the kept rows' JSON
         print_json(data | {"triggered": [t.to_json() for t in triggered]} if args.trigger else data)
     elif triggered:
         show(*(Text(plain(t.message), style="red" if t.exit_code != ExitCode.OK else "") for t in triggered))
