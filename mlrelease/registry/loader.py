@@ -25,6 +25,8 @@ from mlrelease.registry.parallel import map_files, pooled
 from mlrelease.registry.parse import parse_blob
 from mlrelease.registry.signers import AllowedSigners
 from mlrelease.registry.source import LINK, GitRefSource, Source, WorkTreeSource
+from mlrelease.registry.statids import FILE as STAT_IDS
+from mlrelease.registry.statids import StatIds
 from mlrelease.registry.types import (
     Acceptance,
     Config,
@@ -74,7 +76,8 @@ class Registry:
             prefix = os.path.relpath(self.root, self.git_root)
             self.source: Source = GitRefSource(self.git_root, ref, "" if prefix == "." else prefix)
         else:
-            self.source = WorkTreeSource(self.root)
+            ids = StatIds(git_dir(self.git_root) / "mlrelease" / STAT_IDS) if use_cache and self.git_root is not None else None
+            self.source = WorkTreeSource(self.root, ids)
         self._cache = ParseCache(self._cache_path() if use_cache else None)
         self._memo: dict[tuple[str, str], tuple[str, Any]] = {}
         self._read: dict[tuple[str, str], str] = {}  # (kind, path) → blob id of the bytes that were parsed

@@ -18,9 +18,13 @@ import os
 import stat
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlrelease.errors import GitError, MlreleaseError
 from mlrelease.registry.gitio import blob_id, cat_file, git, git_toplevel
+
+if TYPE_CHECKING:
+    from mlrelease.registry.statids import StatIds
 
 BULK_AT = 2000  # from this many files, ask git's index for blob ids rather than hash each file
 RACY = 2_000_000_000  # ns: a folder changed this close to its listing may change again unseen (git's racy rule)
@@ -74,9 +78,10 @@ class Source:
 
 
 class WorkTreeSource(Source):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, ids: StatIds | None = None) -> None:
         self.root = root
         self.label = str(root)
+        self.ids = ids  # blob ids remembered by stat data (None: every file not vouched for by git is hashed)
         # folder → (mtime, files, sub-folders, links): a folder is listed again only when it changed
         self._listed: dict[str, tuple[int, list[str], list[str], list[str]]] = {}
         self._plain_dirs: set[str] = set()  # folders known to be real folders, not links
@@ -209,7 +214,27 @@ class WorkTreeSource(Source):
         here. A whole registry then costs two git calls instead of reading every file.
         """
         known = self._git_ids() if len(paths) >= BULK_AT else {}
-        return {p: known.get(p) or self.blob(p)[0] for p in paths}
+        rest = [p for p in paths if not known.get(p)]
+        if rest:
+            if self.ids is not None:  # the rest by their stat data where it is unchanged (statids.py), else hashed
+                known.update(self.ids.ids(rest, self._plain_stat, lambda p: self.blob(p)[0]))
+            else:
+                known.update((p, self.blob(p)[0]) for p in rest)
+        return {p: known[p] for p in paths}
+
+    def close(self) -> None:
+        if self.ids is not None:
+            self.ids.close()
+
+    def _plain_stat(self, path: str) -> os.stat_result | None:
+        """``lstat`` of the plain file at ``path`` reached without a link; None for anything else (read to say why)."""
+        try:
+            if self.link_of(path) is not None:
+                return None
+            st = os.lstat(os.path.join(self.root, path))
+        except (OSError, MlreleaseError):
+            return None
+        return st if stat.S_ISREG(st.st_mode) else None
 
     def _git_ids(self) -> dict[str, str]:
         top = git_toplevel(self.root)
