@@ -295,3 +295,51 @@ def test_the_children_of_a_version_index_only_its_model(repo: Path) -> None:
         indexed = {str(path) for (path,) in db.execute("SELECT path FROM files WHERE kind = 'version'")}
     assert indexed == {f"models/fraud-card/versions/{v}.yaml" for v in ("1.0.0", "1.1.0", "1.2.0")}
     assert agree(repo)["children fraud-card@1.0.0"] == (["1.1.0"], [])  # the rest is indexed when asked
+
+
+def test_a_cold_lineage_parses_each_manifest_of_its_model_once_and_no_other_models(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 100k, `lineage MODEL@VERSION` hashed all 100,000 files and parsed the model's twice (0.9 s); now one model, once."""
+    from mlrelease.registry import index, loader
+
+    parsed: list[str] = []
+    parse = loader.parse_blob
+
+    def counted(kind: str, data: bytes, path: str) -> object:
+        parsed.append(path)
+        return parse(kind, data, path)
+
+    monkeypatch.setattr(loader, "parse_blob", counted)
+    monkeypatch.setattr(index, "parse_blob", counted)
+    with Registry(repo) as reg:
+        lin = lineage(reg, "fraud-card", "1.2.0")
+    assert [a.version for a in lin.parents.ancestors] == ["1.1.0", "1.0.0"]
+    manifests = [p for p in parsed if p.startswith("models/")]
+    assert sorted(manifests) == sorted(set(manifests)), "a manifest was parsed twice"
+    assert {p for p in manifests if "/versions/" in p} == {f"models/fraud-card/versions/{v}.yaml" for v in ("1.0.0", "1.1.0", "1.2.0")}
+
+
+def test_children_asked_first_of_a_cold_index_answer_like_parsing(repo: Path) -> None:
+    """Each question on its own fresh index and on one kept since: the one-model listing answers as the whole one."""
+
+    def children_alone(root: Path) -> dict[str, object]:
+        out: dict[str, object] = {}
+        with Registry(root) as reg:
+            names = [(m, v) for m in reg.model_names() for v in reg.version_names(m)]
+        for m, v in names:
+            index_file(root).unlink(missing_ok=True)
+            answers = []
+            for _run in ("from nothing", "kept"):
+                with Registry(root) as reg, Indexes(reg) as idx:
+                    answers.append(idx.children(m, v))
+            assert answers[0] == answers[1]
+            out[f"children {m}@{v}"] = answers[0]
+        return out
+
+    def parsed(root: Path) -> dict[str, object]:
+        return {k: v for k, v in parsed_answers(root).items() if k.startswith("children ")}
+
+    assert children_alone(repo) == parsed(repo)
+    write(repo, "models/fraud-card/versions/1.3.0.yaml", version("fraud-card", "1.3.0", parent="1.1.0"))
+    write(repo, "models/churn/versions/0.3.0.yaml", "model: churn\nversion: 0.3.0\nbogus: [\n")
+    (repo / "models/fraud-card/versions/1.2.0.yaml").unlink()
+    assert children_alone(repo) == parsed(repo)
