@@ -42,8 +42,10 @@ def _run(args: argparse.Namespace) -> tuple[int, bool]:
     from mlrelease.registry.overview import overview
 
     with registry(args) as reg:
+        marks.count_ahead(reg)  # git counts what is not verified yet on the other core while the overview parses
+        unmarked = overview(reg, parallel=True)
         found, unchecked = marks.safe_findings(reg, marks.BUDGET)
-        view = marks.mark_overview(overview(reg), found)
+        view = marks.mark_overview(unmarked, found)
     if args.json:
         print_json({**overview_json(view), "verify_error": unchecked})
     else:
