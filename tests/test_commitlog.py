@@ -121,6 +121,29 @@ def test_a_first_build_split_between_the_cores_reads_what_git_log_reads(generate
     assert len(commits) > 200
 
 
+def test_a_first_build_answers_from_the_records_it_read_as_the_file_does(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first build's own answers (no read-back) are what the file answers later, whole and --since."""
+
+    def answers(log: CommitLog) -> tuple[list[commitlog.CommitRecord], list[commitlog.CommitRecord]]:
+        assert log.tip is not None
+        ten_back = run_git(generated, "rev-parse", "HEAD~10").stdout.decode().strip()
+        return list(log.commits()), list(log.commits(since=ten_back))
+
+    drop_index(generated)
+    with Registry(generated) as reg, CommitLog(reg) as log:
+        assert log._fresh is not None  # answered from memory
+        fresh = answers(log)
+    with Registry(generated) as reg, CommitLog(reg) as log:
+        assert log._fresh is None  # read from the file
+        assert answers(log) == fresh
+    monkeypatch.setattr(commitlog, "KEEP", 10)  # a history longer than KEEP is read back, page by page
+    drop_index(generated)
+    with Registry(generated) as reg, CommitLog(reg) as log:
+        assert log._fresh is None
+        assert answers(log) == fresh
+    assert len(fresh[0]) > 200 and len(fresh[1]) == 10
+
+
 def test_history_answers_the_same_for_every_filter_with_and_without_the_index(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     drop_index(generated)
     with_index = every_filter(generated)
