@@ -259,6 +259,7 @@ def _folder_problems(located: list[Located], config: Config | None, index: Index
     """Folder names, checked once per folder: safe, by convention, and environments known."""
     problems: list[Problem] = []
     seen: set[str] = set()
+    named: set[str] = set()  # folders whose name was judged
 
     def once(folder: str, message: str | None) -> None:
         if message and folder not in seen:
@@ -269,18 +270,22 @@ def _folder_problems(located: list[Located], config: Config | None, index: Index
     for loc in located:
         if loc.kind in ("model", "version", "rejections") and loc.model is not None:
             folder = layout.model_folder(loc.model)
-            if config:
-                once(folder, conv.name_problem("model", loc.model, config.conventions) or _lookalike("model", loc.model))
-            else:
-                once(folder, _unsafe("model", loc.model))
+            if folder not in named:  # once per folder, not per file in it (a model has hundreds of versions)
+                named.add(folder)
+                if config:
+                    once(folder, conv.name_problem("model", loc.model, config.conventions) or _lookalike("model", loc.model))
+                else:
+                    once(folder, _unsafe("model", loc.model))
             if loc.model not in index.models:
                 once(folder, f"model folder {loc.model!r} has no model.yaml")
         elif loc.kind == "dataset" and loc.dataset is not None:
             folder = layout.dataset_folder(loc.dataset)
-            if config:
-                once(folder, conv.name_problem("dataset", loc.dataset, config.conventions) or _lookalike("dataset", loc.dataset))
-            else:
-                once(folder, _unsafe("data set", loc.dataset))
+            if folder not in named:
+                named.add(folder)
+                if config:
+                    once(folder, conv.name_problem("dataset", loc.dataset, config.conventions) or _lookalike("dataset", loc.dataset))
+                else:
+                    once(folder, _unsafe("data set", loc.dataset))
         elif loc.kind in ("release", "telemetry") and loc.environment is not None:
             folder = loc.path.rsplit("/", 1)[0] + "/"
             once(folder, _unsafe("environment", loc.environment))
