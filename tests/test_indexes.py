@@ -226,6 +226,44 @@ def test_lint_reuses_a_verdict_only_while_its_questions_have_the_same_answers(re
     assert lint_problems(repo) == reference_problems(repo)
 
 
+def test_a_warm_lint_answers_whole_folders_from_one_row_each_and_never_a_stale_one(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folder rows (every file of a folder the same blob, the union of their questions) hold only as the files' own would."""
+    write(repo, "models/fraud-card/versions/1.3.0.yaml", version("fraud-card", "1.3.0", parent="1.2.5"))  # parent missing
+    cold = lint_problems(repo)
+    assert cold == reference_problems(repo)
+    asked: list[list[str]] = []
+    rows = lintcache._rows
+
+    def recording(store: object, keys: list[str]) -> object:
+        asked.append(keys)
+        return rows(store, keys)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lintcache, "_rows", recording)
+    assert lint_problems(repo) == cold
+    assert asked[0] and all(k.startswith("folder:") for k in asked[0]) and asked[1] == []  # no file asked for by itself
+    # one file edited in the work tree: its folder's files are looked up one by one, the rest by folder
+    asked.clear()
+    write(repo, "models/fraud-card/versions/1.3.0.yaml", version("fraud-card", "1.3.0", parent="1.2.0"))
+    edited = lint_problems(repo)
+    assert edited == reference_problems(repo) and edited != cold
+    assert asked[1] and all(k.endswith(".yaml") and ":models/fraud-card/versions/" in k for k in asked[1])
+    # an answer changes (the parent appears elsewhere in the folder; a data set version goes): no folder row is trusted then
+    write(repo, "models/fraud-card/versions/1.2.5.yaml", version("fraud-card", "1.2.5", parent="1.2.0"))
+    write(repo, "models/fraud-card/versions/1.3.0.yaml", version("fraud-card", "1.3.0", parent="1.2.5"))
+    assert lint_problems(repo) == reference_problems(repo)
+    write(repo, "datasets/transactions/2026.02.yaml", {"name": "transactions", "version": "2026.02", "uri": "s3://x/"})
+    (repo / "datasets/transactions/2026.01.yaml").unlink()
+    incremental = lint_problems(repo)
+    assert any("has no version '2026.01'" in p.message for p in incremental)
+    assert incremental == reference_problems(repo)
+    # damaged folder rows are checked again, and a rebuilt index answers the same
+    with sqlite3.connect(index_file(repo)) as db:
+        db.execute("UPDATE lint SET problems = '[[', questions = 'not json' WHERE key LIKE 'folder:%'")
+    assert lint_problems(repo) == incremental
+    index_file(repo).unlink()
+    assert lint_problems(repo) == incremental == lint_problems(repo)
+
+
 def test_a_corrupt_lint_cache_is_rebuilt(repo: Path) -> None:
     write(repo, "models/fraud-card/versions/1.3.0.yaml", version("fraud-card", "1.3.0", parent="9.9.9"))
     before = lint_problems(repo)

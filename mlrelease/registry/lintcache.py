@@ -19,6 +19,7 @@ so memory stays flat however big the registry is. Verdicts live in the index fil
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -155,53 +156,126 @@ def _key(loc: Located, oid: str, config_oid: str | None) -> str:
     return f"{loc.kind}:{oid}:{config_oid or '-'}:{loc.path}"  # the code that checked is the index file's schema
 
 
-def _check_files(
-    reg: Registry, store: Store, located: list[Located], config: Any, config_oid: str | None, index: Any, check: Check
-) -> Iterator[list[Problem]]:
-    oids = reg.blob_ids([loc.path for loc in located])
-    keys = {_key(loc, oids[loc.path], config_oid): loc for loc in located}
+def _folder_key(locs: list[Located], oids: dict[str, str], config_oid: str | None) -> str:
+    """A folder's row: every (kind, blob id, path) in it and mlrelease.yaml's blob id."""
+    h = hashlib.sha1(f"{config_oid or '-'}\n".encode(), usedforsecurity=False)
+    for loc in sorted(locs, key=lambda loc: loc.path):
+        h.update(f"{loc.kind}:{oids[loc.path]}:{loc.path}\n".encode("utf-8", "surrogateescape"))
+    return f"folder:{h.hexdigest()}"
+
+
+def _rows(store: Store, keys: list[str]) -> dict[str, tuple[str, str]]:
     cached: dict[str, tuple[str, str]] = {}
     try:
-        for key, problems, questions in store.select("SELECT key, problems, questions FROM lint WHERE key IN ({marks})", list(keys)):
+        for key, problems, questions in store.select("SELECT key, problems, questions FROM lint WHERE key IN ({marks})", keys):
             cached[str(key)] = (str(problems), str(questions))
     except sqlite3.DatabaseError as exc:
         if corrupt(exc):
             store.rebuild()
-        cached = {}  # busy: check everything this time
+        return {}  # busy: check everything this time
+    return cached
+
+
+def _held(hit: tuple[str, str] | None, index: Any) -> list[list[Any]] | None:
+    """A cached verdict's problems (as dumped) when every question it recorded has the same answer now; else None."""
+    if hit is None:
+        return None
+    try:
+        if still_true(json.loads(hit[1]), index):
+            return [] if hit[0] == "[]" else list(json.loads(hit[0]))  # most files: none
+    except (ValueError, TypeError):
+        pass  # a row we cannot read: check again
+    return None
+
+
+def _problems(dumped: list[list[Any]]) -> list[Problem]:
+    return [Problem(p, line, m) for p, line, m in dumped]
+
+
+def _check_files(
+    reg: Registry, store: Store, located: list[Located], config: Any, config_oid: str | None, index: Any, check: Check
+) -> Iterator[list[Problem]]:
+    """Whole folders first (one row per folder whose files are all the same blobs), then file by file.
+
+    A folder's row holds its files' problems and the union of their questions, so a warm
+    lint of a model folder of 300 versions reads one row and answers its distinct questions
+    once, instead of 300 rows; it holds exactly when every file's own verdict would.
+    """
+    oids = reg.blob_ids([loc.path for loc in located])
+    folders: dict[str, list[Located]] = {}
+    for loc in located:
+        folders.setdefault(loc.path.rsplit("/", 1)[0], []).append(loc)
+    folder_keys = {_folder_key(locs, oids, config_oid): folder for folder, locs in folders.items()}
+    done = _rows(store, list(folder_keys))
+    pending: list[Located] = []
+    stale: list[str] = []  # folders whose row is missing or no longer holds
+    for fkey, folder in folder_keys.items():
+        held = _held(done.get(fkey), index)
+        if held is not None:
+            yield _problems(held)
+        else:
+            stale.append(fkey)
+            pending.extend(folders[folder])
+    keys = {_key(loc, oids[loc.path], config_oid): loc for loc in pending}
+    cached = _rows(store, list(keys))
+    rows: list[tuple[str, str, str]] = []
+    gather = _Gather({fkey: folders[folder_keys[fkey]] for fkey in stale}, rows)
     todo: list[Located] = []
     for key, loc in keys.items():
         hit = cached.get(key)
-        if hit is not None:
-            try:
-                questions = json.loads(hit[1])
-                if still_true(questions, index):
-                    yield [] if hit[0] == "[]" else [Problem(p, line, m) for p, line, m in json.loads(hit[0])]  # most files: none
-                    continue
-            except (ValueError, TypeError):
-                pass  # a row we cannot read: check the file again
-        todo.append(loc)
+        held = _held(hit, index)
+        if held is not None and hit is not None:
+            yield _problems(held)
+            gather.add(loc.path, held, json.loads(hit[1]))
+        else:
+            todo.append(loc)
     _CONTEXT.update(config=config, index=index, check=check, located={loc.path: loc for loc in todo})
-    rows: list[tuple[str, str, str]] = []
     facts: list[Facts] = []
     try:
         items = [(loc.kind, loc.path, oids[loc.path]) for loc in todo]
-        verdicts = map_files(items, _verdict, reg.source)
-        for loc, (oid, problems, questions, fact) in zip(todo, verdicts, strict=True):
+        for loc, (oid, problems, questions, fact) in zip(todo, map_files(items, _verdict, reg.source), strict=True):
             yield problems
             if oid is not None and oid == oids[loc.path]:  # not changed while we read it
-                rows.append((_key(loc, oid, config_oid), _dump(problems), json.dumps(questions)))
+                dumped = [[p.path, p.line, p.message] for p in problems]
+                rows.append((_key(loc, oid, config_oid), json.dumps(dumped), json.dumps(questions)))
+                gather.add(loc.path, dumped, questions)
                 if fact is not None:
                     facts.append(fact)
+            else:
+                gather.lose(loc.path)
             if len(rows) >= 5000:
                 _save(store, rows, facts)
-                rows, facts = [], []
+                rows.clear()
+                facts = []
     finally:
         _CONTEXT.clear()
     _save(store, rows, facts)
 
 
-def _dump(problems: list[Problem]) -> str:
-    return json.dumps([[p.path, p.line, p.message] for p in problems])
+class _Gather:
+    """Folder rows made as their last file's verdict comes in (then its files' verdicts are let go: memory stays flat)."""
+
+    def __init__(self, folders: dict[str, list[Located]], rows: list[tuple[str, str, str]]) -> None:
+        self._rows = rows
+        self._folder = {loc.path: fkey for fkey, locs in folders.items() for loc in locs}
+        self._left = {fkey: len(locs) for fkey, locs in folders.items()}
+        self._parts: dict[str, tuple[list[list[Any]], dict[tuple[Any, ...], None]]] = {fkey: ([], {}) for fkey in folders}
+
+    def add(self, path: str, dumped: list[list[Any]], questions: list[Any]) -> None:
+        fkey = self._folder[path]
+        parts = self._parts.get(fkey)
+        if parts is None:  # a file of it was lost
+            return
+        parts[0].extend(dumped)
+        parts[1].update((tuple(q), None) for q in questions)
+        self._left[fkey] -= 1
+        if not self._left[fkey]:  # every file's verdict known, of the blob keyed
+            del self._parts[fkey]
+            self._rows.append((fkey, json.dumps(parts[0]), json.dumps([list(q) for q in parts[1]])))
+
+    def lose(self, path: str) -> None:
+        """A file changed while it was read (or could not be): no row for its folder this time."""
+        self._parts.pop(self._folder[path], None)
 
 
 def _save(store: Store, rows: list[tuple[str, str, str]], facts: list[Facts]) -> None:
