@@ -10,6 +10,12 @@ blobs *and* every recorded question has the same answer in the registry now — 
 registering a version re-lints only the files that asked about it, never the 99,999
 others, and a verdict is never stale.
 
+**Whole folders at once.** A folder whose files are all the same blobs as when its row
+was written (keyed by mlrelease.yaml's blob id and every kind, blob id and path in it)
+has one row too: its files' problems and the union of their questions, used while every
+one of those questions has the same answer — exactly when each file's own row would be.
+A model folder of 300 versions then costs one row and its few distinct questions.
+
 Misses are parsed and checked on every core (:mod:`.parallel`), each worker reading its
 own files; only the verdicts come back (problems and the questions, a few hundred bytes),
 so memory stays flat however big the registry is. Verdicts live in the index file
