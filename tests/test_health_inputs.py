@@ -189,3 +189,20 @@ def test_a_damaged_kept_row_is_read_again(registry: Path, monkeypatch: pytest.Mo
     assert checked(registry) == expected
     assert kept_rows(registry) == rows
     assert hits(registry, monkeypatch) > 0
+
+
+def test_a_kept_row_whose_texts_are_not_this_codes_is_read_again(registry: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row that unpickles to inputs with JSON texts of another shape (an older format's two) is never printed from."""
+    import dataclasses
+    import pickle
+
+    expected = checked(registry)
+    with sqlite3.connect(registry / ".git" / "mlrelease" / FILE) as db:
+        for key, value in db.execute("SELECT key, value FROM derived").fetchall():
+            kept = pickle.loads(value)
+            if kept.texts is not None:
+                damaged = dataclasses.replace(kept, texts=kept.texts[:2])
+                db.execute("UPDATE derived SET value = ? WHERE key = ?", (pickle.dumps(damaged), key))
+    assert checked(registry) == expected
+    assert hits(registry, monkeypatch) > 0  # kept again, whole
+    assert checked(registry) == expected

@@ -255,8 +255,8 @@ class DriftReport:
         """Features most drifted first; those without a PSI last (every face lists them so)."""
         return sorted(self.features, key=lambda f: f.psi if f.psi is not None else -1.0, reverse=True)
 
-    def to_json(self, features: object = None) -> dict[str, object]:
-        """``features``: their JSON already written (a :class:`~mlrelease.jsontext.Fragment`, ``check --json``'s kept rows)."""
+    def to_json(self, features: object = None, metrics: object = None) -> dict[str, object]:
+        """``features``, ``metrics``: their JSON already written (:class:`~mlrelease.jsontext.Fragment`, ``check --json``'s kept rows)."""
         worst = self.worst
         return {
             "model": self.model,
@@ -269,7 +269,7 @@ class DriftReport:
             "max_psi": worst.psi if worst else None,
             "features": [f.to_json() for f in self.features] if features is None else features,
             "metrics_at": self.metrics_at,
-            "metrics": [m.to_json() for m in self.metrics],
+            "metrics": [m.to_json() for m in self.metrics] if metrics is None else metrics,
             "notes": list(self.notes),
         }
 

@@ -82,15 +82,24 @@ class Health:
         snapshots = self.telemetry.snapshots if self.telemetry else ()
         texts = self.texts if rendered and not series else None
         if texts is not None:
-            latest, features = texts
-            return self._data(snapshots, features=Fragment(features, lambda: self._features()), latest=latest)
+            latest, features, metrics = texts
+            kept = (Fragment(features, self._features), Fragment(metrics, self._metrics))
+            return self._data(snapshots, kept=kept, latest=latest)
         return self._data(snapshots, series=series)
 
     def _features(self) -> list[dict[str, object]]:
         return [f.to_json() for f in self.drift.features] if self.drift else []
 
+    def _metrics(self) -> list[dict[str, object]]:
+        return [m.to_json() for m in self.drift.metrics] if self.drift else []
+
     def _data(
-        self, snapshots: tuple[Snapshot, ...], *, series: bool = False, features: Fragment | None = None, latest: str | None = None
+        self,
+        snapshots: tuple[Snapshot, ...],
+        *,
+        series: bool = False,
+        kept: tuple[Fragment, Fragment] | None = None,
+        latest: str | None = None,
     ) -> dict[str, object]:
         newest: object = snapshot_json(snapshots[-1]) if snapshots and latest is None else None
         if latest is not None and snapshots:
@@ -106,7 +115,7 @@ class Health:
             "error": self.error,
             "notes": list(self.notes),
             "latest": newest,
-            "drift": self.drift.to_json(features) if self.drift else None,
+            "drift": (self.drift.to_json(*kept) if kept else self.drift.to_json()) if self.drift else None,
         }
         if series:
             data["snapshots"] = [snapshot_json(s) for s in snapshots]
@@ -401,9 +410,9 @@ def _judge(registry: Registry, config: Config, row: _Row, now: datetime, problem
 
 
 def _texts(h: Health) -> Texts:
-    """The JSON of a row's parts that the clock does not change — its newest snapshot, its features' drift — as kept."""
+    """The JSON of a row's parts that the clock does not change — its newest snapshot, its features' and metrics' drift — as kept."""
     snapshots = h.telemetry.snapshots if h.telemetry else ()
-    return (json_text(snapshot_json(snapshots[-1])) if snapshots else None, json_text(h._features()))
+    return (json_text(snapshot_json(snapshots[-1])) if snapshots else None, json_text(h._features()), json_text(h._metrics()))
 
 
 def _verdict(config: Config, row: _Row, report: DriftReport, now: datetime) -> Health:

@@ -46,9 +46,9 @@ from mlrelease.registry.names import unsafe_reason
 from mlrelease.registry.types import Environment, Telemetry, Version
 from mlrelease.telemetry.drift import DriftReport
 
-FORMAT = "2"  # 2: rows keep their JSON texts
+FORMAT = "3"  # 2: rows keep their JSON texts; 3: the metrics' too
 _CODE: list[str] = []
-Texts = tuple[str | None, str]  # a row's JSON, as mlrelease.jsontext wrote it: its newest snapshot (None: none), its features' drift
+Texts = tuple[str | None, str, str]  # a row's JSON as mlrelease.jsontext wrote it: newest snapshot (None: none), features', metrics' drift
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Kept:
     deps: tuple[tuple[str, str | None], ...] = ()  # (path, blob id read; None: the file was absent)
     telemetry: Telemetry | None = None  # what the file source's fetch gave (the newest snapshot)
     report: DriftReport | None = None  # its age_days is the age when kept: recomputed at use
-    texts: Texts | None = None  # the JSON of the newest snapshot and of the features' drift (health._texts)
+    texts: Texts | None = None  # the JSON of the newest snapshot and of the features' and metrics' drift (health._texts)
 
 
 def kept_here(env: Environment) -> bool:
@@ -127,7 +127,7 @@ class Inputs:
         found: dict[tuple[str, str], Kept] = {}
         for key, blob in rows.items():
             value = _unpickle(blob)
-            if isinstance(value, Kept):  # anything else (damaged, foreign) is read again, and kept again
+            if isinstance(value, Kept) and _whole(value):  # anything else (damaged, foreign) is read again, and kept again
                 found[keys[key]] = value
         return self._still(found)
 
@@ -157,6 +157,14 @@ class Inputs:
             if corrupt(exc):
                 self.store.rebuild()
             # busy, or not writable: the rows are read again next time
+
+
+def _whole(k: Kept) -> bool:
+    """The kept JSON texts are what this code writes: three, each text (the newest snapshot's may be None)."""
+    t = k.texts
+    return t is None or (
+        isinstance(t, tuple) and len(t) == 3 and isinstance(t[0], str | None) and isinstance(t[1], str) and isinstance(t[2], str)
+    )
 
 
 def _unpickle(blob: bytes) -> object:
