@@ -25,7 +25,8 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -53,8 +54,10 @@ class LiveChange:
 
 
 Entry = tuple[str, str]  # (commit, blob): a commit that changed the file, and the file's content after it
+BATCH_MIN = 8  # files without a kept log before read_logs walks the history once for all of them
 WALK_LIMIT = 400  # new commits walked in process; beyond that one `git log` is cheaper
 _SEEN: dict[tuple[str, str, str], list[Entry]] = {}  # (repository, commit id, path) → its log, this process
+_SEEN_MAX = 4096  # logs kept in process: a dashboard's batch (read_logs) holds one per model
 
 
 def _is_oid(ref: str) -> bool:
@@ -73,25 +76,65 @@ def file_log(git_root: Path, ref: str, git_path: str) -> list[Entry]:
         if entries is None:
             entries = _git_log(git_root, ref, git_path)
         kept.save(ref, entries)
-        if len(_SEEN) > 256:
-            _SEEN.clear()
-        _SEEN[key] = entries
+        _remember(key, entries)
     return _SEEN[key]
 
 
+def _remember(key: tuple[str, str, str], entries: list[Entry]) -> None:
+    if len(_SEEN) >= _SEEN_MAX:
+        _SEEN.clear()
+    _SEEN[key] = entries
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9._/*+@-]+")
+
+
+def read_logs(git_root: Path, ref: str, glob: str, paths: Sequence[str]) -> bool:
+    """The logs of many files at once, for :func:`file_log` to answer from: one ``git log``.
+
+    ``glob`` (a git ``:(glob)`` pathspec) must match every path of ``paths`` (and may match
+    others). A dashboard asks one file's log per model (``models/<m>/rejections.yaml``):
+    cold, each is a walk of the whole history (about 2 s at 124,566 commits, so 10 minutes
+    for 300 candidates), where one walk with the glob answers for all of them (about 7 s).
+    Only where the answers are the same as per-file logs: at a commit id, on a history
+    without merges (git simplifies a merge per pathspec, so a glob could keep a side branch
+    a single path drops). Paths already answered (kept under ``.git/mlrelease/filelog/``
+    at this commit or a few commits before) are not worth a walk; nothing is read when
+    fewer than :data:`BATCH_MIN` are missing. True if the logs were read.
+    """
+    if not _is_oid(ref) or not all(_PLAIN.fullmatch(p) for p in [glob, *paths]):
+        return False  # git quotes unusual names in --raw, and a glob character in a folder would match others
+    missing = [p for p in paths if (str(git_root), ref, p) not in _SEEN and _Kept(git_root, p).tip is None]
+    if len(missing) < BATCH_MIN:
+        return False
+    if git(git_root, "rev-list", "--min-parents=2", "--max-count=1", ref).stdout.strip():
+        return False  # a merge in the history: per-file logs (see above)
+    found: dict[str, list[Entry]] = {p: [] for p in missing}
+    for path, commit, blob in _logged(git_root, ref, f":(glob){glob}"):
+        if path in found:
+            found[path].append((commit, blob))
+    for path, entries in found.items():
+        _Kept(git_root, path).save(ref, entries)
+        _remember((str(git_root), ref, path), entries)
+    return True
+
+
 def _git_log(git_root: Path, ref: str, git_path: str) -> list[Entry]:
-    out = git(git_root, "log", "--format=commit %H", "--raw", "--no-abbrev", "--no-renames", ref, "--", git_path).stdout
-    entries: list[Entry] = []
+    return [(commit, blob) for _path, commit, blob in _logged(git_root, ref, git_path)]
+
+
+def _logged(git_root: Path, ref: str, pathspec: str) -> Iterator[tuple[str, str, str]]:
+    """(path, commit, blob after it) of each change ``git log --raw`` lists, newest first; deletions left out."""
+    out = git(git_root, "log", "--format=commit %H", "--raw", "--no-abbrev", "--no-renames", ref, "--", pathspec).stdout
     commit = ""
     for line in out.decode("utf-8", "replace").splitlines():
         if line.startswith("commit "):
             commit = line[7:].strip()
         elif line.startswith(":"):
-            meta, _, _path = line.partition("\t")
+            meta, _, path = line.partition("\t")
             parts = meta.split()
             if len(parts) >= 5 and parts[4] != "D":
-                entries.append((commit, parts[3]))
-    return entries
+                yield path, commit, parts[3]
 
 
 class _Kept:
