@@ -44,6 +44,7 @@ class ModelStatus:
     health: str = "pending"  # see HEALTH; "pending" until the health question is answered
     health_detail: str = ""  # the worst environment's first reason, or why health could not be read
     trend: tuple[float, ...] = ()  # headline metric over recent versions, oldest first
+    gates_read: bool = False  # the candidate's gates were asked (the status cell says "…" until then)
     rollout: str = ""  # a canary's progress: "production: 2.2.0 step 1 of 3 · 10% · next decision … · so far: pass"
 
     @property
@@ -115,6 +116,8 @@ def _status_parts(summary: ModelSummary, status: ModelStatus | None) -> list[tup
         shorter[len(parts)] = cand.copy()
         if status is not None and status.gates_target:
             cand.append(f"→{plain(status.gates_target)}", style="cyan")
+        elif status is None or not status.gates_read:
+            cand.append("→…", style="dim")  # its gates are still being read
         parts.append(cand)
         if status is not None and status.failing_gates:
             count = len(status.failing_gates)

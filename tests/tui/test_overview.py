@@ -244,3 +244,45 @@ async def test_what_the_overview_holds_is_kept_out_of_the_collectors_scans_until
         scanned = {id(o) for o in gc.get_objects()}  # what a collection scans (frozen objects are not listed)
         assert not any(id(row.cells) in scanned for row in app.screen._rows)
     assert gc.get_freeze_count() == 0  # an app run inside another program gives its heap back when it ends
+
+
+async def test_health_fills_first_and_the_status_says_where_its_gates_are_still_read(repo: Path, make_app, monkeypatch) -> None:
+    """Issue 17: the background fill answers Health for every model first (one batch, as ``check``
+    does), then trends, then the gates; until the gates are read the candidate says "→…"."""
+    import threading
+
+    from mlrelease.tui import app as app_module
+
+    real = app_module.model_statuses
+    steps: list[threading.Event] = [threading.Event() for _ in range(10)]
+    fields: list[set[str]] = []
+
+    def held(*args, **kwargs):
+        for n, batch in enumerate(real(*args, **kwargs)):
+            assert steps[n].wait(10), "the test did not let the fill go on"
+            fields.append({k for f in batch.values() for k in f})
+            yield batch
+
+    monkeypatch.setattr(app_module, "model_statuses", held)
+    app = make_app(repo)
+    async with app.run_test(size=(200, 40)) as pilot:
+        for _ in range(50):
+            await pilot.pause()
+            if len(getattr(app.screen, "shown", ())) == 2:
+                break
+        fraud = texts(app.screen)[1]
+        assert "… reading" in fraud and "◆ 1.2.0→…" in fraud
+        steps[0].set()
+        for _ in range(50):
+            await pilot.pause()
+            if fields:
+                break
+        await pilot.pause()
+        assert fields[0] == {"health", "health_detail", "retrain_due"}
+        assert all("… reading" not in row for row in texts(app.screen))
+        assert "◆ 1.2.0→…" in texts(app.screen)[1]  # the gates come later
+        for step in steps:
+            step.set()
+        await settle(pilot, app)
+        assert "◆ 1.2.0→staging" in texts(app.screen)[1]
+        assert "→…" not in " ".join(texts(app.screen))
