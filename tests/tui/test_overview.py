@@ -286,3 +286,23 @@ async def test_health_fills_first_and_the_status_says_where_its_gates_are_still_
         await settle(pilot, app)
         assert "◆ 1.2.0→staging" in texts(app.screen)[1]
         assert "→…" not in " ".join(texts(app.screen))
+
+
+async def test_the_background_reads_start_after_the_frame_that_shows_the_rows(repo: Path, make_app, monkeypatch) -> None:
+    """Issue 17: at 100k versions the status and marks workers, started with the read, shared the
+    CPU with the first frame (its rows painted 0.9 s after the overview was read)."""
+    from mlrelease.tui.app import MlreleaseApp
+
+    drawn_when_started: list[set[str]] = []
+    real = MlreleaseApp.load_statuses
+
+    def started(self, view):
+        rows = self.screen.query_one(RowList)
+        drawn_when_started.append({cells[0].plain for cells, _ in rows._strips.values()})
+        return real(self, view)
+
+    monkeypatch.setattr(MlreleaseApp, "load_statuses", started)
+    app = make_app(repo)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot, app)
+        assert drawn_when_started and {"churn", "fraud-card"} <= drawn_when_started[0]
