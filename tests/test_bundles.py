@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -379,3 +379,46 @@ def test_a_bundle_from_a_shallow_clone_records_only_what_happened_and_leaves_the
     git(clone, "merge", "-q", "--ff-only", "origin/main")
     rc, out, _err = cli(capsys, clone, "verify", "--since", before, "--json")
     assert rc == 0 and json.loads(out)["ok"], out
+
+
+# ---- a bundle's row in the history: every model's commits, with their marks ----------------------------
+
+
+def _rewrite(root: Path, pick: str, edit: Callable[[str], str]) -> str:
+    """Write the bundle's commits again, the first whose message has every word of ``pick`` edited by hand; its old sha.
+
+    What someone with push rights can do: the same trees, a message changed, the later
+    commits on top of it again.
+    """
+    chain = git(root, "rev-list", "--reverse", "setup..HEAD").split()
+    messages = {c: git(root, "show", "-s", "--format=%B", c) for c in chain}
+    target = next(c for c in chain if all(word in messages[c] for word in pick.split()))
+    parent = git(root, "rev-parse", f"{target}^").strip()
+    for c in chain[chain.index(target) :]:
+        body = edit(messages[c]) if c == target else messages[c]
+        parent = subprocess.run(
+            ["git", "commit-tree", f"{c}^{{tree}}", "-p", parent, "-m", body], cwd=root, check=True, capture_output=True, text=True
+        ).stdout.strip()
+    git(root, "reset", "-q", "--hard", parent)
+    return target
+
+
+def test_a_bundle_row_says_the_forced_gates_and_break_glass_of_every_member_not_the_first_alone(
+    tmp_path: Path, hook: Hook, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """registry.bundles.folded took ``forced`` and ``break_glass`` from the bundle's first
+    intent (fraud-card's), so a forced gate or break-glass on churn's commit of the bundle
+    (here written into its intent by hand: verify finds it too) was on no face but the TUI's."""
+    root, _ = _registry(tmp_path, hook)
+    assert cli(capsys, root, *PROMOTE, "--yes")[0] == 0
+    forged = "Mlrelease-Forced-Gates: rejected\nMlrelease-Break-Glass: bob@bank.example\n"
+    _rewrite(root, "Promote churn", lambda body: body.rstrip("\n") + "\n" + forged)
+
+    rc, out, err = cli(capsys, root, "history", "--json")
+    assert rc == 0, err
+    [row] = [e for e in json.loads(out)["events"] if e["action"] == "bundle"]
+    assert row["forced"] == "churn: rejected" and row["break_glass"] == "bob@bank.example", row
+    rc, out, err = cli(capsys, root, "history", "--limit", "5")
+    assert rc == 0, err
+    flat = " ".join(out.split())
+    assert "forced gates: churn: rejected" in flat and "break-glass by bob@bank.example" in flat, out

@@ -5,7 +5,8 @@ intents (one chain of consecutive commits), their outcomes, and the rollbacks th
 made itself when one failed (``Mlrelease-Bundle-Fate: undo``). :func:`grouped` folds them
 into one event with ``action: bundle`` whose ``members`` are those events and whose note
 says, per model, exactly one of: Succeeded; Succeeded, then rolled back; Failed; not
-attempted; Pending (and so on for an undo that did not finish).
+attempted; Pending (and so on for an undo that did not finish). Its marks, forced gates and
+break-glass are those of every commit in it.
 
 It streams: other events pass through at once, and a bundle is given out where its
 intents are (the oldest of its commits), once the next event is not one of them — the
@@ -93,6 +94,9 @@ def folded(bundle_id: str, events: list[Event]) -> Event:
         marks=tuple(dict.fromkeys(mark for e in events for mark in e.marks)),
         accepted=tuple(dict.fromkeys(mark for e in events for mark in e.accepted)),
         members=tuple(events),
+        # every member's, not the first intent's: a forced gate or break-glass on any commit of the bundle is on its row
+        forced="; ".join(dict.fromkeys(f"{e.model}: {e.forced}" for e in reversed(events) if e.forced)) or None,
+        break_glass=", ".join(dict.fromkeys(e.break_glass for e in reversed(events) if e.break_glass)) or None,
     )
 
 

@@ -34,15 +34,11 @@ def change_text(e: Event) -> Text:
 def why_text(e: Event) -> Text:
     """Marks first (what verify does not accept, break-glass, forced): they must never be cut off."""
     why = lit(e.note if e.members else e.reason or e.note or e.subject)  # a bundle: what became of each model
-    members = e.members or (e,)  # a bundle row says the marks of every release inside it
-    forced = "; ".join(dict.fromkeys(f"{m.model}: {m.forced}" if e.members else m.forced for m in members if m.forced))
-    if forced:
-        why = join(Text("forced gates:", style="bold"), lit(forced), why)
-    break_glass = ", ".join(dict.fromkeys(m.break_glass for m in members if m.break_glass))
-    if break_glass:
-        why = join(Text("⚠ break-glass by", style="bold red"), lit(break_glass), why)
-    words = dict.fromkeys([*e.marks, *(word for member in e.members for word in member.marks)])
-    for word in reversed(tuple(words)):
+    if e.forced:  # a bundle's: every member's (registry.bundles.folded)
+        why = join(Text("forced gates:", style="bold"), lit(e.forced), why)
+    if e.break_glass:
+        why = join(Text("⚠ break-glass by", style="bold red"), lit(e.break_glass), why)
+    for word in reversed(e.marks):  # a bundle's: every member's
         why = join(Text(f"⚠ {plain(word)}", style="bold red"), why)
     return why
 
