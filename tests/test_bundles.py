@@ -403,6 +403,31 @@ def _rewrite(root: Path, pick: str, edit: Callable[[str], str]) -> str:
     return target
 
 
+def test_history_of_one_model_shows_the_other_models_fate_and_marks_on_its_bundle_row(
+    tmp_path: Path, hook: Hook, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10: ``history fraud-card`` folded a bundle from fraud-card's commits alone, so
+    its row said neither churn's fate nor that churn's commit of the bundle was hand-edited.
+    Here churn's outcome commit lost its Mlrelease-Action trailer, as if someone wrote it by
+    hand: verify calls it a hand edit, no outcome of churn's promotion (churn is Pending), and
+    that hand edit, which still says which bundle it claims to be of, is on the bundle's row."""
+    root, _ = _registry(tmp_path, hook)
+    assert cli(capsys, root, *PROMOTE, "--yes")[0] == 0
+    _rewrite(
+        root, "churn Succeeded", lambda body: "".join(line for line in body.splitlines(True) if not line.startswith("Mlrelease-Action:"))
+    )
+
+    for who in ("fraud-card", "churn", None):  # every model's history, and the whole one, say the same of the bundle
+        rc, out, err = cli(capsys, root, "history", *([who] if who else []), "--json")
+        assert rc == 0, err
+        [row] = [e for e in json.loads(out)["events"] if e["action"] == "bundle"]
+        assert "churn 0.3.0: Pending" in row["note"] and "fraud-card 1.1.0: Succeeded" in row["note"], (who, row["note"])
+        assert row["marks"] == ["hand-edited"] and len(row["members"]) == 6, (who, row)
+    rc, out, err = cli(capsys, root, "history", "fraud-card", "--limit", "5")
+    assert rc == 0, err
+    assert "churn 0.3.0: Pending" in out and "hand-edited" in out
+
+
 def test_a_bundle_row_says_the_forced_gates_and_break_glass_of_every_member_not_the_first_alone(
     tmp_path: Path, hook: Hook, capsys: pytest.CaptureFixture[str]
 ) -> None:

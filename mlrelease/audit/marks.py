@@ -343,26 +343,39 @@ def mark_overview(view: Overview, found: list[Found]) -> Overview:
 BUNDLE_SLACK = 64  # events read past this model's oldest bundle commit: the other models' commits of a bundle are next to its own
 
 
-def whole_bundles(reg: Registry, events: list[Event], found: list[Found]) -> list[Event]:
-    """Each bundle row folded again with the other models' commits of that bundle, marked.
+def whole_bundles(reg: Registry, events: Iterable[Event], found: list[Found]) -> Iterator[Event]:
+    """One model's ``events`` (grouped and marked), each bundle row folded again from every model's commits of that bundle.
+
+    The one place this rule lives: ``history MODEL`` (text and --json) and the TUI's
+    History tab both call it, so a bundle row says the same in every face, and the same as
+    the whole history's row of that bundle.
 
     One model's history holds only its own commits of a bundle, so its row said neither
     what became of the other models nor their marks (hand-edited, forced, break-glass).
-    A bundle's commits are written at once, so the newest history of every model, read
-    until a little past this model's oldest bundle commit, holds all of them.
+    A bundle's commits are written at once, so the history of every model, read newest
+    first until :data:`BUNDLE_SLACK` events past this model's oldest commit of the bundle,
+    holds all of them. Lazily: the events go out one by one (``history --json`` of a big
+    registry holds none of them), and every model's history is read only as far as the
+    bundle rows met so far need, not at all when there are none.
     """
-    wanted = {e.bundle for e in events if e.members and e.bundle}
-    if not wanted:
-        return events
-    own = {m.commit for e in events if e.members for m in e.members}
-    seen: dict[str, list[Event]] = {}
-    past = 0
-    for e in mark_events(iter_history(reg), found):  # every model, newest first
-        if e.bundle in wanted:
-            seen.setdefault(e.bundle, []).append(e)
-        own.discard(e.commit)
-        if not own:
-            past += 1
-            if past > BUNDLE_SLACK:
+    every: Iterator[Event] | None = None
+    read = 0  # events of every model's history read so far
+    at: dict[str, int] = {}  # commit of a bundle's event → where in every model's history it was read
+    seen: dict[str, list[Event]] = {}  # bundle id → its events of every model, newest first
+    for e in events:
+        if not (e.members and e.bundle):
+            yield e
+            continue
+        if every is None:
+            every = mark_events(iter_history(reg), found)
+        own = {m.commit for m in e.members}
+        while not own <= at.keys() or read <= max(at[c] for c in own) + BUNDLE_SLACK:
+            other = next(every, None)
+            if other is None:
                 break
-    return [folded(e.bundle, seen[e.bundle]) if e.members and e.bundle in seen else e for e in events]
+            read += 1
+            if other.bundle is not None:
+                at.setdefault(other.commit, read)
+                seen.setdefault(other.bundle, []).append(other)
+        mine = seen.pop(e.bundle, None)  # a bundle is one row of one model's history
+        yield folded(e.bundle, mine) if mine else e

@@ -6,7 +6,9 @@ made itself when one failed (``Mlrelease-Bundle-Fate: undo``). :func:`grouped` f
 into one event with ``action: bundle`` whose ``members`` are those events and whose note
 says, per model, exactly one of: Succeeded; Succeeded, then rolled back; Failed; not
 attempted; Pending (and so on for an undo that did not finish). Its marks, forced gates and
-break-glass are those of every commit in it.
+break-glass are those of every commit in it. A commit made by hand that names the bundle
+(``Mlrelease-Bundle`` without ``Mlrelease-Action``) is in it, so its marks are on the row,
+but it is nobody's outcome: the fate is what mlrelease's own commits say.
 
 It streams: other events pass through at once, and a bundle is given out where its
 intents are (the oldest of its commits), once the next event is not one of them — the
@@ -38,7 +40,11 @@ def members_of(events: Iterable[Event], bundle_id: str) -> list[Event]:
 
 
 def _outcome(events: list[Event], promotion_id: str | None) -> Event | None:
-    return next((e for e in events if e.promotion_id == promotion_id and e.phase in ("Succeeded", "Failed") and not _intent(e)), None)
+    """The outcome of one promotion: an mlrelease action's, never a hand edit that says the same (verify marks that one)."""
+    return next(
+        (e for e in events if e.structured and e.promotion_id == promotion_id and e.phase in ("Succeeded", "Failed") and not _intent(e)),
+        None,
+    )
 
 
 def fates(events: list[Event]) -> list[tuple[str, str, str]]:

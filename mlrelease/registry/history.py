@@ -177,9 +177,12 @@ class _Reader:
         base = Event(commit=c.oid, at=c.at, author=c.author, action=EDIT, subject=subject, structured=False)
         if "action" in trailers:
             return self._structured_events(base, trailers, c)
+        # A hand edit that names a bundle is shown inside that bundle's row (registry.bundles),
+        # where its marks are, and never counts as a member's outcome.
+        base = replace(base, reason=trailers.get("reason"), bundle=trailers.get("bundle"))
         out: list[Event] = []
         for path, old, new in c.changes:
-            out.extend(self._derived(replace(base, path=path, reason=trailers.get("reason")), path, old, new))
+            out.extend(self._derived(replace(base, path=path), path, old, new))
         return out
 
     def _structured_events(self, base: Event, t: dict[str, str], c: _Commit) -> list[Event]:

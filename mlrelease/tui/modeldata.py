@@ -93,7 +93,7 @@ def load_history(session: Session, name: str) -> tuple[list[Event], str | None]:
     with session.open() as reg:
         found, unverified = marks.safe_findings(reg, marks.BUDGET)
         events = list(grouped(marks.mark_events(history(reg, name, limit=HISTORY_LIMIT), found)))  # a bundle is one row
-        return marks.whole_bundles(reg, events, found), unverified
+        return list(marks.whole_bundles(reg, events, found)), unverified
 
 
 def load_lineage(session: Session, name: str, version: str) -> Lineage:

@@ -8,8 +8,10 @@ trailers mlrelease writes on every commit; a commit without them (a hand edit of
 release file) still shows, as an "edit" derived from the change itself. Every event whose
 commit `mlrelease verify` does not accept is marked (hand-edited, unsigned, unverified:
 forged trailers, a deleted record...), and forced gates and break-glass are said. A
-release bundle is one event (action "bundle"): what became of each of its models, and in
---json its commits' events under "members". With --ref, the history is that of the given ref.
+release bundle is one event (action "bundle"): what became of each of its models, with the
+marks, forced gates and break-glass of every commit in it (in one MODEL's history too:
+the other models' commits of the bundle are read for its row), and in --json those
+commits' events under "members". With --ref, the history is that of the given ref.
 
 Exit codes: 0 ok; 1 unknown model or environment, or no git repository; 2 bad usage.
 """
@@ -36,7 +38,9 @@ from mlrelease.registry.timetravel import parse_moment
 from mlrelease.textsafe import visible
 
 if TYPE_CHECKING:
+    from mlrelease.audit.marks import Found
     from mlrelease.registry.history import Event
+    from mlrelease.registry.loader import Registry
 
 EDIT = "edit"  # registry.history.EDIT (checked by a test): the parser is imported only when events are computed
 
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             read = history(reg, args.model, args.env, limit)
         else:
             read = list(_since(iter_history(reg, args.model, args.env, None), since, limit))
-        shown = list(grouped(marks.mark_events(read, found)))
+        shown = list(_whole(reg, args, grouped(marks.mark_events(read, found)), found))
     more = args.limit is None and len(read) > TABLE_LIMIT  # read: the events before a bundle's are folded into one
     render(shown[:TABLE_LIMIT] if more else shown)
     if more:
@@ -103,10 +107,17 @@ def _json(args: argparse.Namespace, since: datetime | None) -> tuple[int, bool]:
     with registry(args) as reg:
         found, unchecked = marks.safe_findings(reg, marks.BUDGET)
         events = iter_history(reg, args.model, args.env, None if since else args.limit)
-        write_events_json(grouped(marks.mark_events(_since(events, since, args.limit), found)))
+        write_events_json(_whole(reg, args, grouped(marks.mark_events(_since(events, since, args.limit), found)), found))
     if unchecked:
         print(f"mlrelease: warning: the events are not verified: {visible(unchecked, single_line=True)}", file=sys.stderr)
     return 0, unchecked is None
+
+
+def _whole(reg: Registry, args: argparse.Namespace, events: Iterator[Event], found: list[Found]) -> Iterator[Event]:
+    """One model's bundle rows say every model's fate and marks (audit.marks.whole_bundles, as the TUI's History tab)."""
+    from mlrelease.audit import marks
+
+    return marks.whole_bundles(reg, events, found) if args.model else events
 
 
 def _since(events: Iterable[Event], since: datetime | None, limit: int | None) -> Iterator[Event]:
