@@ -99,7 +99,7 @@ KEYS: tuple[Key, ...] = (
     _release("promote", "p", "Promote", "promote a version to an environment (plan, gates, reason, confirm)"),
     _release("rollback", "b", "Rollback", "roll an environment back to what was live before (pins it)"),
     _release("retrain", "t", "Retrain", "ask the retrain backend to train a new version"),
-    _release("approve", "a", "Approve", "approve a version for an environment's approval gate"),
+    _release("approve", "a", "Approve", "approve a version for an environment's approval gate (or break-glass, ticked in its plan)"),
     _release("reject", "x", "Reject", "mark a version as never promotable", show=False),
     _release("unpin", "u", "Unpin", "remove the pin a rollback left on an environment", show=False),
     _release("pin", "P", "Pin", "hold an environment (pause a rollout): promotions wait until it is unpinned", show=False),

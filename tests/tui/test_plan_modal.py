@@ -17,15 +17,17 @@ import pytest
 from textual.errors import NoWidget
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Button, Input, OptionList
+from textual.widgets import Button, Checkbox, Input, OptionList
 
+from mlrelease.cli import main
 from mlrelease.tui.app import MlreleaseApp
 from mlrelease.tui.screens.modals import ChoiceModal
 from mlrelease.tui.screens.overview import OverviewScreen
 from mlrelease.tui.screens.plan import PlanModal
 from tests.builders import commit_all, config, make_registry, write
+from tests.release_helpers import state_at
 from tests.tui.conftest import press, settle
-from tests.tui.test_actions import choose_environment, head, select_model
+from tests.tui.test_actions import choose_environment, confirm, fill, head, plan_for, select_model
 
 
 def rows_shown(app: MlreleaseApp, widget: Widget) -> int:
@@ -159,3 +161,68 @@ async def test_a_gate_that_is_not_overridable_points_to_break_glass_not_to_the_o
         gates = str(modal.query_one("#plan-gates").render())
         assert "approvals" in gates and "not overridable: needs break-glass" in " ".join(gates.split())
         assert "break-glass" in str(modal.query_one("#force").label)  # the override only uses one another approver gave
+
+
+def two_approvals_in_staging(tmp_path: Path) -> Path:
+    """Staging requires two approvals: --force alone may not override them there (docs/controls.md)."""
+    root = make_registry(tmp_path / "r", commit=False)
+    cfg = config()
+    cfg["environments"][1]["gates"] = {"approvals": 2}
+    write(root, "mlrelease.yaml", cfg)
+    commit_all(root, "two approvals for staging")
+    return root
+
+
+async def test_break_glass_is_approved_from_the_plan_dialog_as_the_cli_approves_it(
+    tmp_path: Path, make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DESIGN.md invariant 1 (every CLI action is in the TUI too): `approve --break-glass` was
+    not; the promote dialog sent people to the CLI. Now the approve dialog has a Break-glass
+    box that plans the same request through the same service (a reason and the model name
+    become required), and the approval it writes is one another person's --force then uses."""
+    root = two_approvals_in_staging(tmp_path)
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        select_model(app, "fraud-card")
+        modal = await plan_for(pilot, app, "a", "staging")  # the candidate, 1.2.0
+        box = modal.query_one("#break-glass", Checkbox)
+        assert rows_shown(app, box) >= 1 and not box.value and not modal.plan.confirmation.reason_required
+        await pilot.press("tab", "space")  # from the comment to the box, ticked
+        await settle(pilot, app)
+        assert modal.plan.request.break_glass and modal.plan.confirmation.typed_name == "fraud-card"
+        assert "Reason (required)" in modal.query_one("#reason", Input).placeholder
+        assert any("may then force rejected, approvals" in n for n in modal.plan.notes), modal.plan.notes
+        assert modal.blocker() == "type a reason first"
+        for field in ("#reason", "#typed", "#break-glass", "#cancel", "#confirm"):
+            assert rows_shown(app, modal.query_one(field)) >= 1, f"{field} is on screen at 80x24"
+        await fill(pilot, modal, reason="INC-7 fraud spike", typed="fraud-card")
+        await confirm(pilot, app, modal)
+        assert not isinstance(app.screen, PlanModal)
+    state = state_at(root, "staging", "fraud-card", "HEAD")
+    [bg] = [a for a in state.approvals if a.break_glass]
+    assert (bg.version, bg.by, bg.comment) == ("1.2.0", "Test Author <author@example.com>", "INC-7 fraud spike")
+    for var in ("AUTHOR", "COMMITTER"):  # another person forces, once, with it: what the CLI's approval allows
+        monkeypatch.setenv(f"GIT_{var}_NAME", "Alice")
+        monkeypatch.setenv(f"GIT_{var}_EMAIL", "alice@bank.example")
+    rc = main(["--repo", str(root), "promote", "fraud-card@1.2.0", "--to", "staging", "--force", "--reason", "INC-7", "--yes"])
+    assert rc == 0
+    assert state_at(root, "staging", "fraud-card", "HEAD").desired.break_glass == "author@example.com"
+
+
+async def test_break_glass_where_nothing_needs_it_says_why_and_unticks(tmp_path: Path, make_app) -> None:
+    """The service refuses a break-glass where --force may override every gate; the box must
+    not stay ticked over the plain approval that y would then run."""
+    root = two_approvals_in_staging(tmp_path)
+    app = make_app(root)
+    before = head(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        select_model(app, "fraud-card")
+        modal = await plan_for(pilot, app, "a", "dev")
+        await pilot.press("tab", "space")
+        await settle(pilot, app)
+        assert not modal.plan.request.break_glass and not modal.query_one("#break-glass", Checkbox).value
+        status = " ".join(str(modal.query_one("#plan-status").render()).split())
+        assert "nothing in dev needs break-glass" in status
+    assert head(root) == before

@@ -15,7 +15,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.builders import commit_all, make_registry, release, version, write
+from tests.builders import commit_all, config, make_registry, release, version, write
 from tests.tui.conftest import settle
 from tests.tui.test_actions import choose_environment, select_model
 from tests.tui.test_model import PROFILE, snapshot
@@ -65,15 +65,20 @@ def test_model(snap_repo: Path, make_app, snap_compare, size: str, tab: str) -> 
     assert snap_compare(make_app(snap_repo), terminal_size=SIZES[size], run_before=_open(tab))
 
 
+async def _plan(pilot: Pilot[Any], key: str, env: str) -> None:
+    """The plan dialog of ``key`` (p, a…) for fraud-card in ``env``, from the overview."""
+    app = pilot.app
+    await settle(pilot, app)  # type: ignore[arg-type]
+    select_model(app, "fraud-card")  # type: ignore[arg-type]
+    await pilot.press(key)
+    await settle(pilot, app)  # type: ignore[arg-type]
+    await choose_environment(pilot, app, env)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_plan_modal(snap_repo: Path, make_app, snap_compare, size: str) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
-        app = pilot.app
-        await settle(pilot, app)  # type: ignore[arg-type]
-        select_model(app, "fraud-card")  # type: ignore[arg-type]
-        await pilot.press("p")
-        await settle(pilot, app)  # type: ignore[arg-type]
-        await choose_environment(pilot, app, "production")  # type: ignore[arg-type]
+        await _plan(pilot, "p", "production")
         await pilot.press(*"two weeks clean in dev")
         await pilot.pause()
 
@@ -108,11 +113,23 @@ def test_no_color(snap_repo: Path, make_app, snap_compare, monkeypatch: pytest.M
         app = pilot.app
         await settle(pilot, app)  # type: ignore[arg-type]
         if view == "plan":
-            select_model(app, "fraud-card")  # type: ignore[arg-type]
-            await pilot.press("p")
-            await settle(pilot, app)  # type: ignore[arg-type]
-            await choose_environment(pilot, app, "staging")  # type: ignore[arg-type]
+            await _plan(pilot, "p", "staging")
             app.screen.query_one("#reason", Input).value = "two weeks clean in dev"
             await pilot.pause()
 
     assert snap_compare(make_app(snap_repo), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_break_glass_plan(snap_repo: Path, make_app, snap_compare) -> None:
+    """The approve dialog at 80×24 with Break-glass ticked: the box, what it unlocks, a reason and the name now asked for."""
+    cfg = config()
+    cfg["environments"][2]["gates"] = {"approvals": 2}
+    write(snap_repo, "mlrelease.yaml", cfg)
+    commit_all(snap_repo, "Two approvals in production", env=DATES)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _plan(pilot, "a", "production")
+        await pilot.press("tab", "space")
+        await settle(pilot, pilot.app)  # type: ignore[arg-type]
+
+    assert snap_compare(make_app(snap_repo), terminal_size=SIZES["80x24"], run_before=run_before)

@@ -44,6 +44,8 @@ class Decision:
 FORCE = "Override the failing gates (--force; recorded in the commit)"
 # Gates that are not overridable (docs/controls.md) pass only with another approver's break-glass approval.
 FORCE_LOCKED = "Override with the break-glass another approver gave (--force; recorded)"
+# approve --break-glass: the same request the CLI sends; the service says what it unlocks, and refuses where nothing needs it.
+BREAK_GLASS = "Break-glass: let another person force this once (recorded)"
 
 
 def gate_lines(plan: Plan) -> Text:
@@ -87,6 +89,11 @@ def change_line(plan: Plan) -> Text:
     if plan.version:
         return join(Text("version", style="dim"), lit(plan.version, "bold"))
     return Text("")
+
+
+def reason_placeholder(plan: Plan) -> str:
+    label = "Reason (required)" if plan.confirmation.reason_required else "Comment (optional)"
+    return f"{label}: why, for the audit trail"
 
 
 def gates_heading(plan: Plan) -> Text:
@@ -141,8 +148,7 @@ class PlanModal(ModalScreen[Decision | None]):
                 yield Static(id="plan-backend")
                 yield Static(Text("Commits to be written", style="bold underline"), classes="plan-section")
                 yield Static(id="plan-commits")
-            label = "Reason (required)" if self.plan.confirmation.reason_required else "Comment (optional)"
-            yield SafeInput(self._initial_reason, placeholder=f"{label}: why, for the audit trail", id="reason", compact=True)
+            yield SafeInput(self._initial_reason, placeholder=reason_placeholder(self.plan), id="reason", compact=True)
             if kind == "promote" and not self.plan.members:  # a bundle takes no canary
                 weight = self.plan.request.canary  # a rollout's next step comes planned with its weight: show it, so Enter keeps it
                 yield SafeInput(
@@ -152,6 +158,8 @@ class PlanModal(ModalScreen[Decision | None]):
                     compact=True,
                 )
             yield TickBox(FORCE, id="force", classes="hidden", compact=True)
+            if kind == "approve":
+                yield TickBox(BREAK_GLASS, self.plan.request.break_glass, id="break-glass", compact=True)
             yield SafeInput(id="typed", classes="hidden", compact=True)
             yield Static(id="plan-status", classes="plan-status")
             with Horizontal(classes="buttons"):
@@ -209,6 +217,7 @@ class PlanModal(ModalScreen[Decision | None]):
         if plan.backend_call:
             backend = join(lit(plan.backend, "bold"), Text("·", style="dim"), lit(plan.backend_call))
         self.query_one("#plan-backend", Static).update(backend)
+        self.query_one("#reason", Input).placeholder = reason_placeholder(plan)  # a break-glass approval needs a reason
         force = self.query_one("#force", TickBox)
         force.set_class(not plan.failing or bool(plan.members), "hidden")  # a bundle cannot be forced
         force.label = FORCE_LOCKED if plan.locked else FORCE  # --force alone cannot pass a gate that is not overridable
@@ -240,8 +249,9 @@ class PlanModal(ModalScreen[Decision | None]):
             return f"refused by {len(plan.failing)} failing gate(s): nothing of the bundle moves (a bundle cannot be forced)"
         if plan.refused and plan.locked:
             return (
-                f"refused: {', '.join(plan.locked)} not overridable here; an emergency needs another approver's break-glass: "
-                f"mlrelease approve {plan.request.model}@{plan.version} --env {plan.request.environment} --break-glass --reason …"
+                f"refused: {', '.join(plan.locked)} not overridable here; an emergency needs another approver's break-glass "
+                f"(a, Break-glass ticked): mlrelease approve {plan.request.model}@{plan.version} --env {plan.request.environment} "
+                "--break-glass --reason …"
             )
         if plan.refused:
             return f"refused by {len(plan.failing)} failing gate(s); tick the override to force it (recorded)"
@@ -292,7 +302,12 @@ class PlanModal(ModalScreen[Decision | None]):
         if event.value != self.plan.request.force:
             self._ask_again(force=event.value)
 
-    def _ask_again(self, *, canary: str | None = None, force: bool | None = None) -> None:
+    @on(Checkbox.Changed, "#break-glass")
+    def _break_glass(self, event: Checkbox.Changed) -> None:
+        if event.value != self.plan.request.break_glass:
+            self._ask_again(break_glass=event.value)
+
+    def _ask_again(self, *, canary: str | None = None, force: bool | None = None, break_glass: bool | None = None) -> None:
         request = self.plan.request
         if canary is not None:
             text = canary.strip().rstrip("%").strip()
@@ -309,6 +324,8 @@ class PlanModal(ModalScreen[Decision | None]):
             request = dataclasses.replace(request, canary=weight)
         if force is not None:
             request = dataclasses.replace(request, force=force)
+        if break_glass is not None:
+            request = dataclasses.replace(request, break_glass=break_glass)
         self._busy = True
         self._refresh()
         self._replan(self, request)
@@ -322,7 +339,12 @@ class PlanModal(ModalScreen[Decision | None]):
         self.replan_failed(message.message)
 
     def replan_failed(self, message: str) -> None:
+        """The plan shown stays what runs, so its boxes say its own override and break-glass again."""
         self._busy = False
+        for box_id, value in (("force", self.plan.request.force), ("break-glass", self.plan.request.break_glass)):
+            for box in self.query(f"#{box_id}").results(TickBox):
+                with box.prevent(Checkbox.Changed):
+                    box.value = value
         self._refresh()
         self.query_one("#plan-status", Static).update(lit(f"could not plan that: {message}"))
 
