@@ -23,6 +23,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from mlrelease.cli.args import add_at, add_json, add_limit, model_at_version, registry
+from mlrelease.cli.kept import kept
 from mlrelease.cli.output import folded, plain, plural, print_json, report_problems, show, to_data
 from mlrelease.errors import UsageError
 from mlrelease.registry.lineage import ConsumerCall, DatasetImpact, DatasetUse, Lineage, consumer_calls, dataset_impact, lineage
@@ -59,13 +60,9 @@ def run(args: argparse.Namespace) -> int:
         name, version = split_ref(args.dataset, "NAME@VERSION") if "@" in args.dataset else (args.dataset, None)
         if not name:
             raise UsageError(f"expected NAME or NAME@VERSION, got {args.dataset!r}")
-        with registry(args) as reg:
-            impact = dataset_impact(reg, name, version)
-        if args.json:
-            print_json(impact_json(impact))
-        else:
-            render_impact(impact, args.limit or TABLE_LIMIT)
-        return report_problems(impact.problems)
+        if args.json:  # one answer per state of the registry (cli/kept.py): it reads every manifest's index row
+            return kept(args, "lineage --dataset --json", (name, version), lambda: _impact(args, name, version), whole_tree=True)
+        return _impact(args, name, version)[0]
     model, version = model_at_version(args.target)
     with registry(args) as reg:
         lin = lineage(reg, model, version)
@@ -74,6 +71,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         show(lineage_tree(lin))
     return report_problems(lin.problems)
+
+
+def _impact(args: argparse.Namespace, name: str, version: str | None) -> tuple[int, bool]:
+    """(exit code, whether the answer is whole: always, its problems make the exit code)."""
+    with registry(args) as reg:
+        impact = dataset_impact(reg, name, version)
+    if args.json:
+        print_json(impact_json(impact))
+    else:
+        render_impact(impact, args.limit or TABLE_LIMIT)
+    return report_problems(impact.problems), True
 
 
 def lineage_json(lin: Lineage) -> dict[str, Any]:
