@@ -144,6 +144,65 @@ def test_a_first_build_answers_from_the_records_it_read_as_the_file_does(generat
     assert len(fresh[0]) > 200 and len(fresh[1]) == 10
 
 
+def test_a_first_build_written_behind_answers_as_the_file_does(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify's first build: the records at once, the file written by a forked process, the same answers after."""
+    monkeypatch.setattr(commitlog, "WRITE_BEHIND", 10)
+    want = reference(generated)
+    drop_index(generated)
+    with Registry(generated) as reg, CommitLog(reg, write_behind=True) as log:
+        assert log._pending and commitlog._WRITERS  # the writer runs
+        whole = list(log.commits())
+        model = reg.model_names()[0]
+        assert [c.oid for c in log.commits(model=model)]  # a filtered question waits for the file
+        assert not log._pending and not commitlog._WRITERS
+    assert indexed(generated) == want
+    with Registry(generated) as reg, CommitLog(reg) as log:
+        assert log._fresh is None and list(log.commits()) == whole
+
+
+@pytest.mark.parametrize("when", ["inside the records' transaction", "between the records and the chain"])
+def test_a_writer_killed_while_writing_leaves_a_log_that_is_built_again(
+    generated: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """A write-behind killed half way leaves no tip: the next run builds (or completes) the log, never trusts half of it."""
+    import os
+    import signal
+
+    from mlrelease.registry.cache import Store
+
+    parent = os.getpid()
+    monkeypatch.setattr(commitlog, "WRITE_BEHIND", 10)
+    if when.startswith("inside"):
+        real_write = Store.write
+
+        def write(self: Store, *statements: tuple[str, list[tuple[object, ...]]]) -> None:
+            if os.getpid() != parent:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.executemany(*statements[0])
+                os.kill(os.getpid(), signal.SIGKILL)
+            real_write(self, *statements)
+
+        monkeypatch.setattr(Store, "write", write)
+    else:
+        real_record = CommitLog._record
+        monkeypatch.setattr(
+            CommitLog, "_record", lambda self, *a: os.kill(os.getpid(), signal.SIGKILL) if os.getpid() != parent else real_record(self, *a)
+        )
+    want = reference(generated)
+    drop_index(generated)
+    with Registry(generated) as reg, CommitLog(reg, write_behind=True) as log:
+        whole = list(log.commits())
+    commitlog._join()
+    with sqlite3.connect(generated / ".git" / "mlrelease" / FILE) as db:
+        assert db.execute("SELECT COUNT(*) FROM tips").fetchone()[0] == 0
+        stored = db.execute("SELECT COUNT(*) FROM commits").fetchone()[0]
+        assert stored == (0 if when.startswith("inside") else len(whole))
+    monkeypatch.undo()
+    assert indexed(generated) == want
+    with Registry(generated) as reg, CommitLog(reg) as log:
+        assert list(log.commits()) == whole
+
+
 def test_history_answers_the_same_for_every_filter_with_and_without_the_index(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     drop_index(generated)
     with_index = every_filter(generated)

@@ -75,7 +75,7 @@ def commits(reg: Registry, tip: str, since: str | None = None) -> list[Commit]:
     thing verify checks of a merge) are asked of git here, merges being few.
     """
     out = []
-    with CommitLog(reg, tip) as log:
+    with CommitLog(reg, tip, write_behind=True) as log:  # a first build is written while verify walks
         for r in log.commits(since=since):
             raw: Iterable[tuple[str, str, str]] = r.changes
             merge = len(r.parents) > 1

@@ -46,6 +46,7 @@ index file of its own (paths and changes are relative to its root).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import os
@@ -86,6 +87,7 @@ READ_BATCH = 20_000  # at most this many commits per git log call on a first bui
 READ_SPLIT = 2_000  # and a history longer than this is split between the cores (git does the diffs)
 FETCH = 1000  # records per read from the index: a limited history stops after the first page or two
 KEEP = 20_000  # a first build of at most this many commits answers this run from the records it read, not the file
+WRITE_BEHIND = 2_000  # and one of at least this many is written by a forked process while the caller works (write_behind=True)
 
 
 @dataclass(frozen=True)
@@ -104,13 +106,22 @@ class CommitRecord:
 class CommitLog(StoreOwner):
     """The indexed history of the registry at ``reg.ref`` (or HEAD), or at the commit ``tip`` (verify's resumes)."""
 
-    def __init__(self, reg: Registry, tip: str | None = None) -> None:
+    def __init__(self, reg: Registry, tip: str | None = None, *, write_behind: bool = False) -> None:
+        """``write_behind``: a first build is written to the file by a forked process, so that the caller
+        (verify) goes on with the records at once; the process is waited for before this one exits, and
+        before any other CommitLog of the same file is opened. Only unfiltered :meth:`commits` are
+        answered without waiting for it.
+        """
         if reg.git_root is None:
             raise MlreleaseError(f"history is read from git, and {reg.root} is not in a git repository")
         self.git_root = reg.git_root
         prefix = Path(reg.root).resolve().relative_to(Path(reg.git_root).resolve()).as_posix()
         self.prefix = "" if prefix == "." else prefix + "/"
-        self.store = Store(git_dir(reg.git_root) / "mlrelease" / _file_name(self.prefix), _TABLES, _schema)
+        path = git_dir(reg.git_root) / "mlrelease" / _file_name(self.prefix)
+        _join(path)  # a first build still being written by a forked process: wait for it, then read it
+        self.store = Store(path, _TABLES, _schema)
+        self._write_behind = write_behind
+        self._pending = False  # a forked writer has this first build still to write (_settle waits)
         # The records of a first build, newest first, while this object lives: reading back what was just
         # written cost a cold verify 0.2-0.3 s at 15,539 commits. Longer histories are read back page by page
         # (held whole, 124,566 records are over 200 MB).
@@ -167,12 +178,65 @@ class CommitLog(StoreOwner):
         size = min(READ_BATCH, max(READ_SPLIT, -(-len(unknown) // cores)))
         batches = [unknown[i : i + size] for i in range(0, len(unknown), size)]
         keep: list[CommitRecord] | None = [] if chain is None and not known and len(new) <= KEEP else None
+        behind = keep is not None and self._write_behind and len(new) >= WRITE_BEHIND and self.store.path is not None
+        behind = behind and hasattr(os, "fork") and self.db.execute("PRAGMA database_list").fetchone()[2] != ""  # not in memory
         # A first build reads on every core: git does the diffs, so one git per core.
         with ThreadPoolExecutor(max_workers=max(1, min(len(batches), cores))) as pool:
             for records in pool.map(lambda batch: _read(self.git_root, batch, self.prefix), batches):
-                self._store(records)
+                if not behind:
+                    self._store(records)
                 if keep is not None:
                     keep += records
+        if keep is not None and [r.oid for r in keep] == new:  # git log --no-walk=unsorted gives them in the order asked
+            self._fresh = keep
+        if behind and self._fresh is not None:
+            return self._write_in_child(tip, new, fp)
+        if behind:
+            assert keep is not None
+            self._store(keep)
+        return self._record(tip, chain, length, new, fp)
+
+    def _write_in_child(self, tip: str, new: list[str], fp: set[str]) -> tuple[int, int]:
+        """Fork a process that writes the first build's records and chain (the same two transactions)."""
+        assert self._fresh is not None and self.store.path is not None
+        records, path = self._fresh, self.store.path
+        # SQLite keeps per-process state of each open file (its locks among them) that a forked child
+        # would inherit and trust: so no connection of this file is open across the fork. The parent
+        # opens it again once the writer is done (_settle).
+        self.store.close()
+        pid = os.fork()
+        if pid == 0:  # the writer: its own connection; the parent's is never touched here
+            code = 1
+            try:
+                _close_inherited()
+                self.store = Store(path, _TABLES, _schema)
+                self._store(records)
+                self._record(tip, None, 0, new, fp)
+                self.store.close()
+                code = 0
+            finally:
+                os._exit(code)  # no atexit, no finalizers of what the parent owns
+        _WRITERS[path] = pid
+        self._pending = True
+        return 0, len(new)  # the chain's id is the writer's: asked of the file once it is written (_settle)
+
+    def _settle(self) -> None:
+        """Wait for a write-behind of this log, then answer from the file."""
+        if self._pending:
+            _join(self.store.path)
+            self._pending = False
+            self.store = Store(self.store.path, _TABLES, _schema)
+            row = self.db.execute("SELECT chain, length FROM tips WHERE tip = ? AND prefix = ?", (self.tip, self.prefix)).fetchone()
+            if row is None:  # the writer failed: build again, here
+                self._fresh = None
+                self._write_behind = False
+                assert self.tip is not None
+                self._chain, self._length = self.store.answer(lambda: self._ensure(str(self.tip)))
+            else:
+                self._chain, self._length = int(row[0]), int(row[1])
+
+    def _record(self, tip: str, chain: int | None, length: int, new: list[str], fp: set[str]) -> tuple[int, int]:
+        """The chain of ``new`` (newest first) on top of ``chain[:length]``, and the tip, in one transaction."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -193,8 +257,6 @@ class CommitLog(StoreOwner):
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
             raise
-        if keep is not None and [r.oid for r in keep] == new:  # git log --no-walk=unsorted gives them in the order asked
-            self._fresh = keep
         return chain, total
 
     def _store(self, records: list[CommitRecord]) -> None:
@@ -234,6 +296,7 @@ class CommitLog(StoreOwner):
             wanted = self._since(since) if since is not None else None
             yield from (r for r in self._fresh if wanted is None or r.oid in wanted)
             return
+        self._settle()
         where: list[str] = ["k.id = ?", "k.seq < ?"]
         params: list[object] = [self._chain, self._length]
         wanted = self._since(since) if since is not None else None
@@ -295,6 +358,7 @@ class CommitLog(StoreOwner):
         return set(_rev_list(self.git_root, f"{proc.stdout.decode().strip()}..{self.tip}"))
 
     def commit(self, oid: str) -> CommitRecord | None:
+        self._settle()
         row = self.db.execute(
             "SELECT oid, parents, author, at, committer, committed, message, touched FROM commits WHERE oid = ?", (oid,)
         ).fetchone()
@@ -323,6 +387,35 @@ def _schema() -> str:
 
 
 _LAYOUT: list[str] = []
+_WRITERS: dict[Path, int] = {}  # index file -> the forked process writing a first build of it (write_behind)
+
+
+def _join(path: Path | None = None) -> None:
+    """Wait for the writers of ``path`` (None: all; at exit, so that a run ends with its log written)."""
+    for p, pid in list(_WRITERS.items()):
+        if path is None or p == path:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            _WRITERS.pop(p, None)
+
+
+atexit.register(_join)
+
+
+def _close_inherited() -> None:
+    """In the writer: close what it inherited past stdio (the parent's pipes to git, its other index files).
+
+    Whoever waits for the end of the parent's pipes (git cat-file's stdin, a caller reading a
+    pipe) must not wait for the writer too; SQLite files of the parent are not the writer's to touch.
+    """
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 256))
+    for fd in fds:
+        if fd > 2:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 # ---- reading git ------------------------------------------------------------------------------------------
