@@ -39,6 +39,10 @@ older than the merge base's newest, the branch's commits come at the merge (topo
 order) where ``git log`` would interleave them by date. Signatures are not recorded: a
 caller that needs them asks git (``git verify-commit``) for the commits it cares about.
 
+verify opens it with ``write_behind=True``: a first build of up to :data:`KEEP` commits is
+answered from the records just read, and written by a forked process meanwhile (waited for
+before this process exits, and before the file is opened again).
+
 A missing, corrupt or foreign index file is rebuilt from git; a read-only repository
 gets an index in memory for the run. A registry in a subfolder of its repository has an
 index file of its own (paths and changes are relative to its root).
