@@ -147,6 +147,7 @@ def test_a_first_build_answers_from_the_records_it_read_as_the_file_does(generat
 def test_a_first_build_written_behind_answers_as_the_file_does(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """verify's first build: the records at once, the file written by a forked process, the same answers after."""
     monkeypatch.setattr(commitlog, "WRITE_BEHIND", 10)
+    monkeypatch.setattr(commitlog, "_alone", lambda: True)  # pytest-xdist runs threads; the CLI has one
     want = reference(generated)
     drop_index(generated)
     with Registry(generated) as reg, CommitLog(reg, write_behind=True) as log:
@@ -158,6 +159,24 @@ def test_a_first_build_written_behind_answers_as_the_file_does(generated: Path, 
     assert indexed(generated) == want
     with Registry(generated) as reg, CommitLog(reg) as log:
         assert log._fresh is None and list(log.commits()) == whole
+
+
+def test_a_process_with_threads_writes_its_first_build_itself(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TUI verifies in a worker thread: no fork there (a forked writer could inherit a lock held by another thread)."""
+    import threading
+
+    monkeypatch.setattr(commitlog, "WRITE_BEHIND", 10)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        drop_index(generated)
+        with Registry(generated) as reg, CommitLog(reg, write_behind=True) as log:
+            assert not log._pending and not commitlog._WRITERS and log._fresh is not None
+    finally:
+        stop.set()
+        other.join()
+    assert indexed(generated) == reference(generated)
 
 
 @pytest.mark.parametrize("when", ["inside the records' transaction", "between the records and the chain"])
@@ -172,6 +191,7 @@ def test_a_writer_killed_while_writing_leaves_a_log_that_is_built_again(
 
     parent = os.getpid()
     monkeypatch.setattr(commitlog, "WRITE_BEHIND", 10)
+    monkeypatch.setattr(commitlog, "_alone", lambda: True)  # pytest-xdist runs threads; the CLI has one
     if when.startswith("inside"):
         real_write = Store.write
 
@@ -191,6 +211,7 @@ def test_a_writer_killed_while_writing_leaves_a_log_that_is_built_again(
     want = reference(generated)
     drop_index(generated)
     with Registry(generated) as reg, CommitLog(reg, write_behind=True) as log:
+        assert log._pending
         whole = list(log.commits())
     commitlog._join()
     with sqlite3.connect(generated / ".git" / "mlrelease" / FILE) as db:

@@ -56,6 +56,7 @@ import hashlib
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -183,7 +184,7 @@ class CommitLog(StoreOwner):
         batches = [unknown[i : i + size] for i in range(0, len(unknown), size)]
         keep: list[CommitRecord] | None = [] if chain is None and not known and len(new) <= KEEP else None
         behind = keep is not None and self._write_behind and len(new) >= WRITE_BEHIND and self.store.path is not None
-        behind = behind and hasattr(os, "fork") and self.db.execute("PRAGMA database_list").fetchone()[2] != ""  # not in memory
+        behind = behind and _alone() and self.db.execute("PRAGMA database_list").fetchone()[2] != ""  # not in memory
         # A first build reads on every core: git does the diffs, so one git per core.
         with ThreadPoolExecutor(max_workers=max(1, min(len(batches), cores))) as pool:
             for records in pool.map(lambda batch: _read(self.git_root, batch, self.prefix), batches):
@@ -404,6 +405,12 @@ def _join(path: Path | None = None) -> None:
 
 
 atexit.register(_join)
+
+
+def _alone() -> bool:
+    """Whether a writer may be forked: this process has one thread (the TUI verifies in a worker thread,
+    and a fork there could inherit a lock another thread holds, e.g. SQLite's, and hang the writer)."""
+    return hasattr(os, "fork") and threading.active_count() == 1
 
 
 def _close_inherited() -> None:
