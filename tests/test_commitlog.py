@@ -218,10 +218,16 @@ def test_a_writer_killed_while_writing_leaves_a_log_that_is_built_again(
         assert db.execute("SELECT COUNT(*) FROM tips").fetchone()[0] == 0
         stored = db.execute("SELECT COUNT(*) FROM commits").fetchone()[0]
         assert stored == (0 if when.startswith("inside") else len(whole))
+    with Registry(generated) as reg, CommitLog(reg, write_behind=True) as log:  # killed again (inside) or completed here (between)
+        model = reg.model_names()[0]
+        assert log._pending == when.startswith("inside") and list(log.commits()) == whole
+        mine = [c.oid for c in log.commits(model=model)]
+        assert not log._pending and mine
     monkeypatch.undo()
     assert indexed(generated) == want
     with Registry(generated) as reg, CommitLog(reg) as log:
         assert list(log.commits()) == whole
+        assert [c.oid for c in log.commits(model=model)] == mine
 
 
 def test_history_answers_the_same_for_every_filter_with_and_without_the_index(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
