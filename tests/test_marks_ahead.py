@@ -71,3 +71,19 @@ def test_the_overview_parsed_on_every_core_is_the_one_parsed_here(repo: Path, mo
         pooled = overview(reg, parallel=True)
     assert pooled == here
     assert len(here.problems) >= 3
+
+
+def test_a_list_that_fails_before_its_marks_leaves_no_count_behind(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The count is started before the overview parses; a broken registry stops ``list`` there, and the count must go too.
+
+    A count left in the module's table outlived its command: in a process that runs more than
+    one (the test suite, a long-lived caller of the CLI) the next report of another registry
+    found it still there.
+    """
+    from mlrelease.cli import main
+
+    write(repo, "mlrelease.yaml", "environments: [\n")  # the overview cannot start
+    commit_all(repo, "broken config")
+    assert main(["--repo", str(repo), "list"]) == 1
+    capsys.readouterr()
+    assert not marks._AHEAD

@@ -169,6 +169,18 @@ def count_ahead(reg: Registry) -> None:
     pool.shutdown(wait=False)
 
 
+def drop_ahead(reg: Registry) -> None:
+    """Forget a count :func:`count_ahead` started for ``reg`` that :func:`report` did not take.
+
+    A command that fails between the two (a broken registry stops ``list`` in its overview)
+    must not leave its count to whatever the process does next.
+    """
+    where = _cache_dir(reg)
+    if where is not None:
+        for key in [k for k in _AHEAD if k[0] == str(where[0])]:
+            _AHEAD.pop(key, None)
+
+
 def findings(reg: Registry, budget: int | None = None) -> list[Found]:
     """The findings of :func:`report`, open and accepted (what history, list and the TUI mark).
 
