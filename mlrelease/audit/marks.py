@@ -24,6 +24,7 @@ Forced gates and break-glass need no verify: the record itself says them
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -147,7 +148,7 @@ def _count(git_root: Path, tip: str, base: str | None) -> int:
 _AHEAD: dict[tuple[str, str, str], tuple[tuple[str | None, WalkState | None, Report | None], Future[int]]] = {}
 
 
-def count_ahead(reg: Registry) -> None:
+def count_ahead(reg: Registry) -> tuple[str, str, str] | None:
     """Start counting, on a thread, the commits :func:`report` will have to count for ``reg``'s tip.
 
     With no kept report near the tip (a first ``list`` after a clone), ``report`` counts the
@@ -159,25 +160,30 @@ def count_ahead(reg: Registry) -> None:
     tip = _tip(reg)
     where = _cache_dir(reg)
     if tip is None or where is None or reg.git_root is None:
-        return
+        return None
     folder, salt = where
     if (folder / f"{tip}-{salt}.json").is_file():
-        return
+        return None
     point = _resume_point(reg, folder, salt, tip)
     pool = ThreadPoolExecutor(1, thread_name_prefix="mlrelease-count")
-    _AHEAD[(str(folder), salt, tip)] = (point, pool.submit(_count, reg.git_root, tip, point[0]))
+    key = (str(folder), salt, tip)
+    _AHEAD[key] = (point, pool.submit(_count, reg.git_root, tip, point[0]))
     pool.shutdown(wait=False)
+    return key
 
 
-def drop_ahead(reg: Registry) -> None:
-    """Forget a count :func:`count_ahead` started for ``reg`` that :func:`report` did not take.
+@contextlib.contextmanager
+def counted_ahead(reg: Registry) -> Iterator[None]:
+    """:func:`count_ahead` for the commands inside, and the count forgotten after them, taken or not.
 
-    A command that fails between the two (a broken registry stops ``list`` in its overview)
-    must not leave its count to whatever the process does next.
+    A command that fails before :func:`report` takes its count (a broken registry stops
+    ``list`` in its overview) must not leave it to whatever the process does next.
     """
-    where = _cache_dir(reg)
-    if where is not None:
-        for key in [k for k in _AHEAD if k[0] == str(where[0])]:
+    key = count_ahead(reg)
+    try:
+        yield
+    finally:
+        if key is not None:
             _AHEAD.pop(key, None)
 
 

@@ -42,12 +42,9 @@ def _run(args: argparse.Namespace) -> tuple[int, bool]:
     from mlrelease.registry.overview import overview
 
     with registry(args) as reg:
-        marks.count_ahead(reg)  # git counts what is not verified yet on the other core while the overview parses
-        try:
+        with marks.counted_ahead(reg):  # git counts what is not verified yet on the other core while the overview parses
             unmarked = overview(reg, parallel=True)
             found, unchecked = marks.safe_findings(reg, marks.BUDGET)
-        finally:
-            marks.drop_ahead(reg)  # taken by the findings, or left by a failure: never kept past the command
         view = marks.mark_overview(unmarked, found)
     if args.json:
         print_json({**overview_json(view), "verify_error": unchecked})
